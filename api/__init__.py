@@ -1,0 +1,36 @@
+"""Flask application factory. Nothing is created at import time: call create_app()."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import errors, health, session_scope
+from wallet.config import Settings, settings_from_env
+from wallet.db import make_engine, make_session_factory
+
+
+def create_app(
+    config: Settings | Mapping[str, str] | None = None,
+    *,
+    engine: Engine | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+) -> Flask:
+    """Build the app from Settings, an environment-like mapping, or the process environment.
+
+    `engine` and `session_factory` may be injected (tests share one engine across apps).
+    """
+    settings = config if isinstance(config, Settings) else settings_from_env(config)
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config["WALLET_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
+    session_scope.init_app(app, engine, session_factory or make_session_factory(engine))
+    errors.init_app(app)
+    app.register_blueprint(health.blueprint)
+    return app

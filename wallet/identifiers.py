@@ -1,0 +1,102 @@
+"""Kazakhstan's 12-digit individual (IIN) and business (BIN) identification numbers.
+
+Both end in a check digit computed the same way: weights 1..11 over the first eleven digits, modulo 11;
+when that gives 10, weights 3..11,1,2; a second 10 makes the number invalid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+_DIGITS12 = re.compile(r"^[0-9]{12}$")
+_FIRST_WEIGHTS = tuple(range(1, 12))
+_SECOND_WEIGHTS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
+
+# The IIN's seventh digit tells the century of birth (and sex: odd male, even female).
+_CENTURY_BY_DIGIT = {1: 1800, 2: 1800, 3: 1900, 4: 1900, 5: 2000, 6: 2000}
+
+
+class IdentifierError(ValueError):
+    """An IIN or BIN that is not well formed; the message says why."""
+
+
+def check_digit(first_eleven: str) -> int | None:
+    """The check digit for eleven digits, or None when no digit can be valid."""
+    digits = [int(c) for c in first_eleven]
+    for weights in (_FIRST_WEIGHTS, _SECOND_WEIGHTS):
+        remainder = sum(d * w for d, w in zip(digits, weights, strict=True)) % 11
+        if remainder != 10:
+            return remainder
+    return None
+
+
+def _check_shape(value: object, kind: str) -> str:
+    if not isinstance(value, str) or not _DIGITS12.match(value):
+        raise IdentifierError(f"{kind} must be exactly 12 digits")
+    expected = check_digit(value[:11])
+    if expected is None or expected != int(value[11]):
+        raise IdentifierError(f"{kind} check digit does not match")
+    return value
+
+
+def iin_birth_date(iin: str) -> dt.date:
+    """The birth date an IIN encodes (YYMMDD plus the century digit)."""
+    century = _CENTURY_BY_DIGIT.get(int(iin[6]))
+    if century is None:
+        raise IdentifierError("IIN century digit must be 1-6")
+    try:
+        return dt.date(century + int(iin[0:2]), int(iin[2:4]), int(iin[4:6]))
+    except ValueError as exc:
+        raise IdentifierError("IIN date part is not a real date") from exc
+
+
+def validate_iin(value: object) -> str:
+    """Return the IIN unchanged when it is valid, else raise IdentifierError."""
+    iin = _check_shape(value, "IIN")
+    iin_birth_date(iin)
+    return iin
+
+
+def validate_bin(value: object) -> str:
+    """Return the BIN unchanged when it is valid, else raise IdentifierError.
+
+    A BIN starts with the registration year and month (YYMM); its fifth digit is the kind of
+    organisation (4 resident legal entity, 5 foreign, 6 branch); the rest is a serial and the check digit.
+    """
+    bin_ = _check_shape(value, "BIN")
+    if not 1 <= int(bin_[2:4]) <= 12:
+        raise IdentifierError("BIN month part must be 01-12")
+    if bin_[4] not in "456":
+        raise IdentifierError("BIN fifth digit must be 4, 5 or 6")
+    return bin_
+
+
+def is_valid_iin(value: object) -> bool:
+    try:
+        validate_iin(value)
+    except IdentifierError:
+        return False
+    return True
+
+
+def mask_iin(iin: str) -> str:
+    """Show the birth-date prefix and the last two digits only, e.g. 140301******21 -> 1403******21."""
+    return f"{iin[:4]}{'*' * 6}{iin[-2:]}"
+
+
+def make_iin(birth: dt.date, female: bool, serial: int) -> str | None:
+    """Build the IIN for a birth date, sex and 4-digit serial; None when no check digit exists."""
+    if not 1800 <= birth.year <= 2099:
+        raise IdentifierError("IIN birth year must be 1800-2099")
+    century_digit = {1800: 1, 1900: 3, 2000: 5}[birth.year // 100 * 100] + int(female)
+    first = f"{birth:%y%m%d}{century_digit}{serial:04d}"
+    digit = check_digit(first)
+    return None if digit is None else f"{first}{digit}"
+
+
+def make_bin(year: int, month: int, kind: int, serial: int) -> str | None:
+    """Build a BIN from its registration month, organisation kind and 6-digit serial."""
+    first = f"{year % 100:02d}{month:02d}{kind}{serial:06d}"
+    digit = check_digit(first)
+    return None if digit is None else f"{first}{digit}"

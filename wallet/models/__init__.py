@@ -1,0 +1,22 @@
+"""Typed SQLAlchemy models. Import from here so Alembic sees every table."""
+
+from wallet.models.base import ALLERGENS, MEAL_TYPES, Base
+from wallet.models.registry import (
+    Contract,
+    ContractPrice,
+    EligibilityCategory,
+    Enrollment,
+    GuardianLink,
+    Region,
+    School,
+    Student,
+    StudentEligibility,
+    Supplier,
+)
+from wallet.models.school_life import DAY_KINDS, CalendarDay, Menu, MenuDish, Terminal
+
+__all__ = [
+    "ALLERGENS", "DAY_KINDS", "MEAL_TYPES", "Base", "CalendarDay", "Contract", "ContractPrice",
+    "EligibilityCategory", "Enrollment", "GuardianLink", "Menu", "MenuDish", "Region", "School",
+    "Student", "StudentEligibility", "Supplier", "Terminal",
+]
