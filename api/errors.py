@@ -56,7 +56,7 @@ def problem(
     extra: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
-        "type": f"https://social-wallet.kz/problems/{code.replace('_', '-')}",
+        "type": f"urn:social-wallet:problem:{code}",
         "title": title(code),
         "status": status,
         "code": code,
