@@ -1,0 +1,13 @@
+"""Registers the `wallet` subcommands that belong to other modules."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    from wallet.demo.cli import demo_data_command
+    from wallet.importing.cli import import_command
+
+    cli.add_command(import_command)
+    cli.add_command(demo_data_command)
