@@ -79,6 +79,24 @@ def check_config(ctx: Context) -> None:
     click.echo(f"environment {ctx.settings.environment}; database {engine.url.render_as_string()} {state}")
 
 
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@pass_context
+def serve(ctx: Context, host: str, port: int, workers: int) -> None:
+    """Serve the API with gunicorn (checks the database and migrations first)."""
+    from wallet import migrate
+
+    if not migrate.is_at_head(ctx.engine()):
+        raise click.ClickException("the database is not at the newest migration: run `wallet migrate` first")
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    args = [str(gunicorn), "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--access-logfile", "-", "--graceful-timeout", "10", "api.wsgi:build()"]
+    click.echo(f"serving on http://{host}:{port}/ (health: /healthz, readiness: /readyz)")
+    os.execv(args[0], args)
+
+
 def _register_subcommands() -> None:
     # Subcommands live beside the code they drive; importing them here keeps this file short.
     from wallet.cli_commands import register

@@ -1,0 +1,36 @@
+# Two commands for a fresh machine with Python 3.11:
+#   make run   set up, migrate the SQLite file, load demo data, serve the API and a simulated terminal
+#   make test  set up and run the whole test suite
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup lint bench clean
+
+$(BIN)/wallet: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(BIN)/wallet
+
+setup: $(BIN)/wallet
+
+run: setup
+	$(BIN)/wallet demo-data
+	$(BIN)/python -m devices.run_demo --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+bench: setup
+	$(BIN)/python -m pytest tests/bench -q -p no:cacheprovider -s
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,29 @@
+"""Entry point for gunicorn: `gunicorn 'api.wsgi:build()'`.
+
+Checks the configuration and the database before serving, and fails with one clear line (not a
+traceback) when either is wrong; gunicorn then stops instead of restarting workers forever.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from flask import Flask
+
+from api import create_app
+from wallet.config import ConfigError, settings_from_env
+from wallet.db import check_connection, make_engine
+
+# gunicorn treats this worker exit status as "the application cannot load" and halts.
+APP_LOAD_ERROR = 4
+
+
+def build() -> Flask:
+    try:
+        settings = settings_from_env()
+        engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        check_connection(engine)
+    except ConfigError as exc:
+        print(f"wallet: configuration error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(APP_LOAD_ERROR)
+    return create_app(settings, engine=engine)

@@ -1,0 +1,1 @@
+"""The canteen-terminal agent and its simulator. Talks to the service over HTTP only (see openapi.yaml)."""
