@@ -3,22 +3,22 @@ from sqlalchemy import text
 from wallet import migrate
 
 
-def test_healthz(client):
-    response = client.get("/healthz")
+def test_healthz(checked):
+    response = checked.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok"}
 
 
-def test_readyz_when_migrated(client):
-    response = client.get("/readyz")
+def test_readyz_when_migrated(checked):
+    response = checked.get("/readyz")
     assert response.status_code == 200
     assert response.get_json()["migration"] == migrate.head_revision()
 
 
-def test_readyz_when_migrations_are_behind(client, engine):
+def test_readyz_when_migrations_are_behind(checked, engine):
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = 'older'"))
-    response = client.get("/readyz")
+    response = checked.get("/readyz")
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["code"] == "not_ready"

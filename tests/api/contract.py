@@ -1,0 +1,25 @@
+"""Checks real responses against openapi.yaml (openapi-core), so the contract cannot drift from the code."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import json
+
+from openapi_core import Config, OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
+
+
+@cache
+def spec() -> OpenAPI:
+    # problem+json is JSON; openapi-core only knows application/json by default.
+    config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
+    return OpenAPI.from_file_path(str(SPEC_PATH), config=config)
+
+
+def assert_conforms(response) -> None:  # type: ignore[no-untyped-def]
+    """Validate a Flask test-client response (and its request) against the spec; raise on mismatch."""
+    spec().validate_response(WerkzeugOpenAPIRequest(response.request), WerkzeugOpenAPIResponse(response))
