@@ -18,12 +18,20 @@ SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     # Foreign keys are off by default in SQLite; WAL lets readers work while a writer appends.
+    # The driver's own BEGIN handling is switched off so that _sqlite_begin can take the write lock.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+
+
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    # BEGIN IMMEDIATE takes SQLite's write lock at the start, so two writers queue on busy_timeout
+    # instead of both reading and then failing to upgrade to a write ("database is locked").
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -44,6 +52,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(parsed, echo=echo)
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
         else:
             engine = create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
     except (NoSuchModuleError, ImportError) as exc:

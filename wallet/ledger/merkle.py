@@ -102,7 +102,9 @@ def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes
     return _subproof(old_size, hashes)
 
 
-def verify_inclusion(leaf_hash: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes) -> bool:
+def verify_inclusion(
+    leaf_hash: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
     """Does `proof` show that `leaf_hash` is leaf `index` of the tree of `tree_size` leaves with `root`?
 
     RFC 9162 section 2.1.3.2. Note that a proof does not by itself bind `tree_size`: a proof for leaf i of
@@ -168,7 +170,9 @@ class CompactRange:
         if not _is_size(size):
             raise ValueError(f"size must be an integer in [0, 2**64), got {size!r}")
         if len(hashes) != size.bit_count():
-            raise ValueError(f"a range of size {size} has {size.bit_count()} subtree hashes, got {len(hashes)}")
+            raise ValueError(
+                f"a range of size {size} has {size.bit_count()} subtree hashes, got {len(hashes)}"
+            )
         for position, item in enumerate(hashes):
             _require_hash(item, f"hashes[{position}]")
         self._size = size
@@ -239,7 +243,7 @@ class CompactRange:
         return f"CompactRange(size={self._size}, root={self.root().hex()})"
 
 
-# --- internals -------------------------------------------------------------------------------------------
+# --- internals ------------------------------------------------------------------------------------
 
 
 def _node(left: bytes, right: bytes) -> bytes:

@@ -108,7 +108,9 @@ class SigningKey:
         return f"SigningKey(key_id={self.key_id})"
 
 
-def checkpoint_body(chain_id: str, tree_size: int, root_hash: bytes, chain_hash: bytes, issued_at: str) -> dict:
+def checkpoint_body(
+    chain_id: str, tree_size: int, root_hash: bytes, chain_hash: bytes, issued_at: str
+) -> dict:
     """The body a checkpoint signs: the tree head and chain head of one school's chain at one moment.
 
     `issued_at` is an ISO 8601 / RFC 3339 timestamp with an offset, e.g. "2025-01-31T12:00:00Z".

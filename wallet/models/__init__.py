@@ -13,10 +13,24 @@ from wallet.models.registry import (
     StudentEligibility,
     Supplier,
 )
+from wallet.models.ledger import (
+    ENTRY_KINDS,
+    IDENTIFICATION_METHODS,
+    LEDGER_TABLES,
+    VERDICTS,
+    ChainHead,
+    Checkpoint,
+    ClosedPeriod,
+    LedgerEntry,
+    MealSlot,
+    UsedTokenId,
+)
 from wallet.models.school_life import DAY_KINDS, CalendarDay, Menu, MenuDish, Terminal
 
 __all__ = [
     "ALLERGENS", "DAY_KINDS", "MEAL_TYPES", "Base", "CalendarDay", "Contract", "ContractPrice",
     "EligibilityCategory", "Enrollment", "GuardianLink", "Menu", "MenuDish", "Region", "School",
     "Student", "StudentEligibility", "Supplier", "Terminal",
+    "ENTRY_KINDS", "IDENTIFICATION_METHODS", "LEDGER_TABLES", "VERDICTS", "ChainHead", "Checkpoint",
+    "ClosedPeriod", "LedgerEntry", "MealSlot", "UsedTokenId",
 ]
