@@ -8,7 +8,8 @@ from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import errors, health, session_scope
+from api import admin, errors, health, session_scope, terminals
+from api.auth import idp
 from wallet.config import Settings, settings_from_env
 from wallet.db import make_engine, make_session_factory
 
@@ -32,5 +33,7 @@ def create_app(
     engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
     session_scope.init_app(app, engine, session_factory or make_session_factory(engine))
     errors.init_app(app)
-    app.register_blueprint(health.blueprint)
+    idp.init_app(app, settings)
+    for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint):
+        app.register_blueprint(blueprint)
     return app

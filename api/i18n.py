@@ -10,7 +10,8 @@ DEFAULT_LANGUAGE = "ru"
 # Titles of problem codes; the `code` stays stable and English, the title follows the reader's language.
 TITLES: dict[str, dict[str, str]] = {
     "bad_request": {"en": "Bad request", "ru": "Некорректный запрос", "kk": "Қате сұраным"},
-    "validation_failed": {"en": "Validation failed", "ru": "Ошибка проверки данных", "kk": "Деректер тексеруден өтпеді"},
+    "validation_failed": {"en": "Validation failed", "ru": "Ошибка проверки данных",
+                          "kk": "Деректер тексеруден өтпеді"},
     "malformed_json": {"en": "Malformed JSON", "ru": "Некорректный JSON", "kk": "JSON қате"},
     "unsupported_media_type": {"en": "Unsupported media type", "ru": "Неподдерживаемый тип содержимого",
                                "kk": "Қолдау көрсетілмейтін мазмұн түрі"},

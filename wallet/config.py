@@ -29,6 +29,17 @@ class Settings:
     terminal_token_max_lifetime_s: int = 600
     device_clock_tolerance_s: int = 900
     sql_echo: bool = False
+    # The national identity provider (parents and staff): issuer, audience, algorithms and its JWKS
+    # (a file path or an https URL). Without a JWKS outside production, a local development identity
+    # provider with keys under instance/ stands in for it (never in production).
+    idp_issuer: str = "urn:social-wallet:dev-idp"
+    idp_audience: str = "social-wallet"
+    idp_jwks: str = ""
+    idp_algorithms: tuple[str, ...] = ("RS256", "ES256")
+
+    @property
+    def dev_idp_enabled(self) -> bool:
+        return not self.is_production and not self.idp_jwks
 
     @property
     def is_production(self) -> bool:
@@ -63,8 +74,19 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     key_path = env.get("WALLET_SIGNING_KEY")
     if environment == "production" and not key_path:
         raise ConfigError("WALLET_SIGNING_KEY (an Ed25519 PEM file) is required in production")
+    idp_jwks = env.get("WALLET_IDP_JWKS", "")
+    if environment == "production" and not (idp_jwks and env.get("WALLET_IDP_ISSUER")):
+        raise ConfigError("WALLET_IDP_JWKS and WALLET_IDP_ISSUER are required in production")
+    algorithms = tuple(a.strip() for a in env.get("WALLET_IDP_ALGORITHMS", "RS256,ES256").split(",") if a.strip())
+    unsafe = [a for a in algorithms if a not in ("RS256", "ES256", "PS256", "EdDSA")]
+    if unsafe or not algorithms:
+        raise ConfigError(f"WALLET_IDP_ALGORITHMS may hold only RS256, ES256, PS256, EdDSA, got {unsafe or 'none'}")
     return Settings(
         environment=environment,
+        idp_issuer=env.get("WALLET_IDP_ISSUER", Settings.idp_issuer),
+        idp_audience=env.get("WALLET_IDP_AUDIENCE", Settings.idp_audience),
+        idp_jwks=idp_jwks,
+        idp_algorithms=algorithms,
         database_url=database_url,
         instance_path=instance,
         service_audience=env.get("WALLET_AUDIENCE", Settings.service_audience),

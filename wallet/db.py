@@ -67,7 +67,8 @@ def check_connection(engine: Engine) -> None:
             conn.execute(text("SELECT 1"))
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise ConfigError(f"database unreachable at {engine.url.render_as_string(hide_password=True)}: {reason}") from exc
+        where = engine.url.render_as_string(hide_password=True)
+        raise ConfigError(f"database unreachable at {where}: {reason}") from exc
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

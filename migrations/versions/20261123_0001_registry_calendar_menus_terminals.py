@@ -163,6 +163,8 @@ def upgrade() -> None:
     sa.Column('label', sa.String(length=100), nullable=True),
     sa.Column('created_at', wallet.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', wallet.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_contact_at', wallet.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('clock_offset_ms', sa.BigInteger(), nullable=True),
     sa.CheckConstraint("status IN ('active', 'revoked')", name=op.f('ck_terminals_status_known')),
     sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_terminals_school_id_schools')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_terminals'))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
-
-import json
 
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse

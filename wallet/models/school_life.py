@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wallet.models.base import MEAL_TYPES, Base, UTCDateTime, sql_in
@@ -81,3 +81,6 @@ class Terminal(Base):
     label: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_contact_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Server time minus device time at the last upload, as estimated from the batch's sentAt.
+    clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger)

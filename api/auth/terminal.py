@@ -1,0 +1,68 @@
+"""Terminal authentication: a short-lived JWT signed by the terminal's own Ed25519 key on every request.
+
+Algorithms are pinned to EdDSA; `aud`, `iss` (= `sub` = terminal id), `exp`, `iat` and `nbf` are checked;
+the lifetime is bounded; a `jti` is accepted once; a revoked terminal is refused at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from flask import current_app
+
+from api import session_scope
+from api.auth.bearer import bearer_token, unauthorized
+from api.errors import ProblemError
+from wallet.config import Settings
+from wallet.models import Terminal
+from wallet.terminals import consume_token_id, decode_public_key
+
+log = logging.getLogger(__name__)
+LEEWAY_S = 30
+
+
+def authenticate_terminal() -> Terminal:
+    token = bearer_token()
+    settings: Settings = current_app.config["WALLET_SETTINGS"]
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise unauthorized("invalid_token", "The token is not a well-formed JWT.") from exc
+    if header.get("alg") != "EdDSA":
+        raise unauthorized("invalid_token", "Terminal tokens must be signed with EdDSA (Ed25519).")
+    terminal_id = unverified.get("iss")
+    session = session_scope.session()
+    terminal = session.get(Terminal, terminal_id) if isinstance(terminal_id, str) else None
+    if terminal is None:
+        raise unauthorized("invalid_token", "The token's issuer is not a registered terminal.")
+    claims = _verified_claims(token, terminal, settings)
+    if terminal.status != "active":
+        raise ProblemError(403, "terminal_revoked", "This terminal has been revoked.")
+    expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC)
+    if not consume_token_id(session, terminal.id, str(claims["jti"]), expires):
+        raise unauthorized("token_replayed", "This token has been used before; sign a new one per request.")
+    return terminal
+
+
+def _verified_claims(token: str, terminal: Terminal, settings: Settings) -> dict:
+    key = Ed25519PublicKey.from_public_bytes(decode_public_key(terminal.public_key))
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=["EdDSA"], audience=settings.service_audience, issuer=terminal.id,
+            leeway=LEEWAY_S, options={"require": ["exp", "iat", "iss", "sub", "aud", "jti"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise unauthorized("token_expired", "The token has expired.") from exc
+    except jwt.PyJWTError as exc:
+        raise unauthorized("invalid_token", f"The token was refused: {exc}.") from exc
+    if claims["sub"] != terminal.id:
+        raise unauthorized("invalid_token", "The token's sub must equal its iss (the terminal id).")
+    if not isinstance(claims["jti"], str) or not 8 <= len(claims["jti"]) <= 64:
+        raise unauthorized("invalid_token", "The token's jti must be a string of 8-64 characters.")
+    if claims["exp"] - claims["iat"] > settings.terminal_token_max_lifetime_s:
+        raise unauthorized("invalid_token", "The token lives longer than the service allows.")
+    return claims

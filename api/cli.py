@@ -1,0 +1,47 @@
+"""The `wallet` console command: the domain's commands plus those that need the web layer (tokens).
+
+This is the composition root: api may import wallet, never the reverse, so commands that sign identity
+tokens (pyjwt) join the group here.
+"""
+
+from __future__ import annotations
+
+import click
+
+from api.auth import dev_idp
+from wallet.cli import Context, cli, pass_context
+from wallet.cli import main as wallet_main
+from wallet.identifiers import IdentifierError, validate_iin
+from wallet.principals import STAFF_ROLES
+
+
+@cli.command("dev-token")
+@click.option("--parent", "parent_iin", default=None, help="a parent's IIN (sub of the token)")
+@click.option("--role", type=click.Choice(STAFF_ROLES), default=None, help="a staff role")
+@click.option("--subject", default="dev-user", show_default=True, help="sub for staff tokens")
+@click.option("--school", default=None, help="school BIN (school_admin scope)")
+@click.option("--region", default=None, help="region code (auditor scope)")
+@click.option("--supplier", default=None, help="supplier BIN (supplier scope)")
+@click.option("--minutes", default=60, show_default=True, type=click.IntRange(1, 24 * 60))
+@pass_context
+def dev_token(ctx: Context, parent_iin: str | None, role: str | None, subject: str, school: str | None,
+              region: str | None, supplier: str | None, minutes: int) -> None:
+    """Print a token from the local development identity provider (refused outside development)."""
+    import datetime as dt
+
+    if (parent_iin is None) == (role is None):
+        raise click.UsageError("give exactly one of --parent IIN or --role ROLE")
+    if parent_iin is not None:
+        try:
+            validate_iin(parent_iin)
+        except IdentifierError as exc:
+            raise click.BadParameter(str(exc), param_hint="--parent") from exc
+        sub, claims = parent_iin, {"role": "parent"}
+    else:
+        scope = {"school": school, "region": region, "supplier": supplier}
+        sub, claims = subject, {"role": role, **{k: v for k, v in scope.items() if v}}
+    click.echo(dev_idp.issue_token(ctx.settings, sub, claims, dt.timedelta(minutes=minutes)))
+
+
+def main() -> None:
+    wallet_main()

@@ -1,0 +1,1 @@
+"""marshmallow schemas: parse requests into plain data and report every bad field."""

@@ -1,0 +1,109 @@
+"""Endpoints for canteen terminals: the day's roster and batches of meal events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from marshmallow import ValidationError
+
+from api import session_scope
+from api.auth.terminal import authenticate_terminal
+from api.errors import ProblemError
+from api.schemas.common import field_errors, json_body, load
+from api.schemas.terminal import BatchEnvelopeSchema, MealEventSchema
+from wallet.config import Settings
+from wallet.ingest import Batch, EventOutcome, MealEvent, record_batch
+from wallet.models import School
+from wallet.roster import build_roster
+
+blueprint = Blueprint("terminals", __name__, url_prefix="/api/v1/terminal")
+_event_schema = MealEventSchema()
+_envelope_schema = BatchEnvelopeSchema()
+
+
+def _settings() -> Settings:
+    return current_app.config["WALLET_SETTINGS"]
+
+
+@blueprint.get("/roster")
+def roster() -> Response:
+    terminal = authenticate_terminal()
+    session = session_scope.session()
+    school = session.get(School, terminal.school_id)
+    assert school is not None
+    body = build_roster(session, school, dt.datetime.now(dt.UTC))
+    encoded = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+    etag = hashlib.sha256(encoded).hexdigest()[:32]
+    response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@blueprint.post("/events")
+def post_events() -> Response:
+    terminal = authenticate_terminal()
+    received_at = dt.datetime.now(dt.UTC)
+    envelope = load(_envelope_schema, json_body())
+    settings = _settings()
+    raw_events: list[Any] = envelope["events"]
+    if not raw_events:
+        raise ProblemError(422, "validation_failed", "A batch holds at least one event.")
+    if len(raw_events) > settings.max_batch_events:
+        raise ProblemError(413, "batch_too_large",
+                           f"A batch holds at most {settings.max_batch_events} events; got {len(raw_events)}.")
+    events, invalid = _parse_events(raw_events)
+    batch = Batch(terminal_id=terminal.id, sent_at=envelope["sent_at"], received_at=received_at, events=events)
+    outcomes = record_batch(session_scope.session(), terminal, batch,
+                            clock_tolerance=dt.timedelta(seconds=settings.device_clock_tolerance_s))
+    results = sorted([*outcomes, *invalid], key=lambda o: o.index)
+    summary = {status: 0 for status in ("recorded", "replayed", "conflict", "invalid")}
+    for outcome in results:
+        summary[outcome.status] += 1
+    return jsonify(
+        results=[_result(o) for o in results], summary=summary,
+        serverTime=_iso(received_at), clockOffsetMs=terminal.clock_offset_ms,
+    )
+
+
+def _parse_events(raw_events: list[Any]) -> tuple[list[MealEvent], list[EventOutcome]]:
+    events: list[MealEvent] = []
+    invalid: list[EventOutcome] = []
+    for index, raw in enumerate(raw_events):
+        try:
+            data = _event_schema.load(raw if isinstance(raw, dict) else {"_": raw})
+        except ValidationError as exc:
+            event_id = raw.get("eventId") if isinstance(raw, dict) else None
+            invalid.append(EventOutcome(
+                index=index, event_id=event_id if isinstance(event_id, str) else None, status="invalid",
+                code="validation_failed", message="The event has invalid fields.",
+                errors=field_errors(exc.messages, f"events/{index}"),
+            ))
+            continue
+        events.append(MealEvent(index=index, event_id=data["event_id"], device_seq=data["device_seq"],
+                                student_ref=data["student_id"], meal_type=data["meal_type"],
+                                served_at=data["served_at"], method=data["method"]))
+    return events, invalid
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _result(outcome: EventOutcome) -> dict[str, Any]:
+    result: dict[str, Any] = {"index": outcome.index, "eventId": outcome.event_id, "status": outcome.status}
+    entry = outcome.entry
+    if entry is not None and outcome.status in ("recorded", "replayed"):
+        result.update(
+            entryId=entry.id, verdict=entry.verdict, reasons=entry.reason_list, priceTiyn=entry.price_tiyn,
+            servingDay=entry.serving_day.isoformat(), position=entry.position, leafHash=entry.leaf_hash.hex(),
+        )
+    if outcome.code:
+        result.update(code=outcome.code, message=outcome.message)
+    if outcome.errors:
+        result["errors"] = [e.as_dict() for e in outcome.errors]
+    return result

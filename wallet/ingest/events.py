@@ -1,0 +1,56 @@
+"""Plain data for what a terminal sends and what it gets back, one outcome per event."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+from wallet.errors import FieldError
+from wallet.ledger.canonical import canonical_bytes
+from wallet.models import LedgerEntry
+
+Status = Literal["recorded", "replayed", "conflict", "invalid"]
+
+
+@dataclass(frozen=True)
+class MealEvent:
+    """One meal as the terminal saw it; `index` is its place in the batch."""
+
+    index: int
+    event_id: uuid.UUID
+    device_seq: int
+    student_ref: str
+    meal_type: str
+    served_at: dt.datetime
+    method: str
+
+    def content_hash(self) -> bytes:
+        """What identifies the content: the same event id with another hash is a conflict."""
+        content = {
+            "eventId": str(self.event_id), "deviceSeq": self.device_seq, "studentRef": self.student_ref,
+            "mealType": self.meal_type, "method": self.method,
+            "servedAt": self.served_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        }
+        return hashlib.sha256(canonical_bytes(content)).digest()
+
+
+@dataclass(frozen=True)
+class Batch:
+    terminal_id: str
+    sent_at: dt.datetime
+    received_at: dt.datetime
+    events: list[MealEvent]
+
+
+@dataclass
+class EventOutcome:
+    index: int
+    event_id: str | None
+    status: Status
+    entry: LedgerEntry | None = None
+    code: str | None = None
+    message: str | None = None
+    errors: list[FieldError] = field(default_factory=list)

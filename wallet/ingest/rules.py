@@ -1,0 +1,79 @@
+"""The verdict on one meal event, from facts gathered about it. Pure: no database, no clock.
+
+Every rule that fails adds its reason code; the event is billable only when none fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+UNKNOWN_STUDENT = "unknown_student"
+NOT_ENROLLED = "not_enrolled"
+NOT_ELIGIBLE = "not_eligible"
+DUPLICATE_MEAL = "duplicate_meal"
+NOT_SERVING_DAY = "not_serving_day"
+CLOCK_OUT_OF_BOUNDS = "device_clock_out_of_bounds"
+PERIOD_CLOSED = "period_closed"
+NO_CONTRACT_PRICE = "no_contract_price"
+
+REASON_CODES = (
+    UNKNOWN_STUDENT, NOT_ENROLLED, NOT_ELIGIBLE, DUPLICATE_MEAL, NOT_SERVING_DAY, CLOCK_OUT_OF_BOUNDS,
+    PERIOD_CLOSED, NO_CONTRACT_PRICE,
+)
+
+# A device may stamp a meal a little after it says it sent the batch (clock jitter), not more.
+FUTURE_SLACK = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Facts:
+    student_known: bool
+    enrolled: bool
+    category: str | None
+    day_kind: str | None
+    already_served: bool
+    period_closed: bool
+    clock_offset: dt.timedelta
+    served_after_sent: dt.timedelta
+    price_tiyn: int | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    billable: bool
+    reasons: tuple[str, ...]
+    price_tiyn: int
+
+    @property
+    def name(self) -> str:
+        return "billable" if self.billable else "not_billable"
+
+
+def clock_ok(facts: Facts, tolerance: dt.timedelta) -> bool:
+    return abs(facts.clock_offset) <= tolerance and facts.served_after_sent <= FUTURE_SLACK
+
+
+def decide(facts: Facts, *, clock_tolerance: dt.timedelta) -> Verdict:
+    reasons: list[str] = []
+    if not clock_ok(facts, clock_tolerance):
+        reasons.append(CLOCK_OUT_OF_BOUNDS)
+    if facts.period_closed:
+        reasons.append(PERIOD_CLOSED)
+    if facts.day_kind != "serving":
+        reasons.append(NOT_SERVING_DAY)
+    if not facts.student_known:
+        reasons.append(UNKNOWN_STUDENT)
+    else:
+        if not facts.enrolled:
+            reasons.append(NOT_ENROLLED)
+        if facts.category is None:
+            reasons.append(NOT_ELIGIBLE)
+        elif facts.price_tiyn is None:
+            reasons.append(NO_CONTRACT_PRICE)
+        if facts.already_served:
+            reasons.append(DUPLICATE_MEAL)
+    if reasons:
+        return Verdict(False, tuple(reasons), 0)
+    assert facts.price_tiyn is not None
+    return Verdict(True, (), facts.price_tiyn)

@@ -1,0 +1,50 @@
+"""Voiding a meal: a new entry that points at the original and reverses its amount. Nothing is erased."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from wallet.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from wallet.ledger.append import append_entries, lock_chain_head
+from wallet.models import LedgerEntry, MealSlot, School
+from wallet.principals import Principal
+
+MAX_REASON = 500
+
+
+def void_entry(session: Session, entry_id: int, principal: Principal, reason: str,
+               now: dt.datetime | None = None) -> LedgerEntry:
+    """Append a void of `entry_id`; school admins may void only their own school's meals. Commits."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise InvalidInput("validation_failed", "a void needs a reason",
+                           [FieldError("reason", f"1-{MAX_REASON} characters")])
+    if principal.role not in ("operator", "school_admin"):
+        raise Forbidden("forbidden", "only operators and school administrators void entries")
+    original = session.get(LedgerEntry, entry_id)
+    school = session.get(School, original.school_id) if original else None
+    if original is None or school is None or (
+        principal.role == "school_admin" and principal.school_bin != school.bin
+    ):
+        raise NotFound("entry_not_found", f"no entry {entry_id}")
+    head = lock_chain_head(session, original.school_id)
+    if original.kind != "meal":
+        raise Conflict("not_voidable", "only meal entries can be voided")
+    already = session.scalar(select(LedgerEntry.id).where(LedgerEntry.refers_to == original.id))
+    if already is not None:
+        raise Conflict("already_voided", f"entry {entry_id} was already voided by entry {already}")
+    void = LedgerEntry(
+        kind="void", student_ref=original.student_ref, student_id=original.student_id,
+        meal_type=original.meal_type, served_at=original.served_at, serving_day=original.serving_day,
+        billing_month=original.billing_month, received_at=now or dt.datetime.now(dt.UTC),
+        verdict=original.verdict, reasons="", category_code=original.category_code,
+        contract_id=original.contract_id, price_tiyn=original.price_tiyn, refers_to=original.id,
+        actor=principal.actor, note=reason,
+    )
+    append_entries(session, head, [void])
+    session.execute(delete(MealSlot).where(MealSlot.entry_id == original.id))
+    session.commit()
+    return void
