@@ -106,3 +106,23 @@ def app(settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
+
+
+@pytest.fixture
+def world(session_factory):  # type: ignore[no-untyped-def]
+    """A small world whose serving day is today in Asia/Almaty (see tests/factories.py)."""
+    from tests.factories import make_world
+
+    with session_factory() as session:
+        return make_world(session)
+
+
+@pytest.fixture
+def terminal_key(session_factory, world):  # type: ignore[no-untyped-def]
+    """A registered, active terminal of the world's school, with its private key."""
+    from tests.factories import TerminalKey
+
+    key = TerminalKey()
+    with session_factory() as session:
+        key.register(session, world.school)
+    return key

@@ -73,7 +73,7 @@ def _enrolled(session: Session, school_id: int, day: dt.date) -> list[tuple[Stud
                or_(Enrollment.valid_to.is_(None), Enrollment.valid_to >= day))
         .order_by(Enrollment.class_name, Student.last_name, Student.first_name, Student.id)
     )
-    return [(s, e) for s, e in session.execute(query).tuples()]
+    return [(s, e) for s, e in session.execute(query)]
 
 
 def _eligible_categories(session: Session, school_id: int, day: dt.date) -> dict[Any, set[str]]:

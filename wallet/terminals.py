@@ -78,7 +78,7 @@ def list_terminals(session: Session, school_bin: str | None = None) -> list[tupl
     query = select(Terminal, School.bin).join(School, School.id == Terminal.school_id).order_by(Terminal.id)
     if school_bin:
         query = query.where(School.bin == school_bin)
-    return [(t, b) for t, b in session.execute(query).tuples()]
+    return [(t, b) for t, b in session.execute(query)]
 
 
 def consume_token_id(session: Session, terminal_id: str, jti: str, expires_at: dt.datetime) -> bool:

@@ -1,4 +1,5 @@
 import pytest
+from werkzeug.test import EnvironBuilder
 
 from tests.api.contract import assert_conforms
 
@@ -9,8 +10,9 @@ def checked(client):
 
     class Checked:
         def open(self, *args, **kwargs):
+            request = EnvironBuilder(*args, **kwargs).get_request()
             response = client.open(*args, **kwargs)
-            assert_conforms(response)
+            assert_conforms(response, request)
             return response
 
         def get(self, *args, **kwargs):

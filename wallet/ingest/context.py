@@ -114,13 +114,14 @@ def load_context(
                 )
             )
         }
-    ctx.day_kinds = dict(
-        session.execute(
+    ctx.day_kinds = {
+        day: kind
+        for day, kind in session.execute(
             select(CalendarDay.day, CalendarDay.kind).where(
                 CalendarDay.school_id == school.id, CalendarDay.day.in_(day_set)
             )
-        ).tuples()
-    )
+        )
+    }
     ctx.prices = [
         PriceLine(*row)
         for row in session.execute(

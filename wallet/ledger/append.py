@@ -59,8 +59,8 @@ def entry_leaf_hash(entry: LedgerEntry) -> bytes:
 
 def lock_chain_head(session: Session, school_id: int) -> ChainHead:
     """The school's chain head, created on first use and locked until the transaction ends."""
-    values = {"school_id": school_id, "size": 0, "chain_hash": GENESIS_CHAIN_HASH, "frontier": b"",
-              "updated_at": dt.datetime.now(dt.UTC)}
+    values = {"school_id": school_id, "size": 0, "chain_hash": GENESIS_CHAIN_HASH,
+              "frontier": CompactRange().to_bytes(), "updated_at": dt.datetime.now(dt.UTC)}
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(insert(ChainHead).values(**values).on_conflict_do_nothing(index_elements=["school_id"]))
