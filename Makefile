@@ -20,7 +20,7 @@ setup: $(BIN)/wallet
 
 run: setup
 	$(BIN)/wallet demo-data
-	$(BIN)/python -m devices.run_demo --host $(HOST) --port $(PORT)
+	$(BIN)/wallet run-demo --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider

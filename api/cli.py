@@ -45,3 +45,18 @@ def dev_token(ctx: Context, parent_iin: str | None, role: str | None, subject: s
 
 def main() -> None:
     wallet_main()
+
+
+@cli.command("run-demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--terminals", default=2, show_default=True, type=click.IntRange(1, 8))
+@click.option("--meals-per-minute", default=240.0, show_default=True, type=click.FloatRange(1, 100000))
+@click.option("--duration", default=None, type=click.FloatRange(1, None), help="seconds (default: until Ctrl-C)")
+@pass_context
+def run_demo(ctx: Context, host: str, port: int, terminals: int, meals_per_minute: float,
+             duration: float | None) -> None:
+    """Serve the API with gunicorn and let simulated canteen terminals post meals to it."""
+    from api.demo_run import run
+
+    run(ctx, host=host, port=port, terminals=terminals, meals_per_minute=meals_per_minute, duration=duration)

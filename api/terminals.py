@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 
 from api import session_scope
 from api.auth.terminal import authenticate_terminal
@@ -19,6 +19,7 @@ from wallet.config import Settings
 from wallet.ingest import Batch, EventOutcome, MealEvent, record_batch
 from wallet.models import School
 from wallet.roster import build_roster
+from wallet.terminals import enroll_with_code
 
 blueprint = Blueprint("terminals", __name__, url_prefix="/api/v1/terminal")
 _event_schema = MealEventSchema()
@@ -27,6 +28,23 @@ _envelope_schema = BatchEnvelopeSchema()
 
 def _settings() -> Settings:
     return current_app.config["WALLET_SETTINGS"]
+
+
+class EnrollSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=4, max=32))
+    public_key = fields.String(required=True, data_key="publicKey", validate=validate.Length(min=40, max=64))
+    label = fields.String(validate=validate.Length(max=100))
+
+
+@blueprint.post("/enroll")
+def enroll() -> tuple[Response, int]:
+    """A new terminal registers its own public key with a one-time code (no token yet: the code is the proof)."""
+    data = load(EnrollSchema(), json_body())
+    terminal, school_bin = enroll_with_code(session_scope.session(), data["code"], data["public_key"],
+                                            data.get("label"))
+    return jsonify(terminalId=terminal.id, schoolBin=school_bin, audience=_settings().service_audience,
+                   maxBatchEvents=_settings().max_batch_events,
+                   tokenMaxLifetimeS=_settings().terminal_token_max_lifetime_s), 201
 
 
 @blueprint.get("/roster")

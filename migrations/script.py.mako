@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+import wallet.models.base  # noqa: F401 - autogenerate renders wallet.models.base.UTCDateTime
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import re
 import secrets
 
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wallet.errors import Conflict, FieldError, InvalidInput, NotFound
-from wallet.models import LedgerEntry, School, Terminal, UsedTokenId
+from wallet.models import EnrollmentCode, LedgerEntry, School, Terminal, UsedTokenId
 
 TERMINAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
 
@@ -116,3 +117,49 @@ def sequence_gaps(session: Session, terminal_id: str) -> tuple[int, list[tuple[i
         select(func.max(LedgerEntry.device_seq)).where(LedgerEntry.terminal_id == terminal_id)
     )
     return highest or 0, gaps
+
+
+ENROLLMENT_CODE_LIFETIME = dt.timedelta(minutes=30)
+# Crockford-style alphabet: no I, L, O, U, so a code read aloud or typed on a terminal is unambiguous.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _code_hash(code: str) -> str:
+    normalised = code.strip().upper().replace("-", "")
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def create_enrollment_code(session: Session, school_bin: str, now: dt.datetime | None = None,
+                           lifetime: dt.timedelta = ENROLLMENT_CODE_LIFETIME) -> tuple[str, dt.datetime]:
+    """A one-time code (shown once, kept only as a hash) that enrols one terminal for the school."""
+    school = session.scalars(select(School).where(School.bin == school_bin)).one_or_none()
+    if school is None:
+        raise NotFound("school_not_found", f"no school with BIN {school_bin}")
+    now = now or dt.datetime.now(dt.UTC)
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+    code = f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+    session.add(EnrollmentCode(code_hash=_code_hash(code), school_id=school.id, created_at=now,
+                               expires_at=now + lifetime))
+    session.commit()
+    return code, now + lifetime
+
+
+def enroll_with_code(session: Session, code: str, public_key: str, label: str | None = None,
+                     now: dt.datetime | None = None) -> tuple[Terminal, str]:
+    """Register a terminal's own public key with a one-time code; returns the terminal and school BIN."""
+    now = now or dt.datetime.now(dt.UTC)
+    raw_key = decode_public_key(public_key)
+    found = session.scalars(
+        select(EnrollmentCode).where(EnrollmentCode.code_hash == _code_hash(code)).with_for_update()
+    ).one_or_none()
+    if found is None or found.used_at is not None or found.expires_at <= now:
+        # One answer for unknown, used and expired codes: a guesser learns nothing.
+        raise InvalidInput("enrollment_code_invalid", "the enrollment code is unknown, used or expired")
+    school = session.get(School, found.school_id)
+    assert school is not None
+    terminal = Terminal(id=f"T-{secrets.token_hex(6)}", school_id=school.id, public_key=encode_public_key(raw_key),
+                        status="active", label=label, created_at=now)
+    session.add(terminal)
+    found.used_at, found.terminal_id = now, terminal.id
+    session.commit()
+    return terminal, school.bin

@@ -75,3 +75,21 @@ def gaps(ctx: Context, terminal_id: str) -> None:
         click.echo(f"{terminal_id}: highest deviceSeq {highest}, {len(runs)} gap(s)")
         for first, last in runs:
             click.echo(f"  missing {first}-{last}")
+
+
+@terminals_group.command("enrollment-code")
+@click.option("--school", "school_bin", required=True, help="BIN of the school the terminal will serve")
+@click.option("--quiet", is_flag=True, help="print only the code")
+@pass_context
+def enrollment_code(ctx: Context, school_bin: str, quiet: bool) -> None:
+    """Make a one-time code that enrols one terminal (valid 30 minutes)."""
+    with make_session_factory(ctx.engine())() as session:
+        try:
+            code, expires = service.create_enrollment_code(session, school_bin)
+        except DomainError as exc:
+            _fail(exc)
+    if quiet:
+        click.echo(code)
+    else:
+        click.echo(f"enrollment code for school {school_bin}: {code} (valid until {expires:%Y-%m-%d %H:%M} UTC)")
+        click.echo("on the terminal: wallet-terminal enroll --server URL --code CODE")

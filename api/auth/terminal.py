@@ -63,6 +63,13 @@ def _verified_claims(token: str, terminal: Terminal, settings: Settings) -> dict
         raise unauthorized("invalid_token", "The token's sub must equal its iss (the terminal id).")
     if not isinstance(claims["jti"], str) or not 8 <= len(claims["jti"]) <= 64:
         raise unauthorized("invalid_token", "The token's jti must be a string of 8-64 characters.")
+    # pyjwt accepts any int()-able value ("1700000000") for the time claims; RFC 7519 wants numbers.
+    if not all(_numeric_date(claims[name]) for name in ("exp", "iat", "nbf") if name in claims):
+        raise unauthorized("invalid_token", "The token's exp, iat and nbf must be numbers (NumericDate).")
     if claims["exp"] - claims["iat"] > settings.terminal_token_max_lifetime_s:
         raise unauthorized("invalid_token", "The token lives longer than the service allows.")
     return claims
+
+
+def _numeric_date(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -25,7 +25,7 @@ from wallet.models.registry import (
     StudentEligibility,
     Supplier,
 )
-from wallet.models.school_life import DAY_KINDS, CalendarDay, Menu, MenuDish, Terminal
+from wallet.models.school_life import DAY_KINDS, CalendarDay, EnrollmentCode, Menu, MenuDish, Terminal
 
 __all__ = [
     "ALLERGENS",
@@ -42,7 +42,7 @@ __all__ = [
     "ClosedPeriod",
     "Contract",
     "ContractPrice",
-    "EligibilityCategory",
+    "EligibilityCategory", "EnrollmentCode",
     "Enrollment",
     "GuardianLink",
     "LedgerEntry",

@@ -84,3 +84,15 @@ class Terminal(Base):
     last_contact_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Server time minus device time at the last upload, as estimated from the batch's sentAt.
     clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class EnrollmentCode(Base):
+    """A one-time, short-lived code an operator gives a school to enrol one terminal. Only its hash is kept."""
+
+    __tablename__ = "enrollment_codes"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    terminal_id: Mapped[str | None] = mapped_column(String(64))

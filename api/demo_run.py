@@ -1,0 +1,87 @@
+"""`wallet run-demo`: the API under gunicorn plus simulated terminals, the whole flow on one machine.
+
+The terminals are separate processes that talk to the service over HTTP only (`wallet-terminal
+simulate`), enrolled with one-time codes made here exactly as an operator would make them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import requests
+from sqlalchemy import select
+
+from wallet import migrate
+from wallet.cli import Context
+from wallet.db import make_session_factory
+from wallet.models import School
+from wallet.terminals import create_enrollment_code
+
+
+def _wait_ready(url: str, server: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise click.ClickException("the API server stopped during start-up; see its output above")
+        try:
+            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise click.ClickException(f"the API server at {url} did not become ready in {timeout_s:.0f} s")
+
+
+def _demo_school_bins(ctx: Context, count: int) -> list[str]:
+    with make_session_factory(ctx.engine())() as session:
+        bins = list(session.scalars(select(School.bin).order_by(School.id).limit(count)))
+    if not bins:
+        raise click.ClickException("no schools in the database: run `wallet demo-data` first")
+    return bins
+
+
+def run(ctx: Context, *, host: str, port: int, terminals: int, meals_per_minute: float,
+        duration: float | None) -> None:
+    engine = ctx.engine()
+    if not migrate.is_at_head(engine):
+        raise click.ClickException("the database is not at the newest migration: run `wallet migrate` first")
+    bins = _demo_school_bins(ctx, 1)
+    url = f"http://{host}:{port}"
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "WALLET_DATABASE_URL": ctx.settings.database_url,
+           "WALLET_INSTANCE_PATH": str(ctx.settings.instance_path)}
+    server = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--access-logfile", "/dev/null",
+         "--graceful-timeout", "5", "api.wsgi:build()"], env=env)
+    simulator: subprocess.Popen | None = None
+    try:
+        _wait_ready(url, server)
+        with make_session_factory(engine)() as session:
+            codes = [create_enrollment_code(session, bins[0])[0] for _ in range(terminals)]
+        data_dir = ctx.settings.instance_path / "terminals"
+        args = [str(bin_dir / "wallet-terminal"), "--data-dir", str(data_dir), "simulate", "--server", url,
+                "--terminals", str(terminals), "--meals-per-minute", str(meals_per_minute)]
+        for code in codes:
+            args += ["--code", code]
+        if duration:
+            args += ["--duration", str(duration)]
+        click.echo(f"\nAPI serving at {url}  (health {url}/healthz, readiness {url}/readyz)")
+        click.echo(f"{terminals} simulated terminal(s) of school {bins[0]} are posting meals; Ctrl-C stops.\n")
+        simulator = subprocess.Popen(args, env=env)  # noqa: S603 - fixed arguments
+        simulator.wait()
+    except KeyboardInterrupt:
+        click.echo("\nstopping")
+    finally:
+        for process in (simulator, server):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()

@@ -1,0 +1,153 @@
+"""The terminal's durable local journal (SQLite, WAL, synchronous=FULL).
+
+A meal is written and committed here before the agent says "recorded": nothing lives only in memory.
+Each event keeps its upload state: `queued` until the service answers, then `acknowledged` (recorded or
+replayed: the verdict, chain position and leaf hash are kept as proof) or `rejected` (conflict or invalid:
+kept and shown, never retried).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    device_seq INTEGER PRIMARY KEY CHECK (device_seq > 0),
+    event_id TEXT NOT NULL UNIQUE,
+    student_id TEXT NOT NULL,
+    meal_type TEXT NOT NULL,
+    served_at TEXT NOT NULL,
+    method TEXT NOT NULL,
+    serving_day TEXT NOT NULL,
+    local_hint TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'acknowledged', 'rejected')),
+    status TEXT, verdict TEXT, reasons TEXT, entry_id INTEGER, position INTEGER, leaf_hash TEXT,
+    code TEXT, message TEXT, answered_at TEXT
+);
+CREATE INDEX IF NOT EXISTS events_state ON events (state, device_seq);
+"""
+
+
+class JournalError(RuntimeError):
+    """The journal file cannot be used (corrupt, locked, not a journal); the message says which."""
+
+
+@dataclass(frozen=True)
+class QueuedEvent:
+    device_seq: int
+    event_id: str
+    student_id: str
+    meal_type: str
+    served_at: str
+    method: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"eventId": self.event_id, "deviceSeq": self.device_seq, "studentId": self.student_id,
+                "mealType": self.meal_type, "servedAt": self.served_at, "method": self.method}
+
+
+class Journal:
+    def __init__(self, path: Path, timeout_s: float = 10.0) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+            if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise JournalError(f"journal {path} failed its integrity check")
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"journal {path} cannot be used: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction that takes the lock at once, so a second agent process waits its turn."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise JournalError(f"journal {self.path} is locked by another process: {exc}") from exc
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    # settings -------------------------------------------------------------------------------------------
+    def get(self, key: str, default: str | None = None) -> str | None:
+        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def put(self, **values: str) -> None:
+        with self._write() as db:
+            db.executemany("INSERT INTO settings (key, value) VALUES (?, ?) "
+                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value", list(values.items()))
+
+    # events ---------------------------------------------------------------------------------------------
+    def append(self, event_id: str, student_id: str, meal_type: str, served_at: dt.datetime, method: str,
+               serving_day: str, local_hint: str = "") -> int:
+        """Store a meal durably and return its deviceSeq; only after this returns is the meal recorded."""
+        with self._write() as db:
+            (last,) = db.execute("SELECT coalesce(max(device_seq), 0) FROM events").fetchone()
+            seq = last + 1
+            db.execute(
+                "INSERT INTO events (device_seq, event_id, student_id, meal_type, served_at, method, serving_day, "
+                "local_hint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, event_id, student_id, meal_type,
+                 served_at.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                 method, serving_day, local_hint),
+            )
+        return seq
+
+    def queued(self, limit: int) -> list[QueuedEvent]:
+        rows = self._db.execute(
+            "SELECT device_seq, event_id, student_id, meal_type, served_at, method FROM events "
+            "WHERE state = 'queued' ORDER BY device_seq LIMIT ?", (limit,)).fetchall()
+        return [QueuedEvent(*row) for row in rows]
+
+    def store_results(self, results: list[dict[str, Any]], by_index: list[QueuedEvent], answered_at: str) -> None:
+        with self._write() as db:
+            for result in results:
+                event = by_index[result["index"]]
+                acknowledged = result["status"] in ("recorded", "replayed")
+                db.execute(
+                    "UPDATE events SET state = ?, status = ?, verdict = ?, reasons = ?, entry_id = ?, position = ?, "
+                    "leaf_hash = ?, code = ?, message = ?, answered_at = ? WHERE device_seq = ?",
+                    ("acknowledged" if acknowledged else "rejected", result["status"], result.get("verdict"),
+                     ",".join(result.get("reasons", [])), result.get("entryId"), result.get("position"),
+                     result.get("leafHash"), result.get("code"),
+                     result.get("message") or json.dumps(result.get("errors", []), ensure_ascii=False),
+                     answered_at, event.device_seq),
+                )
+
+    def meals_of(self, student_id: str, meal_type: str, serving_day: str) -> int:
+        """Meals of this type already given to this child on this day (not counting refused ones)."""
+        (count,) = self._db.execute(
+            "SELECT count(*) FROM events WHERE student_id = ? AND meal_type = ? AND serving_day = ? "
+            "AND (verdict IS NULL OR verdict = 'billable')", (student_id, meal_type, serving_day)).fetchone()
+        return int(count)
+
+    def counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT state, count(*) FROM events GROUP BY state").fetchall()
+        counts = {"queued": 0, "acknowledged": 0, "rejected": 0}
+        counts.update({state: n for state, n in rows})
+        (refused,) = self._db.execute("SELECT count(*) FROM events WHERE verdict = 'not_billable'").fetchone()
+        counts["not_billable"] = refused
+        return counts
+
+    def rows(self) -> Iterator[sqlite3.Row]:
+        cursor = self._db.cursor()
+        cursor.row_factory = sqlite3.Row
+        yield from cursor.execute("SELECT * FROM events ORDER BY device_seq")
