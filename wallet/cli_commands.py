@@ -8,8 +8,11 @@ import click
 def register(cli: click.Group) -> None:
     from wallet.demo.cli import demo_data_command
     from wallet.importing.cli import import_command
+    from wallet.ledger.cli import checkpoint_command, verify_command
     from wallet.terminals_cli import terminals_group
 
     cli.add_command(import_command)
     cli.add_command(demo_data_command)
     cli.add_command(terminals_group)
+    cli.add_command(verify_command)
+    cli.add_command(checkpoint_command)

@@ -1,6 +1,8 @@
-"""Pure ledger cryptography: canonical bytes, RFC 6962 Merkle trees, the hash chain, signed checkpoints.
+"""The tamper-evident ledger.
 
-No database and no web framework in here, so `wallet verify` and outside auditors can use the same code.
+The names exported here are pure cryptography (canonical bytes, RFC 6962 Merkle trees, the hash chain,
+signed checkpoints), with no database and no web framework, so outside auditors can use the same code.
+The modules that touch the database sit beside them: append (writing entries), checkpoints, verify, voids.
 """
 
 from wallet.ledger.canonical import NotCanonicalError, canonical_bytes

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -71,8 +71,28 @@ def lock_chain_head(session: Session, school_id: int) -> ChainHead:
     return head
 
 
+def _reserve_ids(session: Session, entries: Sequence[LedgerEntry]) -> None:
+    """On PostgreSQL, take the new entries' ids from their sequence in one round trip.
+
+    With every primary key known, the flush inserts the rows with one pipelined executemany of a short,
+    prepared INSERT, instead of one INSERT ... VALUES (27 columns x 100 rows) RETURNING id that the driver
+    parses again on every batch (it caches only statements under 4 KB). Ids stay unique and, within a
+    school, increasing with position (the chain head lock is held); they were never gapless.
+    """
+    if not entries or session.get_bind().dialect.name != "postgresql":
+        return
+    table = LedgerEntry.__table__
+    ids = sorted(session.scalars(
+        select(func.nextval(func.pg_get_serial_sequence(table.name, table.c.id.name)))
+        .select_from(func.generate_series(1, len(entries)))
+    ))
+    for entry, entry_id in zip(entries, ids, strict=True):
+        entry.id = entry_id
+
+
 def append_entries(session: Session, head: ChainHead, entries: Sequence[LedgerEntry]) -> None:
     """Give each entry the next position, its payload and hashes; add them; move the head."""
+    _reserve_ids(session, entries)
     frontier = CompactRange.from_bytes(head.frontier)
     chain = head.chain_hash
     position = head.size
