@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import admin, errors, health, session_scope, terminals
+from api import admin, auditor_ledger, errors, health, session_scope, terminals
 from api.auth import idp
 from wallet.config import Settings, settings_from_env
 from wallet.db import make_engine, make_session_factory
@@ -25,7 +25,7 @@ def create_app(
     `engine` and `session_factory` may be injected (tests share one engine across apps).
     """
     settings = config if isinstance(config, Settings) else settings_from_env(config)
-    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()), static_folder=None)
     app.config["WALLET_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -34,6 +34,6 @@ def create_app(
     session_scope.init_app(app, engine, session_factory or make_session_factory(engine))
     errors.init_app(app)
     idp.init_app(app, settings)
-    for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint):
+    for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint):
         app.register_blueprint(blueprint)
     return app

@@ -56,7 +56,8 @@ def roster() -> Response:
     body = build_roster(session, school, dt.datetime.now(dt.UTC))
     encoded = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
     etag = hashlib.sha256(encoded).hexdigest()[:32]
-    response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
+    # If-None-Match uses the weak comparison (RFC 9110 13.1.2): a proxy that compresses may weaken the tag.
+    response = Response(status=304) if request.if_none_match.contains_weak(etag) else jsonify(body)
     response.set_etag(etag)
     response.headers["Cache-Control"] = "private, no-cache"
     return response

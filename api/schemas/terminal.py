@@ -30,4 +30,5 @@ class BatchEnvelopeSchema(Schema):
     """The batch without its events, which are loaded one by one so that one bad event sinks nothing."""
 
     sent_at = fields.AwareDateTime(required=True, data_key="sentAt", format="iso")
-    events = fields.List(fields.Raw(), required=True)
+    # allow_none: a null in the list is one bad event (invalid on its own), not a reason to refuse the batch.
+    events = fields.List(fields.Raw(allow_none=True), required=True)

@@ -185,7 +185,7 @@ def iter_verify(
             )
     for school_id in school_ids:
         with session_factory() as session:
-            _begin_snapshot(session)
+            begin_snapshot(session)
             try:
                 yield verify_chain(session, school_id, public_keys)
             finally:
@@ -202,7 +202,8 @@ def verify_all(
 # --- internals ------------------------------------------------------------------------------------
 
 
-def _begin_snapshot(session: Session) -> None:
+def begin_snapshot(session: Session) -> None:
+    """Read the rest of this transaction from one snapshot; call before the session's first query."""
     if session.get_bind().dialect.name == "postgresql":
         session.connection(
             execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
