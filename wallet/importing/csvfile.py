@@ -1,0 +1,109 @@
+"""Reading an import file: UTF-8 (a byte-order mark is ignored), comma-separated, a header row of exact names.
+
+`read_table` returns every data row with the line it starts on (the header is line 1), or raises
+ImportFailed for problems that make the rows meaningless: bytes that are not UTF-8, an empty file, a header
+that misses required columns, names unknown or repeated ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from wallet.importing.errors import ImportFailed, RowError
+
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    cells: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    columns: tuple[str, ...]
+    rows: list[CsvRow]
+    errors: list[RowError]  # rows of the wrong width; the rest of the file is still checked
+
+
+def decode(data: bytes) -> str:
+    """The file's text without a leading BOM; ImportFailed names the line of the first bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ImportFailed(
+            [
+                RowError(
+                    line,
+                    "",
+                    f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                    "save it as UTF-8 and try again",
+                )
+            ]
+        ) from exc
+
+
+def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line the record starts on, cells); a quoted cell may span lines."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportFailed([RowError(reader.line_num or start, "", f"the file is not valid CSV: {exc}")]) from exc
+        yield start, record
+        start = reader.line_num + 1
+
+
+def check_header(header: list[str], required: tuple[str, ...], optional: tuple[str, ...]) -> list[RowError]:
+    """Missing, unknown and repeated column names, each as an error on line 1."""
+    errors: list[RowError] = []
+    known = set(required) | set(optional)
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            errors.append(RowError(1, name, "column appears twice in the header"))
+        elif name not in known:
+            hint = " (the file must be separated by commas, not semicolons)" if ";" in name else ""
+            errors.append(RowError(1, name or "(empty)", f"unknown column{hint}"))
+        seen.add(name)
+    errors.extend(RowError(1, name, "missing column") for name in required if name not in seen)
+    return errors
+
+
+def parse_table(text: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> CsvTable:
+    records = _records(text)
+    header_record = next(records, None)
+    if header_record is None or not any(cell.strip() for cell in header_record[1]):
+        raise ImportFailed([RowError(1, "", "the file is empty; expected a header row naming the columns")])
+    header = [cell.strip() for cell in header_record[1]]
+    header_errors = check_header(header, required, optional)
+    if header_errors:
+        raise ImportFailed(header_errors)
+    width = len(header)
+    rows: list[CsvRow] = []
+    errors: list[RowError] = []
+    for line, record in records:
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue  # a blank line
+        if len(record) != width:
+            errors.append(RowError(line, "", f"expected {width} cells as in the header, found {len(record)}"))
+            continue
+        rows.append(CsvRow(line, dict(zip(header, record, strict=True))))
+    return CsvTable(tuple(header), rows, errors)
+
+
+def read_table(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> CsvTable:
+    data = Path(path).read_bytes()
+    if not data.strip() or data.strip() == BOM:
+        raise ImportFailed([RowError(1, "", "the file is empty; expected a header row naming the columns")])
+    return parse_table(decode(data), required, optional)
