@@ -58,6 +58,7 @@ def run(ctx: Context, *, host: str, port: int, terminals: int, meals_per_minute:
            "WALLET_INSTANCE_PATH": str(ctx.settings.instance_path)}
     server = subprocess.Popen(  # noqa: S603 - fixed arguments
         [str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--access-logfile", "/dev/null",
+         "--no-control-socket",
          "--graceful-timeout", "5", "api.wsgi:build()"], env=env)
     simulator: subprocess.Popen | None = None
     try:

@@ -17,12 +17,16 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from devices.client import Credentials, ServiceClient, ServiceError
+from devices import identity
+from devices.client import Credentials, ServiceClient, ServiceError, describe_clock_offset
 from devices.identity import create_key, load_key, public_key_b64, uuid7
-from devices.journal import Journal
+from devices.journal import Journal, result_message
 
 MEAL_TYPES = ("breakfast", "lunch", "snack")
 METHODS = ("qr", "card", "roster", "manual")
+CLOCK_OUT_OF_BOUNDS = "device_clock_out_of_bounds"
+# Past this difference from the service's clock the agent warns (the service refuses meals past its tolerance).
+CLOCK_WARN_MS = 30_000
 
 
 class AgentError(RuntimeError):
@@ -37,12 +41,38 @@ class Recorded:
 
 
 @dataclass(frozen=True)
+class Rejection:
+    device_seq: int
+    event_id: str
+    status: str  # conflict | invalid
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class SyncReport:
     sent: int = 0
     acknowledged: int = 0
     rejected: int = 0
     billable: int = 0
     remaining: int = 0
+    clock_refused: int = 0  # meals the service refused because the device clock was off
+    clock_offset_ms: int | None = None  # service clock minus device clock, at the last upload
+    rejections: tuple[Rejection, ...] = ()
+
+    @property
+    def clock_warning(self) -> str | None:
+        return clock_warning(self.clock_offset_ms, self.clock_refused)
+
+
+def clock_warning(offset_ms: int | None, refused: int = 0) -> str | None:
+    """A warning for the canteen when the device clock is off, or None."""
+    parts = []
+    if offset_ms is not None and abs(offset_ms) > CLOCK_WARN_MS:
+        parts.append(describe_clock_offset(offset_ms / 1000))
+    if refused:
+        parts.append(f"{refused} meal(s) refused by the service as {CLOCK_OUT_OF_BOUNDS}")
+    return "; ".join(parts) + ": set the device clock" if parts else None
 
 
 def _iso(value: dt.datetime) -> str:
@@ -60,10 +90,10 @@ def _cell(value: object) -> object:
 
 class Agent:
     def __init__(self, data_dir: Path, *, sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, lock_timeout_s: float = 10.0) -> None:
         self.data_dir = data_dir
         self.key_path = data_dir / "terminal-key.pem"
-        self.journal = Journal(data_dir / "journal.sqlite3")
+        self.journal = Journal(data_dir / "journal.sqlite3", timeout_s=lock_timeout_s)
         self._sleep = sleep
         self._rng = rng or random.Random()
 
@@ -74,8 +104,9 @@ class Agent:
     def enroll(self, server: str, code: str, label: str | None = None) -> dict[str, Any]:
         if self.journal.get("terminal_id"):
             raise AgentError(f"already enrolled as {self.journal.get('terminal_id')}; use a new --data-dir")
+        service = ServiceClient(server)  # a malformed URL is refused before any key is made
         key = load_key(self.key_path) if self.key_path.exists() else create_key(self.key_path)
-        answer = ServiceClient(server).enroll(code, public_key_b64(key), label)
+        answer = service.enroll(code, public_key_b64(key), label)
         self.journal.put(server=server, terminal_id=answer["terminalId"], school_bin=answer["schoolBin"],
                          audience=answer["audience"], max_batch=str(answer["maxBatchEvents"]))
         return answer
@@ -111,7 +142,7 @@ class Agent:
             raise AgentError("student id must be 1-64 characters")
         if not self.journal.get("terminal_id"):
             raise AgentError("this terminal is not enrolled: run `wallet-terminal enroll --server URL --code CODE`")
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or identity.utcnow()
         roster = self.roster()
         zone = ZoneInfo(roster["school"]["timezone"]) if roster else ZoneInfo("Asia/Almaty")
         day = now.astimezone(zone).date().isoformat()
@@ -126,39 +157,63 @@ class Agent:
         pupil = next((p for p in roster["students"] if p["studentId"] == student_id), None)
         if pupil is None:
             return "not on this school's roster"
-        if roster.get("servingDay") == day and meal_type not in pupil["mealTypes"]:
+        current = roster.get("servingDay") == day
+        if current and meal_type not in pupil["mealTypes"]:
             return "free meal: no"
         if self.journal.meals_of(student_id, meal_type, day):
             return f"second {meal_type} today"
-        return "free meal: yes"
+        # A roster of another day says nothing about today's entitlement (holiday, eligibility ended).
+        return "free meal: yes" if current else f"roster is from {roster.get('servingDay')}: the service will decide"
 
     # upload ---------------------------------------------------------------------------------------------
     def sync(self, *, max_attempts: int = 6, max_batches: int | None = None) -> SyncReport:
         """Upload queued events in deviceSeq order, in batches, retrying with backoff and jitter."""
         client = self.client()
         limit = int(self.journal.get("max_batch") or 500)
-        totals = {"sent": 0, "acknowledged": 0, "rejected": 0, "billable": 0}
+        totals = {"sent": 0, "acknowledged": 0, "rejected": 0, "billable": 0, "clock_refused": 0}
+        rejections: list[Rejection] = []
+        offset: int | None = None
         batches = 0
         while max_batches is None or batches < max_batches:
             queued = self.journal.queued(limit)
             if not queued:
                 break
-            answer = self._post_with_retries(client, queued, max_attempts)
-            self.journal.store_results(answer["results"], queued, answer["serverTime"])
-            self.journal.put(last_contact=answer["serverTime"], clock_offset_ms=str(answer.get("clockOffsetMs")))
+            try:
+                answer = self._post_with_retries(client, queued, max_attempts)
+            except ServiceError as exc:
+                if exc.status != 413 or len(queued) == 1:
+                    raise
+                # The service now takes smaller batches than when this terminal enrolled: halve and go on.
+                limit = max(1, len(queued) // 2)
+                self.journal.put(max_batch=str(limit))
+                continue
+            results = [r for r in answer["results"] if 0 <= r.get("index", -1) < len(queued)]
+            if not results:
+                # Without an answer for any event the same batch would be sent forever.
+                raise ServiceError("the service answered the batch without a result for any event", retryable=False)
+            self.journal.store_results(results, queued, answer["serverTime"])
+            offset = answer.get("clockOffsetMs")
+            self.journal.put(last_contact=answer["serverTime"],
+                             clock_offset_ms="" if offset is None else str(int(offset)))
             batches += 1
             totals["sent"] += len(queued)
-            for result in answer["results"]:
+            for result in results:
                 ok = result["status"] in ("recorded", "replayed")
                 totals["acknowledged" if ok else "rejected"] += 1
                 totals["billable"] += int(result.get("verdict") == "billable")
-        return SyncReport(**totals, remaining=self.journal.counts()["queued"])
+                totals["clock_refused"] += int(CLOCK_OUT_OF_BOUNDS in (result.get("reasons") or []))
+                if not ok:
+                    event = queued[result["index"]]
+                    rejections.append(Rejection(event.device_seq, event.event_id, result["status"],
+                                                result.get("code") or "", result_message(result)))
+        return SyncReport(**totals, remaining=self.journal.counts()["queued"],
+                          clock_offset_ms=None if offset is None else int(offset), rejections=tuple(rejections))
 
     def _post_with_retries(self, client: ServiceClient, queued: list, max_attempts: int) -> dict[str, Any]:
         delay = 1.0
         for attempt in range(1, max_attempts + 1):
             try:
-                return client.post_events(_iso(dt.datetime.now(dt.UTC)), [e.as_json() for e in queued])
+                return client.post_events(_iso(identity.utcnow()), [e.as_json() for e in queued])
             except ServiceError as exc:
                 if not exc.retryable or attempt == max_attempts:
                     raise
@@ -168,8 +223,12 @@ class Agent:
                 delay = min(delay * 2, 60.0)
         raise AssertionError("unreachable")
 
-    def run(self, *, interval_s: float = 15.0, stop: Callable[[], bool] = lambda: False) -> None:
-        """The long-running loop: refresh the roster and upload, forever (until `stop()`)."""
+    def run(self, *, interval_s: float = 15.0, stop: Callable[[], bool] = lambda: False,
+            max_loops: int | None = None, on_error: Callable[[ServiceError], None] = lambda exc: None) -> int:
+        """The long-running loop: refresh the roster and upload, forever (until `stop()` or `max_loops`).
+        A passing problem (service unreachable, busy) is reported to `on_error` and tried again next loop;
+        one that waiting cannot fix (revoked, clock) ends the loop. Returns the number of loops."""
+        loops = 0
         while not stop():
             try:
                 self.refresh_roster()
@@ -177,14 +236,22 @@ class Agent:
             except ServiceError as exc:
                 if not exc.retryable:
                     raise
+                on_error(exc)
+            loops += 1
+            if max_loops is not None and loops >= max_loops:
+                break
             self._sleep(interval_s)
+        return loops
 
     # reports --------------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        raw_offset = self.journal.get("clock_offset_ms") or ""
+        offset = int(raw_offset) if raw_offset.lstrip("-").isdigit() else None
+        counts = self.journal.counts()
         return {"terminalId": self.journal.get("terminal_id"), "school": self.journal.get("school_bin"),
-                "server": self.journal.get("server"), **self.journal.counts(),
+                "server": self.journal.get("server"), **counts,
                 "lastContact": self.journal.get("last_contact"),
-                "clockOffsetMs": self.journal.get("clock_offset_ms")}
+                "clockOffsetMs": offset, "clockWarning": clock_warning(offset)}
 
     def export(self, out: TextIO) -> int:
         """The local journal as CSV, for the school to keep."""

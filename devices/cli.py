@@ -11,22 +11,31 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from devices.agent import MEAL_TYPES, METHODS, Agent, AgentError
+from devices.agent import MEAL_TYPES, METHODS, Agent, AgentError, SyncReport
 from devices.client import ServiceError
 from devices.journal import JournalError
 
 EXIT_SERVICE, EXIT_BAD_INPUT, EXIT_JOURNAL = 1, 2, 3
 
 
+@dataclass(frozen=True)
+class Options:
+    data_dir: Path
+    lock_timeout_s: float = 10.0
+
+
 @contextmanager
-def _agent(data_dir: Path) -> Iterator[Agent]:
+def _agent(options: Options | Path) -> Iterator[Agent]:
+    if isinstance(options, Path):
+        options = Options(options)
     agent = None
     try:
-        agent = Agent(data_dir)
+        agent = Agent(options.data_dir, lock_timeout_s=options.lock_timeout_s)
         yield agent
     except JournalError as exc:
         click.echo(f"wallet-terminal: {exc}", err=True)
@@ -50,10 +59,13 @@ def _agent(data_dir: Path) -> Iterator[Agent]:
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               default=lambda: os.environ.get("WALLET_TERMINAL_DIR", "terminal-data"), show_default="terminal-data",
               help="where the key and the journal live (env WALLET_TERMINAL_DIR)")
+@click.option("--lock-timeout", default=lambda: os.environ.get("WALLET_TERMINAL_LOCK_TIMEOUT", "10"),
+              type=click.FloatRange(0, 600), show_default="10",
+              help="seconds to wait for a journal another process is writing (env WALLET_TERMINAL_LOCK_TIMEOUT)")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path) -> None:
+def cli(ctx: click.Context, data_dir: Path, lock_timeout: float) -> None:
     """Canteen terminal agent: records meals offline-first and uploads them to the service."""
-    ctx.obj = data_dir
+    ctx.obj = Options(data_dir, lock_timeout)
 
 
 @cli.command()
@@ -61,9 +73,9 @@ def cli(ctx: click.Context, data_dir: Path) -> None:
 @click.option("--code", required=True, help="one-time enrollment code from an operator")
 @click.option("--label", default=None)
 @click.pass_obj
-def enroll(data_dir: Path, server: str, code: str, label: str | None) -> None:
+def enroll(options: Options, server: str, code: str, label: str | None) -> None:
     """Make this terminal's key and register it with a one-time code."""
-    with _agent(data_dir) as agent:
+    with _agent(options) as agent:
         answer = agent.enroll(server, code, label)
         click.echo(f"enrolled as {answer['terminalId']} for school {answer['schoolBin']}")
 
@@ -73,50 +85,74 @@ def enroll(data_dir: Path, server: str, code: str, label: str | None) -> None:
 @click.option("--meal-type", type=click.Choice(MEAL_TYPES), default="lunch", show_default=True)
 @click.option("--method", type=click.Choice(METHODS), default="roster", show_default=True)
 @click.pass_obj
-def record(data_dir: Path, student_id: str, meal_type: str, method: str) -> None:
+def record(options: Options, student_id: str, meal_type: str, method: str) -> None:
     """Record one meal (stored on disk before this prints)."""
-    with _agent(data_dir) as agent:
+    with _agent(options) as agent:
         recorded = agent.record(student_id, meal_type, method)
         click.echo(f"recorded #{recorded.device_seq} {recorded.event_id}: {recorded.hint}")
 
 
+def _report(report: SyncReport) -> None:
+    click.echo(f"uploaded {report.sent}: {report.acknowledged} acknowledged ({report.billable} billable), "
+               f"{report.rejected} rejected; {report.remaining} still queued")
+    for r in report.rejections:
+        click.echo(f"rejected #{r.device_seq} {r.event_id}: {r.status} {r.code}: {r.message} "
+                   "(kept in the journal, not sent again)")
+    if report.clock_warning:
+        click.echo(f"wallet-terminal: warning: {report.clock_warning}", err=True)
+
+
 @cli.command()
+@click.option("--attempts", default=6, show_default=True, type=click.IntRange(1, 20),
+              help="tries per batch while the service is unreachable or busy (with backoff and jitter)")
 @click.pass_obj
-def sync(data_dir: Path) -> None:
+def sync(options: Options, attempts: int) -> None:
     """Refresh the roster and upload queued meals now."""
-    with _agent(data_dir) as agent:
+    with _agent(options) as agent:
         agent.refresh_roster()
-        report = agent.sync()
-        click.echo(f"uploaded {report.sent}: {report.acknowledged} acknowledged ({report.billable} billable), "
-                   f"{report.rejected} rejected; {report.remaining} still queued")
+        _report(agent.sync(max_attempts=attempts))
 
 
 @cli.command()
 @click.option("--interval", default=15.0, show_default=True, type=click.FloatRange(1, 3600))
+@click.option("--once", is_flag=True, help="one round (roster, upload), then exit")
 @click.pass_obj
-def run(data_dir: Path, interval: float) -> None:
+def run(options: Options, interval: float, once: bool) -> None:
     """Keep the roster fresh and upload every INTERVAL seconds, until stopped."""
-    with _agent(data_dir) as agent:
+
+    def passing(exc: ServiceError) -> None:
+        click.echo(f"wallet-terminal: {exc}; trying again in {interval:g} s", err=True)
+
+    with _agent(options) as agent:
         try:
-            agent.run(interval_s=interval)
+            agent.run(interval_s=interval, max_loops=1 if once else None, on_error=passing)
         except KeyboardInterrupt:
             click.echo("stopped; queued meals stay in the journal")
+            return
+        status = agent.status()
+        click.echo(f"{status['queued']} queued, {status['acknowledged']} acknowledged, "
+                   f"{status['rejected']} rejected")
+        if status["clockWarning"]:
+            click.echo(f"wallet-terminal: warning: {status['clockWarning']}", err=True)
 
 
 @cli.command()
 @click.pass_obj
-def status(data_dir: Path) -> None:
+def status(options: Options) -> None:
     """Queued, acknowledged and refused meals, last contact and clock offset."""
-    with _agent(data_dir) as agent:
-        click.echo(json.dumps(agent.status(), indent=2, ensure_ascii=False))
+    with _agent(options) as agent:
+        report = agent.status()
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    if report["clockWarning"]:
+        click.echo(f"wallet-terminal: warning: {report['clockWarning']}", err=True)
 
 
 @cli.command()
 @click.option("--out", type=click.File("w", encoding="utf-8-sig"), default="-", help="CSV file (default stdout)")
 @click.pass_obj
-def export(data_dir: Path, out) -> None:  # type: ignore[no-untyped-def]
+def export(options: Options, out) -> None:  # type: ignore[no-untyped-def]
     """The local journal as CSV, for the school to keep."""
-    with _agent(data_dir) as agent:
+    with _agent(options) as agent:
         count = agent.export(out)
     click.echo(f"exported {count} meals", err=True)
 
@@ -129,15 +165,15 @@ def export(data_dir: Path, out) -> None:  # type: ignore[no-untyped-def]
 @click.option("--duration", default=None, type=click.FloatRange(1, None), help="seconds (default: until stopped)")
 @click.option("--seed", default=None, type=int)
 @click.pass_obj
-def simulate(data_dir: Path, server: str | None, codes: tuple[str, ...], terminals: int, meals_per_minute: float,
+def simulate(options: Options, server: str | None, codes: tuple[str, ...], terminals: int, meals_per_minute: float,
              duration: float | None, seed: int | None) -> None:
     """Simulated terminals serving a lunch rush (data in DATA_DIR/terminal-N)."""
     from devices.simulator import simulate as run_simulation
 
     count = max(terminals, len(codes))
-    dirs = [data_dir / f"terminal-{n + 1}" for n in range(count)]
+    dirs = [options.data_dir / f"terminal-{n + 1}" for n in range(count)]
     for n, directory in enumerate(dirs):
-        with _agent(directory) as agent:
+        with _agent(Options(directory, options.lock_timeout_s)) as agent:
             if agent.journal.get("terminal_id"):
                 continue
             if n >= len(codes) or not server:

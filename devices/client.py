@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from devices import identity
 from devices.identity import request_token
 
 TIMEOUT_S = (5, 30)  # connect, read
+# The service allows this much clock difference on a token's iat/exp; past it, a refused token is the clock's fault.
+CLOCK_LEEWAY_S = 30
 
 
 class ServiceError(RuntimeError):
     """The service could not be used; `retryable` says whether trying later may help."""
 
     def __init__(self, message: str, *, retryable: bool, retry_after_s: float | None = None,
-                 status: int | None = None, code: str | None = None) -> None:
+                 status: int | None = None, code: str | None = None, clock_offset_s: float | None = None) -> None:
         super().__init__(message)
         self.retryable, self.retry_after_s, self.status, self.code = retryable, retry_after_s, status, code
+        self.clock_offset_s = clock_offset_s  # service clock minus device clock, when the refusal was the clock's
 
 
 @dataclass
@@ -29,9 +35,32 @@ class Credentials:
     audience: str
 
 
+def _http_date(value: str) -> dt.datetime | None:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
 def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else None
+    """Retry-After in seconds: either delay-seconds or an HTTP-date (RFC 9110 section 10.2.3)."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    when = _http_date(value) if value else None
+    return max(0.0, (when - identity.utcnow()).total_seconds()) if when else None
+
+
+def clock_offset_s(response: requests.Response) -> float | None:
+    """Service clock minus device clock, from the response's Date header (one-second resolution)."""
+    when = _http_date(response.headers.get("Date", ""))
+    return (when - identity.utcnow()).total_seconds() if when else None
+
+
+def describe_clock_offset(offset_s: float) -> str:
+    side = "behind" if offset_s > 0 else "ahead of"
+    return f"the device clock is {abs(offset_s):.0f} s {side} the service's clock"
 
 
 def _raise_for(response: requests.Response) -> None:
@@ -44,6 +73,13 @@ def _raise_for(response: requests.Response) -> None:
     code = problem.get("code") if isinstance(problem, dict) else None
     detail = problem.get("detail") if isinstance(problem, dict) else None
     retryable = response.status_code in (408, 429) or response.status_code >= 500
+    offset = clock_offset_s(response) if response.status_code == 401 else None
+    if offset is not None and abs(offset) > CLOCK_LEEWAY_S:
+        # A token signed with a wrong clock looks expired or not yet valid: say what is really wrong.
+        raise ServiceError(
+            f"the service refused this terminal's token ({code or response.status_code}): "
+            f"{describe_clock_offset(offset)}; set the device clock, then try again",
+            retryable=False, status=response.status_code, code="device_clock_off", clock_offset_s=offset)
     raise ServiceError(f"service answered {response.status_code} {code or ''}: {detail or response.reason}".strip(),
                        retryable=retryable, retry_after_s=_retry_after(response), status=response.status_code,
                        code=code)

@@ -17,6 +17,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 TOKEN_LIFETIME = dt.timedelta(minutes=2)
 
 
+def utcnow() -> dt.datetime:
+    """The device clock. Everything in the agent reads the time here (tests move the clock by patching it)."""
+    return dt.datetime.now(dt.UTC)
+
+
 def create_key(path: Path) -> Ed25519PrivateKey:
     """Make a new private key file readable by its owner only; refuses to overwrite an existing key."""
     key = Ed25519PrivateKey.generate()
@@ -45,7 +50,7 @@ def public_key_b64(key: Ed25519PrivateKey) -> str:
 
 def request_token(key: Ed25519PrivateKey, terminal_id: str, audience: str, now: dt.datetime | None = None) -> str:
     """A fresh token for one request: the service accepts each jti once."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     claims = {"iss": terminal_id, "sub": terminal_id, "aud": audience, "iat": now,
               "exp": now + TOKEN_LIFETIME, "jti": secrets.token_hex(16)}
     return jwt.encode(claims, key, algorithm="EdDSA")
@@ -53,7 +58,7 @@ def request_token(key: Ed25519PrivateKey, terminal_id: str, audience: str, now: 
 
 def uuid7(now: dt.datetime | None = None) -> uuid.UUID:
     """RFC 9562 UUIDv7: 48-bit Unix milliseconds, version 7, random bits, variant 10."""
-    ms = int((now or dt.datetime.now(dt.UTC)).timestamp() * 1000)
+    ms = int((now or utcnow()).timestamp() * 1000)
     rand_a = secrets.randbits(12)
     rand_b = secrets.randbits(62)
     return uuid.UUID(int=(ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b)

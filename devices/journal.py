@@ -9,7 +9,6 @@ kept and shown, never retried).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,19 +53,41 @@ class QueuedEvent:
                 "mealType": self.meal_type, "servedAt": self.served_at, "method": self.method}
 
 
+def result_message(result: dict[str, Any]) -> str:
+    """The service's message on a refused event, with its per-field errors (what to fix, and where)."""
+    message = str(result.get("message") or "")
+    errors = [e for e in result.get("errors") or [] if isinstance(e, dict)]
+    if errors:
+        detail = "; ".join(f"{e.get('field', '?')}: {e.get('message', '')}".strip() for e in errors)
+        message = f"{message} ({detail})" if message else detail
+    return message
+
+
 class Journal:
     def __init__(self, path: Path, timeout_s: float = 10.0) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        db: sqlite3.Connection | None = None
         try:
-            self._db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
-            if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise JournalError(f"journal {path} failed its integrity check")
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"journal {path} cannot be used: {exc}") from exc
+            db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and not {"settings", "events"} <= tables:
+                raise JournalError(f"{path} is an SQLite file but not a terminal journal; it was left untouched")
+            if tables and db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise JournalError(f"journal {path} failed its integrity check; it was left untouched")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            if not tables:  # a new journal: all its tables in one transaction
+                db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}COMMIT;")
+        except (sqlite3.DatabaseError, JournalError) as exc:
+            if db is not None:
+                db.close()
+            if isinstance(exc, JournalError):
+                raise
+            if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+                raise JournalError(f"journal {path} is locked by another process: {exc}") from exc
+            raise JournalError(f"journal {path} cannot be used (corrupt or not a journal): {exc}") from exc
+        self._db = db
 
     def close(self) -> None:
         self._db.close()
@@ -128,7 +149,7 @@ class Journal:
                     ("acknowledged" if acknowledged else "rejected", result["status"], result.get("verdict"),
                      ",".join(result.get("reasons", [])), result.get("entryId"), result.get("position"),
                      result.get("leafHash"), result.get("code"),
-                     result.get("message") or json.dumps(result.get("errors", []), ensure_ascii=False),
+                     result_message(result),
                      answered_at, event.device_seq),
                 )
 
@@ -145,6 +166,10 @@ class Journal:
         counts.update({state: n for state, n in rows})
         (refused,) = self._db.execute("SELECT count(*) FROM events WHERE verdict = 'not_billable'").fetchone()
         counts["not_billable"] = refused
+        (clock,) = self._db.execute(
+            "SELECT count(*) FROM events WHERE ',' || coalesce(reasons, '') || ',' LIKE ?",
+            ("%,device_clock_out_of_bounds,%",)).fetchone()
+        counts["clock_refused"] = clock
         return counts
 
     def rows(self) -> Iterator[sqlite3.Row]:

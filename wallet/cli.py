@@ -92,7 +92,7 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
         raise click.ClickException("the database is not at the newest migration: run `wallet migrate` first")
     gunicorn = Path(sys.executable).with_name("gunicorn")
     args = [str(gunicorn), "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--access-logfile", "-", "--graceful-timeout", "10", "api.wsgi:build()"]
+            "--access-logfile", "-", "--graceful-timeout", "10", "--no-control-socket", "api.wsgi:build()"]
     click.echo(f"serving on http://{host}:{port}/ (health: /healthz, readiness: /readyz)")
     os.execv(args[0], args)  # noqa: S606 - replace this process with gunicorn, arguments fixed above
 

@@ -27,7 +27,9 @@ class Settings:
     signing_key_path: Path | None = None
     max_batch_events: int = 500
     terminal_token_max_lifetime_s: int = 600
-    device_clock_tolerance_s: int = 900
+    # How far a terminal's clock may be from the service's: the leeway of its tokens' time claims, and
+    # the bound beyond which its meals are refused as device_clock_out_of_bounds.
+    device_clock_tolerance_s: int = 300
     sql_echo: bool = False
     # The national identity provider (parents and staff): issuer, audience, algorithms and its JWKS
     # (a file path or an https URL). Without a JWKS outside production, a local development identity
@@ -93,6 +95,6 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         signing_key_path=Path(key_path) if key_path else None,
         max_batch_events=_int(env, "WALLET_MAX_BATCH_EVENTS", Settings.max_batch_events),
         terminal_token_max_lifetime_s=_int(env, "WALLET_TERMINAL_TOKEN_MAX_S", 600),
-        device_clock_tolerance_s=_int(env, "WALLET_DEVICE_CLOCK_TOLERANCE_S", 900),
+        device_clock_tolerance_s=_int(env, "WALLET_DEVICE_CLOCK_TOLERANCE_S", 300),
         sql_echo=_flag(env.get("WALLET_SQL_ECHO")),
     )

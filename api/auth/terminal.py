@@ -21,7 +21,6 @@ from wallet.models import Terminal
 from wallet.terminals import consume_token_id, decode_public_key
 
 log = logging.getLogger(__name__)
-LEEWAY_S = 30
 
 
 def authenticate_terminal() -> Terminal:
@@ -53,7 +52,7 @@ def _verified_claims(token: str, terminal: Terminal, settings: Settings) -> dict
     try:
         claims = jwt.decode(
             token, key, algorithms=["EdDSA"], audience=settings.service_audience, issuer=terminal.id,
-            leeway=LEEWAY_S, options={"require": ["exp", "iat", "iss", "sub", "aud", "jti"]},
+            leeway=settings.device_clock_tolerance_s, options={"require": ["exp", "iat", "iss", "sub", "aud", "jti"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise unauthorized("token_expired", "The token has expired.") from exc

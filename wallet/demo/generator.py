@@ -443,7 +443,7 @@ def _menus(rng: random.Random, world: DemoWorld, serving_at: dict[str, list[dt.d
 
 def _rng(seed: int, part: str) -> random.Random:
     # Reproducible made-up data, not secrets; a str seed is hashed the same way in every process.
-    return random.Random(f"{seed}/{part}")  # noqa: S311
+    return random.Random(f"{seed}/{part}")
 
 
 def build(*, seed: int = 2026, students: int = 1000, today: dt.date) -> DemoWorld:
