@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
@@ -22,8 +23,8 @@ from wallet.models import Base
 POSTGRES_URL = os.environ.get("WALLET_TEST_POSTGRES_URL")
 
 # Two shared cores: timing is noise here. Hypothesis checks properties, not speed (benchmarks do that).
-settings.register_profile("wallet", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("wallet")
+hypothesis_settings.register_profile("wallet", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("wallet")
 BACKENDS = ["sqlite", "postgresql"]
 
 
