@@ -30,7 +30,7 @@ lint: setup
 	$(BIN)/lint-imports
 
 bench: setup
-	$(BIN)/python -m pytest tests/bench -q -p no:cacheprovider -s
+	$(BIN)/python -m tests.bench.bench_ingest
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis

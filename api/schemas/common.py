@@ -18,9 +18,15 @@ def json_body() -> Any:
         raise ProblemError(415, "unsupported_media_type", "Send the body as application/json.")
     raw = request.get_data(cache=True)
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
+        # JSON may escape an unpaired UTF-16 surrogate ("\ud800"), which is no text at all: refuse it here,
+        # before it reaches a hash, a database or a file.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ProblemError(400, "malformed_json", "The body holds an unpaired UTF-16 surrogate.") from exc
     except (ValueError, RecursionError) as exc:
         raise ProblemError(400, "malformed_json", "The body is not valid JSON.") from exc
+    return data
 
 
 def field_errors(messages: Any, prefix: str = "") -> list[FieldError]:

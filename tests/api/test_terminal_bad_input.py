@@ -284,3 +284,14 @@ def test_a_deeply_nested_value_inside_an_event_is_invalid(checked, session_facto
     assert response.status_code == 200
     assert [r["status"] for r in response.get_json()["results"]] == ["invalid", "recorded"]
     assert count(session_factory) == 1
+
+
+def test_an_unpaired_surrogate_is_malformed_json_and_stores_nothing(checked, world, terminal_key, session_factory):
+    good = meal_event(world.eligible[0], 1)
+    bad = {**meal_event(world.eligible[1], 2), "studentId": "\ud800"}
+    body = json.dumps(batch(good, bad))  # ensure_ascii escapes the surrogate as \ud800
+    response = checked.post("/api/v1/terminal/events", data=body, content_type="application/json",
+                            headers=terminal_key.headers())
+    assert response.status_code == 400 and response.get_json()["code"] == "malformed_json"
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 0

@@ -7,10 +7,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, any_, bindparam, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from wallet.models import (
     CalendarDay,
@@ -30,6 +32,18 @@ CATEGORY_PRIORITY = ("primary_grades", "orphan", "social_assistance", "low_incom
 
 def _covers(valid_from: dt.date, valid_to: dt.date | None, day: dt.date) -> bool:
     return valid_from <= day and (valid_to is None or day <= valid_to)
+
+
+def one_of(session: Session, column: InstrumentedAttribute[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one parameter whatever the count.
+
+    A batch looks up ~100 ids at a time: an expanded IN list makes a different, long SQL text for every list
+    size, which psycopg parses again each time (statements over 4 KB are not cached) and PostgreSQL plans
+    again each time; the array form is one short statement that is parsed once and prepared.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def parse_student_ref(ref: str) -> uuid.UUID | None:
@@ -89,11 +103,11 @@ def load_context(
     if not day_set:
         return ctx
     if ids:
-        ctx.students = set(session.scalars(select(Student.id).where(Student.id.in_(ids))))
+        ctx.students = set(session.scalars(select(Student.id).where(one_of(session, Student.id, ids))))
         enrollments: dict[uuid.UUID, list[tuple[dt.date, dt.date | None]]] = defaultdict(list)
         for sid, a, b in session.execute(
             select(Enrollment.student_id, Enrollment.valid_from, Enrollment.valid_to).where(
-                Enrollment.school_id == school.id, Enrollment.student_id.in_(ids)
+                Enrollment.school_id == school.id, one_of(session, Enrollment.student_id, ids)
             )
         ):
             enrollments[sid].append((a, b))
@@ -102,7 +116,7 @@ def load_context(
         for sid, code, a, b in session.execute(
             select(StudentEligibility.student_id, StudentEligibility.category_code,
                    StudentEligibility.valid_from, StudentEligibility.valid_to)
-            .where(StudentEligibility.student_id.in_(ids))
+            .where(one_of(session, StudentEligibility.student_id, ids))
         ):
             eligibility[sid].append((code, a, b))
         ctx.eligibility = dict(eligibility)
@@ -110,7 +124,7 @@ def load_context(
             (sid, day, meal)
             for sid, day, meal in session.execute(
                 select(MealSlot.student_id, MealSlot.serving_day, MealSlot.meal_type).where(
-                    MealSlot.student_id.in_(ids), MealSlot.serving_day.in_(day_set)
+                    one_of(session, MealSlot.student_id, ids), one_of(session, MealSlot.serving_day, day_set)
                 )
             )
         }
@@ -118,7 +132,7 @@ def load_context(
         day: kind
         for day, kind in session.execute(
             select(CalendarDay.day, CalendarDay.kind).where(
-                CalendarDay.school_id == school.id, CalendarDay.day.in_(day_set)
+                CalendarDay.school_id == school.id, one_of(session, CalendarDay.day, day_set)
             )
         )
     }

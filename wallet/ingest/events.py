@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from wallet.errors import FieldError
-from wallet.ledger.canonical import canonical_bytes
+from wallet.ledger.canonical import flat_canonical_bytes
 from wallet.models import LedgerEntry
 
 Status = Literal["recorded", "replayed", "conflict", "invalid"]
@@ -34,7 +34,7 @@ class MealEvent:
             "mealType": self.meal_type, "method": self.method,
             "servedAt": self.served_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
         }
-        return hashlib.sha256(canonical_bytes(content)).digest()
+        return hashlib.sha256(flat_canonical_bytes(content)).digest()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from wallet.ledger.canonical import canonical_bytes
+from wallet.ledger.canonical import flat_canonical_bytes
 from wallet.ledger.chain import GENESIS_CHAIN_HASH, next_chain_hash
 from wallet.ledger.merkle import CompactRange, leaf_hash
 from wallet.models import ChainHead, LedgerEntry
@@ -54,7 +54,7 @@ def entry_payload(entry: LedgerEntry) -> dict[str, Any]:
 
 
 def entry_leaf_hash(entry: LedgerEntry) -> bytes:
-    return leaf_hash(canonical_bytes(entry_payload(entry)))
+    return leaf_hash(flat_canonical_bytes(entry_payload(entry)))
 
 
 def lock_chain_head(session: Session, school_id: int) -> ChainHead:
@@ -101,7 +101,7 @@ def append_entries(session: Session, head: ChainHead, entries: Sequence[LedgerEn
         entry.school_id = head.school_id
         entry.position = position
         payload = entry_payload(entry)
-        entry.payload = canonical_bytes(payload).decode()
+        entry.payload = flat_canonical_bytes(payload).decode()
         entry.leaf_hash = leaf_hash(entry.payload.encode())
         chain = next_chain_hash(chain, entry.leaf_hash)
         entry.chain_hash = chain

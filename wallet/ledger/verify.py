@@ -28,7 +28,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wallet.ledger.append import entry_payload
-from wallet.ledger.canonical import MAX_SAFE_INTEGER, NotCanonicalError, canonical_bytes
+from wallet.ledger.canonical import NotCanonicalError, canonical_bytes, flat_canonical_bytes
 from wallet.ledger.chain import GENESIS_CHAIN_HASH, next_chain_hash
 from wallet.ledger.checkpoints import head_range
 from wallet.ledger.merkle import EMPTY_ROOT, CompactRange, leaf_hash
@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 BATCH_ROWS = 5000
-_FLAT_TYPES = (str, int, bool)
 
 
 class UnknownSchoolError(LookupError):
@@ -247,26 +246,6 @@ def _check_entry(row: Any, expected_position: int, payload: bytes, leaf: bytes, 
     if next_chain_hash(chain, leaf) != bytes(row.chain_hash):
         return problem("the stored chain_hash does not follow from the previous entry")
     return None
-
-
-def flat_canonical_bytes(obj: dict[str, Any]) -> bytes:
-    """`canonical_bytes` of a flat object of strings, safe integers, booleans and nulls, ten times faster.
-
-    For such objects RFC 8785 output is what `json.dumps` gives with sorted keys, no spaces and no ASCII
-    escaping (the same escapes for quotes, backslashes and control characters; integers in decimal; keys
-    here are ASCII, so code-point order is UTF-16 order). Anything else goes to `canonical_bytes`.
-    Verifying a long chain spends most of its time here, hence the shortcut; a test holds it to
-    `canonical_bytes` on arbitrary text.
-    """
-    for key, value in obj.items():
-        if not (key.isascii() and (value is None or type(value) in _FLAT_TYPES)):
-            return canonical_bytes(obj)
-        if type(value) is int and abs(value) > MAX_SAFE_INTEGER:
-            return canonical_bytes(obj)
-    try:
-        return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    except UnicodeEncodeError:
-        return canonical_bytes(obj)  # a lone surrogate: let canonical_bytes name it
 
 
 def _differing_fields(row: Any, payload: bytes) -> str:
