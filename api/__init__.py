@@ -8,7 +8,19 @@ from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import admin, auditor_ledger, errors, health, session_scope, terminals
+from api import (
+    admin,
+    auditor_ledger,
+    auditors,
+    errors,
+    health,
+    parents,
+    ratelimit,
+    reconciliation,
+    security,
+    session_scope,
+    terminals,
+)
 from api.auth import idp
 from wallet.config import Settings, settings_from_env
 from wallet.db import make_engine, make_session_factory
@@ -33,7 +45,11 @@ def create_app(
     engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
     session_scope.init_app(app, engine, session_factory or make_session_factory(engine))
     errors.init_app(app)
+    # Rate limits look first (cheapest), then body size and JSON depth, all before any view runs.
+    ratelimit.init_app(app, settings)
+    security.init_app(app, settings)
     idp.init_app(app, settings)
-    for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint):
+    for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint,
+                      parents.blueprint, auditors.blueprint, reconciliation.blueprint):
         app.register_blueprint(blueprint)
     return app

@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from api.i18n import title
+from api.i18n import language, title
 from wallet.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,37 @@ _CODE_OF_STATUS = {
     406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
     422: "validation_failed", 429: "rate_limited", 500: "internal_error", 503: "not_ready",
 }
+
+
+# Titles of the codes this module and api/security.py, api/ratelimit.py answer with (api/i18n.py has the rest).
+_TITLES: dict[str, dict[str, str]] = {
+    "rate_limited": {"en": "Too many requests", "ru": "Слишком много запросов", "kk": "Сұраныстар тым көп"},
+    "storage_unavailable": {"en": "Storage unavailable", "ru": "Хранилище недоступно для записи",
+                            "kk": "Жазу үшін қойма қолжетімсіз"},
+}
+
+# Database errors that mean "nothing can be written now" (a full disk, a read-only file or server): the
+# operator must act; clients keep their data and retry. SQLite by error name, PostgreSQL by SQLSTATE.
+_SQLITE_STORAGE_ERRORS = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR")
+_POSTGRES_STORAGE_STATES = {"53100": "disk full", "53000": "insufficient resources",
+                            "25006": "read-only transaction", "58030": "I/O error"}
+
+
+def _problem_title(code: str) -> str:
+    titles = _TITLES.get(code)
+    return titles.get(language(), titles["en"]) if titles else title(code)
+
+
+def storage_failure(exc: DBAPIError) -> str | None:
+    """What is wrong with the database's storage (one line for the operator's log), or None."""
+    orig = exc.orig
+    name = getattr(orig, "sqlite_errorname", None)
+    if isinstance(name, str) and name.startswith(_SQLITE_STORAGE_ERRORS):
+        return f"SQLite {name}: {str(orig).strip()}"
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(state, str) and state in _POSTGRES_STORAGE_STATES:
+        return f"PostgreSQL {state} ({_POSTGRES_STORAGE_STATES[state]})"
+    return None
 
 
 class ProblemError(Exception):
@@ -57,7 +88,7 @@ def problem(
 ) -> Response:
     body: dict[str, Any] = {
         "type": f"urn:social-wallet:problem:{code}",
-        "title": title(code),
+        "title": _problem_title(code),
         "status": status,
         "code": code,
     }
@@ -67,12 +98,26 @@ def problem(
     if errors:
         body["errors"] = [e.as_dict() for e in errors]
     body.update(extra or {})
-    response = jsonify(body)
+    try:
+        response = jsonify(body)
+    except UnicodeEncodeError:  # a client's string echoed in an error (a field name) that is not Unicode
+        response = jsonify(_printable(body))
     response.status_code = status
     response.mimetype = PROBLEM_JSON
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def _printable(value: Any) -> Any:
+    """The value with every string made encodable (a lone surrogate becomes its escape, as text)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value
 
 
 def init_app(app: Flask) -> None:
@@ -94,6 +139,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def _database(exc: DBAPIError) -> Response:
+        # A full or read-only disk: nothing was stored, say so clearly; the operator gets one line to act on.
+        failure = storage_failure(exc)
+        if failure is not None:
+            log.error("database cannot store data (disk full or read-only?): %s", failure)
+            return problem(503, "storage_unavailable",
+                           "The service cannot store data now; nothing from this request was recorded. "
+                           "Retry later.", headers={"Retry-After": "30"})
         # A lost or restarting database is temporary: tell clients to come back, never leak SQL.
         if exc.connection_invalidated or isinstance(exc, OperationalError):
             log.warning("database unavailable: %s", type(exc.orig).__name__)

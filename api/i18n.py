@@ -26,6 +26,26 @@ TITLES: dict[str, dict[str, str]] = {
     "database_unavailable": {"en": "Database unavailable", "ru": "База данных недоступна",
                              "kk": "Дерекқор қолжетімсіз"},
     "internal_error": {"en": "Internal error", "ru": "Внутренняя ошибка", "kk": "Ішкі қате"},
+    # Parents and feedback
+    "invalid_token": {"en": "Invalid token", "ru": "Недействительный токен", "kk": "Жарамсыз токен"},
+    "token_expired": {"en": "Token expired", "ru": "Срок действия токена истёк", "kk": "Токеннің мерзімі өтті"},
+    "child_not_found": {"en": "Child not found", "ru": "Ребёнок не найден", "kk": "Бала табылмады"},
+    "meal_not_found": {"en": "Meal not found", "ru": "Приём пищи не найден", "kk": "Тамақтану табылмады"},
+    "feedback_not_found": {"en": "Feedback not found", "ru": "Отзыв не найден", "kk": "Пікір табылмады"},
+    "school_not_found": {"en": "School not found", "ru": "Школа не найдена", "kk": "Мектеп табылмады"},
+    "invalid_cursor": {"en": "Invalid cursor", "ru": "Недействительный курсор", "kk": "Жарамсыз курсор"},
+    "range_too_long": {"en": "Date range too long", "ru": "Слишком длинный период",
+                       "kk": "Кезең тым ұзақ"},
+    "meal_not_served": {"en": "Meal not served", "ru": "Питание не было выдано", "kk": "Тамақ берілмеген"},
+    "meal_voided": {"en": "Meal voided", "ru": "Приём пищи аннулирован", "kk": "Тамақтану жойылған"},
+    "feedback_locked": {"en": "Feedback can no longer be changed", "ru": "Отзыв больше нельзя изменить",
+                        "kk": "Пікірді енді өзгерту мүмкін емес"},
+    "feedback_window_closed": {"en": "Too late for feedback", "ru": "Срок для отзыва истёк",
+                               "kk": "Пікір қалдыру мерзімі өтті"},
+    "feedback_conflict": {"en": "Feedback changed meanwhile", "ru": "Отзыв был изменён одновременно",
+                          "kk": "Пікір бір мезгілде өзгертілді"},
+    "idp_unavailable": {"en": "Identity provider unavailable", "ru": "Провайдер идентификации недоступен",
+                        "kk": "Сәйкестендіру провайдері қолжетімсіз"},
 }
 
 

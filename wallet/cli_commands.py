@@ -9,6 +9,7 @@ def register(cli: click.Group) -> None:
     from wallet.demo.cli import demo_data_command
     from wallet.importing.cli import import_command
     from wallet.ledger.cli import checkpoint_command, verify_command
+    from wallet.reconciliation.cli import COMMANDS as reconciliation_commands
     from wallet.terminals_cli import terminals_group
 
     cli.add_command(import_command)
@@ -16,3 +17,5 @@ def register(cli: click.Group) -> None:
     cli.add_command(terminals_group)
     cli.add_command(verify_command)
     cli.add_command(checkpoint_command)
+    for command in reconciliation_commands:
+        cli.add_command(command)

@@ -38,6 +38,27 @@ class Settings:
     idp_audience: str = "social-wallet"
     idp_jwks: str = ""
     idp_algorithms: tuple[str, ...] = ("RS256", "ES256")
+    # Abuse protection (api/ratelimit.py): token buckets per worker process, N requests a minute with bursts
+    # of up to N, per terminal id, per parent, per staff member, and per client address for requests that
+    # carry no valid identity (enrollment, unknown paths, failed authentication). Generous on purpose:
+    # real terminals and apps never come near them.
+    rate_limits_enabled: bool = True
+    rate_limit_terminal_per_min: int = 1200
+    rate_limit_parent_per_min: int = 600
+    rate_limit_staff_per_min: int = 1200
+    rate_limit_address_per_min: int = 600
+    # Reverse proxies in front of the service that may set X-Forwarded-For/-Proto (0: trust none; then the
+    # client address is the peer's and HTTPS is known only from the WSGI server).
+    trusted_proxies: int = 0
+    # Request bodies (api/security.py): a terminal batch may be this large; every other body much smaller.
+    # JSON nested deeper than the depth limits, or holding more arrays and objects than max_json_containers,
+    # is refused before it is parsed. A batch's limit is looser: a nested value inside one event is that
+    # event's error, not the batch's (one bad event never sinks the others).
+    max_batch_body_bytes: int = 4 * 1024 * 1024
+    max_body_bytes: int = 64 * 1024
+    max_json_depth: int = 32
+    max_batch_json_depth: int = 256
+    max_json_containers: int = 10_000
 
     @property
     def dev_idp_enabled(self) -> bool:
@@ -97,4 +118,36 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         terminal_token_max_lifetime_s=_int(env, "WALLET_TERMINAL_TOKEN_MAX_S", 600),
         device_clock_tolerance_s=_int(env, "WALLET_DEVICE_CLOCK_TOLERANCE_S", 300),
         sql_echo=_flag(env.get("WALLET_SQL_ECHO")),
+        rate_limits_enabled=_switch(env, "WALLET_RATE_LIMITS", default=True),
+        rate_limit_terminal_per_min=_positive(env, "WALLET_RATE_LIMIT_TERMINAL_PER_MIN",
+                                              Settings.rate_limit_terminal_per_min),
+        rate_limit_parent_per_min=_positive(env, "WALLET_RATE_LIMIT_PARENT_PER_MIN",
+                                            Settings.rate_limit_parent_per_min),
+        rate_limit_staff_per_min=_positive(env, "WALLET_RATE_LIMIT_STAFF_PER_MIN", Settings.rate_limit_staff_per_min),
+        rate_limit_address_per_min=_positive(env, "WALLET_RATE_LIMIT_ADDRESS_PER_MIN",
+                                             Settings.rate_limit_address_per_min),
+        trusted_proxies=_positive(env, "WALLET_TRUSTED_PROXIES", Settings.trusted_proxies, minimum=0),
+        max_batch_body_bytes=_positive(env, "WALLET_MAX_BATCH_BODY_BYTES", Settings.max_batch_body_bytes),
+        max_body_bytes=_positive(env, "WALLET_MAX_BODY_BYTES", Settings.max_body_bytes),
+        max_json_depth=_positive(env, "WALLET_MAX_JSON_DEPTH", Settings.max_json_depth),
+        max_batch_json_depth=_positive(env, "WALLET_MAX_BATCH_JSON_DEPTH", Settings.max_batch_json_depth),
+        max_json_containers=_positive(env, "WALLET_MAX_JSON_CONTAINERS", Settings.max_json_containers),
     )
+
+
+def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")
+
+
+def _positive(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    value = _int(env, name, default)
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value

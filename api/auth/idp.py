@@ -4,7 +4,11 @@ algorithms. Keys are found by `kid`; an unknown `kid` makes a URL-based JWKS ref
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +26,22 @@ LEEWAY_S = 30
 
 
 class KeySource:
-    """Where signing keys come from: a JWKS URL (cached by PyJWKClient), a file, or the dev IdP."""
+    """Where signing keys come from: a JWKS URL (cached by PyJWKClient), a file, or the dev IdP.
+
+    A URL's key set is cached for JWKS_LIFESPAN_S; a token with an unknown `kid` refetches it, at most once
+    per REFRESH_COOLDOWN_S (so tokens with made-up kids cannot make us hammer the identity provider). Keys
+    are not cached apart from the set, so a key the provider withdraws stops working at the next refetch.
+    """
+
+    JWKS_LIFESPAN_S = 3600.0
+    REFRESH_COOLDOWN_S = 30.0
 
     def __init__(self, settings: Settings) -> None:
         self._client: jwt.PyJWKClient | None = None
         self._keys: dict[str, jwt.PyJWK] = {}
         if settings.idp_jwks.startswith(("https://", "http://")):
-            self._client = jwt.PyJWKClient(settings.idp_jwks, cache_keys=True, lifespan=3600, timeout=5)
+            self._client = jwt.PyJWKClient(settings.idp_jwks, cache_keys=False, lifespan=self.JWKS_LIFESPAN_S,
+                                           timeout=5, cooldown_duration=self.REFRESH_COOLDOWN_S)
         elif settings.idp_jwks:
             self._keys = self._load(json.loads(Path(settings.idp_jwks).read_text()))
         elif settings.dev_idp_enabled:
@@ -45,6 +58,9 @@ class KeySource:
         if self._client is not None:
             try:
                 return self._client.get_signing_key(kid)
+            except jwt.PyJWKClientConnectionError as exc:
+                raise ProblemError(503, "idp_unavailable", "The identity provider's keys cannot be fetched now.",
+                                   headers={"Retry-After": "5"}) from exc
             except jwt.PyJWKClientError as exc:
                 raise unauthorized("invalid_token", "The token's key id is unknown.") from exc
         key = self._keys.get(kid)
@@ -53,12 +69,63 @@ class KeySource:
         return key
 
 
+class VerifiedTokens:
+    """Claims of tokens this process verified lately, by the token's SHA-256: an app sends the same token
+    with every request for its lifetime, and checking an ECDSA or RSA signature (and parsing the JWT) each
+    time is most of a small read's CPU. An entry serves for at most TTL_S and never past the token's `exp`
+    (with the same leeway as the full check), so expiry is exact and a key the provider withdraws stops
+    working within TTL_S. Only successful checks are remembered."""
+
+    TTL_S = 60.0
+    MAX_ENTRIES = 20_000
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[bytes, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        key, now = self._key(token), time.time()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] < now:
+                del self._entries[key]
+                return None
+            return entry[1]
+
+    def put(self, token: str, claims: dict[str, Any]) -> None:
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            return
+        until = min(time.time() + self.TTL_S, float(exp) + LEEWAY_S)
+        with self._lock:
+            self._entries[self._key(token)] = (until, claims)
+            self._entries.move_to_end(self._key(token))
+            while len(self._entries) > self.MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["wallet.idp_keys"] = KeySource(settings)
+    app.extensions["wallet.idp_verified"] = VerifiedTokens()
 
 
 def verified_claims() -> dict[str, Any]:
     token = bearer_token()
+    verified: VerifiedTokens = current_app.extensions["wallet.idp_verified"]
+    claims = verified.get(token)
+    if claims is None:
+        claims = _verify(token)
+        verified.put(token, claims)
+    return claims
+
+
+def _verify(token: str) -> dict[str, Any]:
     settings: Settings = current_app.config["WALLET_SETTINGS"]
     try:
         header = jwt.get_unverified_header(token)

@@ -17,10 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wallet.ingest import rules
-from wallet.ingest.context import SchoolContext, load_context, parse_student_ref
+from wallet.ingest.context import SchoolContext, load_context, one_of, parse_student_ref
 from wallet.ingest.events import Batch, EventOutcome, MealEvent
 from wallet.ledger.append import append_entries, lock_chain_head
 from wallet.models import LedgerEntry, MealSlot, School, Terminal
+from wallet.parents.notifications import record_meal_notifications
 
 # A unique-key race the lock cannot see (it should not happen) is retried this many times.
 _ATTEMPTS = 3
@@ -69,6 +70,8 @@ def _record_once(
         for e in entries
         if e.verdict == "billable" and e.student_id is not None
     )
+    # Parents' outbox, in this transaction and under the chain-head lock (one INSERT ... SELECT per batch).
+    record_meal_notifications(session, entries, batch.received_at)
     _resolve_in_batch_replays(outcomes)
     terminal.last_contact_at = batch.received_at
     terminal.clock_offset_ms = round((batch.received_at - batch.sent_at).total_seconds() * 1000)
@@ -80,7 +83,7 @@ def _existing_by_event_id(session: Session, events: list[MealEvent]) -> dict[uui
     ids = {e.event_id for e in events}
     if not ids:
         return {}
-    found = session.scalars(select(LedgerEntry).where(LedgerEntry.event_id.in_(ids)))
+    found = session.scalars(select(LedgerEntry).where(one_of(session, LedgerEntry.event_id, ids)))
     return {entry.event_id: entry for entry in found if entry.event_id is not None}
 
 
@@ -90,7 +93,7 @@ def _existing_seq_owners(session: Session, terminal_id: str, events: list[MealEv
         return {}
     rows = session.execute(
         select(LedgerEntry.device_seq, LedgerEntry.event_id).where(
-            LedgerEntry.terminal_id == terminal_id, LedgerEntry.device_seq.in_(seqs)
+            LedgerEntry.terminal_id == terminal_id, one_of(session, LedgerEntry.device_seq, seqs)
         )
     )
     return {seq: event_id for seq, event_id in rows if seq is not None and event_id is not None}

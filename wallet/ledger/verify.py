@@ -20,6 +20,7 @@ the tree is still rebuilt to the end so that each checkpoint and the head can be
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -245,7 +246,17 @@ def _check_entry(row: Any, expected_position: int, payload: bytes, leaf: bytes, 
         return problem(f"the columns differ from the hashed payload ({_differing_fields(row, payload)})")
     if next_chain_hash(chain, leaf) != bytes(row.chain_hash):
         return problem("the stored chain_hash does not follow from the previous entry")
+    if row.student_id is not None and _as_uuid(row.student_ref) != _as_uuid(row.student_id):
+        # student_id is derived from the hashed studentRef; a meal moved to another child shows here.
+        return problem("student_id does not match the hashed studentRef")
     return None
+
+
+def _as_uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def _differing_fields(row: Any, payload: bytes) -> str:

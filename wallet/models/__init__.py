@@ -13,6 +13,20 @@ from wallet.models.ledger import (
     MealSlot,
     UsedTokenId,
 )
+from wallet.models.parents import (
+    ACCESS_ACTIONS,
+    FEEDBACK_TAGS,
+    ChildAccessLog,
+    ChildAllergy,
+    MealFeedback,
+    ParentNotification,
+)
+from wallet.models.reconciliation import (
+    CLAIM_FORMATS,
+    PeriodCloseCheckpoint,
+    SupplierClaim,
+    SupplierClaimLine,
+)
 from wallet.models.registry import (
     Contract,
     ContractPrice,
@@ -28,9 +42,12 @@ from wallet.models.registry import (
 from wallet.models.school_life import DAY_KINDS, CalendarDay, EnrollmentCode, Menu, MenuDish, Terminal
 
 __all__ = [
+    "ACCESS_ACTIONS",
     "ALLERGENS",
+    "CLAIM_FORMATS",
     "DAY_KINDS",
     "ENTRY_KINDS",
+    "FEEDBACK_TAGS",
     "IDENTIFICATION_METHODS",
     "LEDGER_TABLES",
     "MEAL_TYPES",
@@ -39,21 +56,29 @@ __all__ = [
     "CalendarDay",
     "ChainHead",
     "Checkpoint",
+    "ChildAccessLog",
+    "ChildAllergy",
     "ClosedPeriod",
     "Contract",
     "ContractPrice",
-    "EligibilityCategory", "EnrollmentCode",
+    "EligibilityCategory",
     "Enrollment",
+    "EnrollmentCode",
     "GuardianLink",
     "LedgerEntry",
+    "MealFeedback",
     "MealSlot",
     "Menu",
     "MenuDish",
+    "ParentNotification",
+    "PeriodCloseCheckpoint",
     "Region",
     "School",
     "Student",
     "StudentEligibility",
     "Supplier",
+    "SupplierClaim",
+    "SupplierClaimLine",
     "Terminal",
     "UsedTokenId",
 ]

@@ -1,0 +1,356 @@
+"""Endpoints for parents (eGov Mobile style): children, meals today and over time, menus with allergen
+warnings, allergies, feedback, notifications (poll or server-sent events) and the access log.
+
+Every view: authenticate the parent (identity-provider JWT, `sub` = the parent's IIN), find the child among
+the parent's own (any other id is the same 404), read, write the access log, answer. Views never commit;
+the services in wallet.parents do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from api import session_scope
+from api.auth.idp import authenticate_parent
+from api.errors import ProblemError
+from api.i18n import language
+from api.schemas.common import json_body, load, query
+from api.schemas.parents import (
+    AllergiesBody,
+    CursorQuery,
+    FeedbackBody,
+    HistoryQuery,
+    MenuQuery,
+    NotificationsQuery,
+    access_json,
+    child_json,
+    feedback_json,
+    history_item_json,
+    iso,
+    menu_json,
+    today_json,
+)
+from wallet.errors import FieldError, InvalidInput
+from wallet.models import ParentNotification
+from wallet.parents import cursors
+from wallet.parents.access_log import read_access_log, record_access
+from wallet.parents.allergies import get_allergies, set_allergies
+from wallet.parents.feedback import latest_feedback, submit_feedback
+from wallet.parents.notifications import NotificationCursor, read_notifications
+from wallet.parents.queries import (
+    DEFAULT_ZONE,
+    MAX_RANGE_DAYS,
+    AccessNote,
+    Child,
+    ChildNotFound,
+    check_range,
+    day_menu,
+    find_child,
+    list_children,
+    meal_history,
+    read_only,
+    today_status,
+)
+from wallet.principals import Principal
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("parents", __name__, url_prefix="/api/v1/parent")
+
+# The same body for a child that does not exist and for someone else's child, whatever id was asked for.
+CHILD_INSTANCE = "/api/v1/parent/children/{childId}"
+# Server-sent events: each connection lives at most this long (the client reconnects with Last-Event-ID;
+# under gunicorn's sync workers keep it below the worker timeout), polls the outbox this often and sends
+# a comment line when idle this long. Overridable through app.config.
+STREAM_LIFETIME_S = 25.0
+STREAM_POLL_S = 1.0
+STREAM_KEEPALIVE_S = 15.0
+STREAM_RETRY_MS = 2000
+STREAM_BATCH = 100
+
+
+@blueprint.after_request
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Language"] = language()
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.vary.add("Accept-Language")
+    response.vary.add("Authorization")
+    return response
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _reading() -> None:
+    """This request only reads (and appends to the access log): no transaction needed (see read_only)."""
+    read_only(session_scope.session())
+
+
+def _child_id(raw_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw_id) if len(raw_id) <= 45 else None
+    except ValueError:
+        return None
+
+
+def _child(principal: Principal, raw_id: str, action: str | None = None, detail: str | None = None) -> Child:
+    """The caller's child with this id, or the one 404 for every other id. With `action`, the read is
+    written to the access log by the same lookup (so validate the request before calling this)."""
+    note = AccessNote(principal.role, principal.subject, action, detail) if action else None
+    try:
+        return find_child(session_scope.session(), principal.subject, _child_id(raw_id), _now(), log=note)
+    except ChildNotFound as exc:
+        raise ProblemError(404, exc.code, exc.message, extra={"instance": CHILD_INSTANCE}) from None
+
+
+def _log(principal: Principal, child_ids: Any, action: str, detail: str | None = None) -> None:
+    record_access(session_scope.session(), actor_role=principal.role, actor_id=principal.subject,
+                  student_ids=child_ids, action=action, detail=detail)
+
+
+def _entry_id(raw: str) -> int | None:
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+
+
+# --- children and meals -------------------------------------------------------------------------------------------
+
+
+@blueprint.get("/children")
+def children() -> Response:
+    principal = authenticate_parent()
+    _reading()
+    session = session_scope.session()
+    found = list_children(session, principal.subject, _now(),
+                          log=AccessNote(principal.role, principal.subject, "children"))
+    todays = [today_status(session, child) for child in found]
+    lang = language()
+    return jsonify(items=[child_json(child, today, lang) for child, today in zip(found, todays, strict=True)])
+
+
+@blueprint.get("/children/<child_id>/meals/today")
+def meals_today(child_id: str) -> Response:
+    principal = authenticate_parent()
+    _reading()
+    child = _child(principal, child_id, "meals_today")
+    today = today_status(session_scope.session(), child)
+    return jsonify(childId=str(child.id), **today_json(today))
+
+
+@blueprint.get("/children/<child_id>/meals")
+def meals(child_id: str) -> Response:
+    principal = authenticate_parent()
+    _reading()
+    args = query(HistoryQuery())
+    asked_from, asked_to = args.get("day_from"), args.get("day_to")
+    if asked_from:  # (a missing `to` is today at the school: Kazakhstan has one time zone)
+        check_range(asked_from, asked_to or dt.datetime.now(ZoneInfo(DEFAULT_ZONE)).date())
+    # A cursor is bound to the child and to the range as asked (defaults included as "none").
+    binding = f"{_child_id(child_id)}|{asked_from}|{asked_to}"
+    after = _history_key(cursors.decode("meals", binding, args["cursor"])) if "cursor" in args else None
+    child = _child(principal, child_id, "meals", f"{asked_from or ''}..{asked_to or ''}")
+    day_to: dt.date = asked_to or child.today
+    day_from: dt.date = asked_from or day_to - dt.timedelta(days=MAX_RANGE_DAYS - 1)
+    items, next_key = meal_history(session_scope.session(), child, day_from, day_to, after=after,
+                                   limit=args["limit"])
+    lang = language()
+    body = [history_item_json(item, lang) for item in items]
+    next_cursor = cursors.encode("meals", binding, [next_key[0].isoformat(), next_key[1]]) if next_key else None
+    return jsonify(childId=str(child.id), **{"from": day_from.isoformat(), "to": day_to.isoformat()},
+                   items=body, nextCursor=next_cursor)
+
+
+def _history_key(values: list[Any]) -> tuple[dt.date, int]:
+    try:
+        day_text, entry_id = values
+        day = dt.date.fromisoformat(day_text)
+    except (TypeError, ValueError) as exc:
+        raise cursors.invalid() from exc
+    if not isinstance(entry_id, int) or isinstance(entry_id, bool) or entry_id < 1:
+        raise cursors.invalid()
+    return day, entry_id
+
+
+@blueprint.get("/children/<child_id>/menu")
+def menu(child_id: str) -> Response:
+    principal = authenticate_parent()
+    _reading()
+    asked: dt.date | None = query(MenuQuery()).get("day")
+    if asked is not None and abs((asked - dt.datetime.now(dt.UTC).date()).days) > MAX_RANGE_DAYS:
+        raise InvalidInput("validation_failed", "Menus are shown for a year either side of today.",
+                           [FieldError("query/date", f"within {MAX_RANGE_DAYS} days of today", "out_of_range")])
+    child = _child(principal, child_id, "menu", asked.isoformat() if asked else None)
+    found = day_menu(session_scope.session(), child, asked or child.today)
+    return jsonify(childId=str(child.id), **menu_json(found, language()))
+
+
+# --- allergies ----------------------------------------------------------------------------------------------------
+
+
+def _allergies_json(child: Child, row: Any) -> dict[str, Any]:
+    return {"childId": str(child.id), "allergens": row.allergen_list if row else [],
+            "updatedAt": iso(row.updated_at) if row else None}
+
+
+@blueprint.get("/children/<child_id>/allergies")
+def allergies(child_id: str) -> Response:
+    principal = authenticate_parent()
+    _reading()
+    child = _child(principal, child_id, "allergies_read")
+    return jsonify(_allergies_json(child, get_allergies(session_scope.session(), child.id)))
+
+
+@blueprint.put("/children/<child_id>/allergies")
+def put_allergies(child_id: str) -> Response:
+    principal = authenticate_parent()
+    child = _child(principal, child_id)
+    data = load(AllergiesBody(), json_body())
+    row = set_allergies(session_scope.session(), principal.subject, child.id, data["allergens"])
+    body = _allergies_json(child, row)
+    _log(principal, [child.id], "allergies_write", ",".join(row.allergen_list) or "none")
+    return jsonify(body)
+
+
+# --- feedback -----------------------------------------------------------------------------------------------------
+
+
+@blueprint.post("/children/<child_id>/meals/<entry_id>/feedback")
+def post_feedback(child_id: str, entry_id: str) -> tuple[Response, int]:
+    principal = authenticate_parent()
+    child = _child(principal, child_id)
+    data = load(FeedbackBody(), json_body())
+    view, first = submit_feedback(session_scope.session(), parent_iin=principal.subject, child_id=child.id,
+                                  entry_id=_entry_id(entry_id), rating=data["rating"], tags=data["tags"],
+                                  comment=data["comment"])
+    _log(principal, [child.id], "feedback_write", f"entry {view.entry_id} v{view.version}")
+    return jsonify(childId=str(child.id), **feedback_json(view)), 201 if first else 200
+
+
+@blueprint.get("/children/<child_id>/meals/<entry_id>/feedback")
+def get_feedback(child_id: str, entry_id: str) -> Response:
+    principal = authenticate_parent()
+    _reading()
+    child = _child(principal, child_id, "feedback_read", f"entry {entry_id[:20]}")
+    view = latest_feedback(session_scope.session(), child.id, _entry_id(entry_id))
+    return jsonify(childId=str(child.id), **feedback_json(view))
+
+
+# --- access log ---------------------------------------------------------------------------------------------------
+
+
+@blueprint.get("/children/<child_id>/access-log")
+def access_log(child_id: str) -> Response:
+    principal = authenticate_parent()
+    _reading()
+    child = _child(principal, child_id)
+    args = query(CursorQuery())
+    binding = str(child.id)
+    before = None
+    if "cursor" in args:
+        values = cursors.decode("access", binding, args["cursor"])
+        if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool) or values[0] < 1:
+            raise cursors.invalid()
+        before = values[0]
+    records = read_access_log(session_scope.session(), child.id, principal.subject, before_id=before,
+                              limit=args["limit"] + 1)
+    more = len(records) > args["limit"]
+    records = records[: args["limit"]]
+    body = [access_json(r) for r in records]
+    _log(principal, [child.id], "access_log")
+    next_cursor = cursors.encode("access", binding, [records[-1].id]) if more else None
+    return jsonify(childId=str(child.id), items=body, nextCursor=next_cursor)
+
+
+# --- notifications ------------------------------------------------------------------------------------------------
+
+
+def _notification_json(row: ParentNotification, names: dict[uuid.UUID, str]) -> dict[str, Any]:
+    return {"childId": str(row.student_id), "childFirstName": names.get(row.student_id, ""),
+            "entryId": row.entry_id, "kind": row.kind, "mealType": row.meal_type,
+            "date": row.serving_day.isoformat(), "servedAt": iso(row.served_at), "billable": row.billable}
+
+
+def _cursor_from(principal: Principal, token: str | None, field_name: str) -> NotificationCursor:
+    if token is None:
+        return NotificationCursor.fresh(_now())
+    return NotificationCursor.decode(principal.subject, token, field_name)
+
+
+@blueprint.get("/notifications")
+def notifications() -> Response:
+    principal = authenticate_parent()
+    _reading()
+    args = query(NotificationsQuery())
+    cursor = _cursor_from(principal, args.get("since"), "query/since")
+    session = session_scope.session()
+    kids = list_children(session, principal.subject, _now())
+    rows, cursor = read_notifications(session, [c.id for c in kids], cursor, limit=args["limit"])
+    names = {c.id: c.first_name for c in kids}
+    body = [_notification_json(r, names) for r in rows]
+    if rows:
+        _log(principal, [r.student_id for r in rows], "notifications")
+    return jsonify(items=body, cursor=cursor.encode(principal.subject), hasMore=len(rows) == args["limit"])
+
+
+@blueprint.get("/notifications/stream")
+def notification_stream() -> Response:
+    """text/event-stream of new meal notifications: honours Last-Event-ID, lives a bounded time."""
+    principal = authenticate_parent()
+    header = request.headers.get("Last-Event-ID")
+    token = header if header else query(NotificationsQuery()).get("since")
+    cursor = _cursor_from(principal, token or None, "header/Last-Event-ID" if header else "query/since")
+    kids = list_children(session_scope.session(), principal.subject, _now())
+    config = current_app.config
+    stream = _event_stream(
+        factory=current_app.extensions["wallet.session_factory"], principal=principal,
+        names={c.id: c.first_name for c in kids}, cursor=cursor,
+        lifetime=float(config.get("WALLET_PARENT_STREAM_LIFETIME_S", STREAM_LIFETIME_S)),
+        poll=float(config.get("WALLET_PARENT_STREAM_POLL_S", STREAM_POLL_S)),
+        keepalive=float(config.get("WALLET_PARENT_STREAM_KEEPALIVE_S", STREAM_KEEPALIVE_S)),
+    )
+    return Response(stream, mimetype="text/event-stream",
+                    headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
+
+
+def _event_stream(*, factory: Any, principal: Principal, names: dict[uuid.UUID, str], cursor: NotificationCursor,
+                  lifetime: float, poll: float, keepalive: float) -> Iterator[str]:
+    """Runs after the view has returned: it uses a short session of its own per poll, never the request's,
+    so an idle stream holds no database connection."""
+    yield f"retry: {STREAM_RETRY_MS}\n: {len(names)} children\n\n"
+    started = last_sent = time.monotonic()
+    ids = list(names)
+    while True:
+        try:
+            with factory() as session:
+                rows, after = read_notifications(session, ids, cursor, limit=STREAM_BATCH)
+                if rows:
+                    record_access(session, actor_role=principal.role, actor_id=principal.subject,
+                                  student_ids=[r.student_id for r in rows], action="notifications",
+                                  detail="stream")
+        except Exception:  # the client reconnects with Last-Event-ID and resumes where it was
+            log.exception("notification stream stopped by an error")
+            return
+        for row in rows:
+            cursor = cursor.after([row])
+            payload = json.dumps(_notification_json(row, names), ensure_ascii=False, separators=(",", ":"))
+            yield f"id: {cursor.encode(principal.subject)}\nevent: meal\ndata: {payload}\n\n"
+        cursor = after
+        now = time.monotonic()
+        if rows:
+            last_sent = now
+        elif now - last_sent >= keepalive:
+            yield ": keepalive\n\n"
+            last_sent = now
+        if now - started >= lifetime:
+            return
+        if len(rows) < STREAM_BATCH:
+            time.sleep(min(poll, max(0.0, started + lifetime - now)))

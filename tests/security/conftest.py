@@ -1,0 +1,131 @@
+"""The world the security tests attack: two schools (A and B) of one region, two families at school A, a
+pupil at school B, terminals at both, recorded meals, checkpoints and a feedback, and staff of every kind.
+
+`routes.py` lists every route of the app with a request that reaches it; the tests in this folder are
+tables over those routes, so a new endpoint is one new row (and test_routes_are_all_listed fails until
+it is added).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from api import create_app
+from api.auth import dev_idp
+from tests.factories import TerminalKey, batch, meal_event
+from tests.parent_factories import OTHER_PARENT_IIN, PARENT_IIN, link
+from wallet.config import Settings
+from wallet.keys import load_signing_key
+from wallet.ledger.checkpoints import make_checkpoint
+
+TERMINAL_B = "T-school-b"
+
+
+@dataclass
+class Sec:
+    """Ids and tokens of the security world (school A = world.school, school B = world.other_school)."""
+
+    settings: Settings
+    world: Any
+    terminal: TerminalKey  # school A
+    terminal_b: TerminalKey  # school B
+    child: str  # the parent's child (school A)
+    other_child: str  # the other family's child (school A)
+    child_b: str  # a pupil of school B, nobody's child here
+    entry: int  # a meal of `child`
+    other_entry: int  # a meal of `other_child`
+    entry_b: int  # a meal at school B
+    school: str
+    school_b: str
+    region: str
+    supplier: str
+    month: str
+    last_month: str
+
+    def token(self, who: str) -> str:
+        """A bearer token of one kind of caller (see STAFF below for the staff kinds)."""
+        if who == "terminal":
+            return self.terminal.token()
+        if who == "terminal_b":
+            return self.terminal_b.token()
+        if who == "parent":
+            return dev_idp.issue_token(self.settings, PARENT_IIN, {"role": "parent"})
+        if who == "other_parent":
+            return dev_idp.issue_token(self.settings, OTHER_PARENT_IIN, {"role": "parent"})
+        claims = STAFF[who](self)
+        return dev_idp.issue_token(self.settings, f"{who}-1", claims)
+
+    def headers(self, who: str | None, **extra: str) -> dict[str, str]:
+        headers = dict(extra)
+        if who is not None:
+            headers["Authorization"] = f"Bearer {self.token(who)}"
+        return headers
+
+
+STAFF = {
+    "operator": lambda s: {"role": "operator"},
+    "auditor": lambda s: {"role": "auditor", "region": s.region},
+    "auditor_elsewhere": lambda s: {"role": "auditor", "region": "KZ-19"},
+    "school_admin": lambda s: {"role": "school_admin", "school": s.school},
+    "school_admin_b": lambda s: {"role": "school_admin", "school": s.school_b},
+    "supplier": lambda s: {"role": "supplier", "supplier": s.supplier},
+    "supplier_unknown": lambda s: {"role": "supplier", "supplier": "990340000017"},
+}
+
+
+def build_sec(settings: Settings, session_factory: Any, world: Any, client: Any) -> Sec:
+    terminal, terminal_b = TerminalKey("T-school-a"), TerminalKey(TERMINAL_B)
+    with session_factory() as session:
+        terminal.register(session, world.school)
+        terminal_b.register(session, world.other_school)
+        link(session, PARENT_IIN, world.eligible[0])
+        link(session, OTHER_PARENT_IIN, world.eligible[1], "father")
+    posted = client.post("/api/v1/terminal/events", headers=terminal.headers(),
+                         json=batch(meal_event(world.eligible[0], 1), meal_event(world.eligible[1], 2)))
+    assert posted.status_code == 200, posted.get_data(as_text=True)
+    entry, other_entry = (r["entryId"] for r in posted.get_json()["results"])
+    posted = client.post("/api/v1/terminal/events", headers=terminal_b.headers(),
+                         json=batch(meal_event(world.elsewhere, 1)))
+    assert posted.status_code == 200, posted.get_data(as_text=True)
+    entry_b = posted.get_json()["results"][0]["entryId"]
+    with session_factory() as session:
+        key = load_signing_key(settings)
+        make_checkpoint(session, world.school.id, key)
+        make_checkpoint(session, world.other_school.id, key)
+        session.commit()
+    sec = Sec(settings=settings, world=world, terminal=terminal, terminal_b=terminal_b,
+              child=str(world.eligible[0].id), other_child=str(world.eligible[1].id), child_b=str(world.elsewhere.id),
+              entry=entry, other_entry=other_entry, entry_b=entry_b, school=world.school.bin,
+              school_b=world.other_school.bin, region=world.region.code, supplier=world.supplier.bin,
+              month=f"{world.today:%Y-%m}", last_month=f"{world.today.replace(day=1) - dt.timedelta(days=1):%Y-%m}")
+    feedback = client.post(f"/api/v1/parent/children/{sec.child}/meals/{entry}/feedback", headers=sec.headers("parent"),
+                           json={"rating": 5, "tags": ["tasty"]})
+    assert feedback.status_code == 201, feedback.get_data(as_text=True)
+    return sec
+
+
+@pytest.fixture
+def quiet_settings(settings: Settings) -> Settings:
+    """The test settings with rate limits off (the tests that are about rate limits turn them on)."""
+    return dataclasses.replace(settings, rate_limits_enabled=False)
+
+
+@pytest.fixture
+def app(quiet_settings: Settings, engine):  # type: ignore[no-untyped-def]
+    app = create_app(quiet_settings, engine=engine)
+    app.config.update(WALLET_PARENT_STREAM_LIFETIME_S=0.1, WALLET_PARENT_STREAM_POLL_S=0.05)
+    return app
+
+
+@pytest.fixture
+def sec(quiet_settings: Settings, session_factory, world, client) -> Sec:  # type: ignore[no-untyped-def]
+    return build_sec(quiet_settings, session_factory, world, client)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,191 @@
+"""Rate limits (api/ratelimit.py): per terminal, per parent, per staff member, and per client address for
+requests without a valid identity; 429 with Retry-After as openapi.yaml says; buckets refill with time; one
+caller's excess never limits another; a forged token never spends its victim's budget; off when configured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from api import create_app
+from api.ratelimit import TokenBuckets
+from tests.security.routes import ROUTES, route, send
+from wallet.config import ConfigError, settings_from_env
+
+LIMIT = 5
+ROSTER = route("GET /api/v1/terminal/roster")
+CHILDREN = route("GET /api/v1/parent/children")
+TERMINALS = route("GET /api/v1/admin/terminals")
+ENROLL = route("POST /api/v1/terminal/enroll")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def limited(quiet_settings, engine, clock):  # type: ignore[no-untyped-def]
+    """The app with every limit at LIMIT requests a minute and a clock the test moves."""
+    settings = dataclasses.replace(quiet_settings, rate_limits_enabled=True, rate_limit_terminal_per_min=LIMIT,
+                                   rate_limit_parent_per_min=LIMIT, rate_limit_staff_per_min=LIMIT,
+                                   rate_limit_address_per_min=LIMIT)
+    app = create_app(settings, engine=engine)
+    app.extensions["wallet.rate_limiter"].set_clock(clock)
+    return app.test_client()
+
+
+def assert_429(response) -> int:  # type: ignore[no-untyped-def]
+    assert response.status_code == 429, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["code"] == "rate_limited" and response.mimetype == "application/problem+json"
+    retry_after = int(response.headers["Retry-After"])
+    assert 1 <= retry_after <= 60
+    return retry_after
+
+
+def test_a_terminal_is_limited_and_others_are_not(limited, sec, clock):
+    for _ in range(LIMIT):
+        assert send(limited, ROSTER, sec, "terminal").status_code == 200
+    retry_after = assert_429(send(limited, ROSTER, sec, "terminal", check=True))
+    assert retry_after == 60 // LIMIT  # one token comes back every 12 s
+    # Another terminal, a parent and staff on the same address are not affected.
+    assert send(limited, ROSTER, sec, "terminal_b").status_code == 200
+    assert send(limited, CHILDREN, sec, "parent").status_code == 200
+    assert send(limited, TERMINALS, sec, "operator").status_code == 200
+    clock.now += retry_after
+    assert send(limited, ROSTER, sec, "terminal").status_code == 200
+    assert_429(send(limited, ROSTER, sec, "terminal"))
+
+
+def test_a_429_spends_nothing_and_stores_nothing(limited, sec, session_factory, clock):
+    from tests.security.test_bola import state
+
+    for _ in range(LIMIT):
+        send(limited, ROSTER, sec, "terminal")
+    before = state(session_factory)
+    events = route("POST /api/v1/terminal/events")
+    for _ in range(3):
+        assert_429(send(limited, events, sec, "terminal", check=True))
+    assert state(session_factory) == before
+    clock.now += 60 // LIMIT  # refused requests did not push the wait further out
+    assert send(limited, events, sec, "terminal").status_code == 200
+
+
+def test_a_parent_is_limited_per_person_not_per_child_or_route(limited, sec, clock):
+    routes = [r for r in ROUTES if r.audience == "parent" and r.method == "GET"]
+    for n in range(LIMIT):
+        assert send(limited, routes[n % len(routes)], sec, "parent").status_code == 200
+    for r in routes:
+        assert_429(send(limited, r, sec, "parent", check=True))
+    assert send(limited, CHILDREN, sec, "other_parent").status_code == 200
+
+
+def test_staff_are_limited_per_person(limited, sec):
+    for _ in range(LIMIT):
+        assert send(limited, TERMINALS, sec, "operator").status_code == 200
+    assert_429(send(limited, TERMINALS, sec, "operator", check=True))
+    assert send(limited, TERMINALS, sec, "auditor").status_code == 403  # another person: not limited, just refused
+
+
+def test_anonymous_requests_are_limited_per_address(limited, sec):
+    other = {"REMOTE_ADDR": "192.0.2.7"}
+    for _ in range(LIMIT):
+        assert send(limited, ENROLL, sec, None).status_code == 422  # an unknown code
+    assert_429(send(limited, ENROLL, sec, None, check=True))
+    assert limited.post(ENROLL.url(sec), json=ENROLL.body(sec), environ_overrides=other).status_code == 422
+    # Unknown paths are counted the same way (scanners).
+    assert_429(limited.get("/wp-login.php"))
+
+
+def test_failed_authentication_is_counted_against_the_address_not_the_identity_it_claims(limited, sec):
+    """A token that names terminal A but is signed by someone else: 401, and terminal A's budget is untouched,
+    while the sender's address runs out."""
+    from tests.factories import TerminalKey
+
+    forger = TerminalKey(sec.terminal.terminal_id)  # same iss, a key the service never saw
+    for _ in range(LIMIT):
+        response = limited.get(ROSTER.url(sec), headers={"Authorization": f"Bearer {forger.token()}"})
+        assert response.status_code == 401
+    assert_429(limited.get(ROSTER.url(sec), headers={"Authorization": f"Bearer {forger.token()}"}))
+    # The real terminal A, from another address, still has its whole budget.
+    elsewhere = {"REMOTE_ADDR": "192.0.2.8"}
+    for _ in range(LIMIT):
+        assert limited.get(ROSTER.url(sec), headers=sec.headers("terminal"),
+                           environ_overrides=elsewhere).status_code == 200
+
+
+def test_authenticated_requests_do_not_spend_the_address_budget(limited, sec):
+    """Many parents behind one carrier NAT share an address: their own requests count against themselves."""
+    for who in ("parent", "other_parent"):
+        for _ in range(LIMIT):
+            assert send(limited, CHILDREN, sec, who).status_code == 200
+    assert send(limited, ENROLL, sec, None).status_code == 422  # the address still has its budget
+
+
+def test_every_authenticated_view_authenticates_before_anything_else(client, sec, session_factory):
+    """What the limiter relies on (it charges the claimed identity only when the answer is not a 401): on every
+    route, a token that fails verification is a 401 whatever else is wrong with the request."""
+    from tests.factories import TerminalKey
+
+    forged = {"terminal": TerminalKey(sec.terminal.terminal_id).token()}
+    failures = []
+    for r in ROUTES:
+        if r.audience not in ("terminal", "parent", "staff"):
+            continue
+        real = sec.token("parent" if r.audience == "parent" else "operator")
+        token = forged.get(r.audience) or real[:-8] + "AAAAAAAA"  # the signature broken
+        for body in (None, b'{"not": "what this route wants"}', b"[1, 2"):
+            response = send(client, r, sec, None, body=body, headers={"Authorization": f"Bearer {token}"},
+                            url=r.url(sec) + ("&" if "?" in r.url(sec) else "?") + "limit=nonsense")
+            if response.status_code != 401:
+                failures.append(f"{r.name} with body {body!r}: {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+def test_health_probes_are_never_limited(limited, sec):
+    for _ in range(3 * LIMIT):
+        assert limited.get("/healthz").status_code == 200
+
+
+def test_limits_can_be_switched_off(client, sec):
+    # The default test app of this folder has them off: far more than any limit, all answered.
+    for _ in range(30):
+        assert send(client, ROSTER, sec, "terminal").status_code == 200
+
+
+def test_settings_from_the_environment():
+    assert settings_from_env({}).rate_limits_enabled is True
+    off = settings_from_env({"WALLET_RATE_LIMITS": "off", "WALLET_RATE_LIMIT_TERMINAL_PER_MIN": "7"})
+    assert (off.rate_limits_enabled, off.rate_limit_terminal_per_min) == (False, 7)
+    for bad in ({"WALLET_RATE_LIMITS": "maybe"}, {"WALLET_RATE_LIMIT_PARENT_PER_MIN": "0"},
+                {"WALLET_TRUSTED_PROXIES": "-1"}, {"WALLET_MAX_JSON_DEPTH": "deep"}):
+        with pytest.raises(ConfigError):
+            settings_from_env(bad)
+
+
+def test_the_defaults_leave_room_for_a_real_terminal():
+    """A terminal uploads a batch every few seconds at the busiest and fetches its roster now and then; the
+    default allows 20 requests a second, sustained, per terminal."""
+    defaults = settings_from_env({})
+    assert defaults.rate_limit_terminal_per_min >= 600 and defaults.rate_limit_parent_per_min >= 300
+
+
+def test_buckets_forget_the_least_recently_used_keys():
+    clock = Clock()
+    buckets = TokenBuckets(2, clock=clock, max_keys=3)
+    for key in ("a", "b", "c", "d"):
+        buckets.take(key)
+        buckets.take(key)
+    assert buckets.wait("a") == 0.0  # forgotten: a full bucket again
+    assert buckets.wait("d") == pytest.approx(30.0)

@@ -1,0 +1,13 @@
+"""Monthly reconciliation for auditors, schools, suppliers and operators.
+
+- scope: which schools (and, for a supplier, which lines) a caller's reconciliation covers;
+- months: billing months and their boundaries in a school's time zone;
+- heads: the chain sizes and hashes a month is computed from (the close checkpoints of a closed month);
+- queries: the reconciliation itself, aggregated by the database;
+- claims: suppliers' claims, checked whole and stored as versions;
+- periods: closing a month for a region, with a signed checkpoint of every school chain;
+- exports, writers: CSV, XLSX and JSON files of a reconciliation or of its entries, streamed;
+- proofs: inclusion and consistency proofs, and their offline verification;
+- cli: the `wallet reconcile`, `export-entries`, `close-period`, `import-claim`, `verify-proof` and
+  `public-key` commands.
+"""

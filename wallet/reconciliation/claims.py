@@ -1,0 +1,262 @@
+"""Suppliers' monthly claims: meals and amounts per school, day and meal type, as CSV or JSON.
+
+The whole file is checked before anything is stored: every bad row is reported with its line number (CSV)
+or its index (JSON), and a claim with any error stores nothing. A claim for a month already closed in a
+region where the supplier serves is refused: claims come before the close. A supplier may send its claim
+again; each submission is kept as a new version and the newest one is reconciled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wallet.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from wallet.importing.csvfile import decode, parse_table
+from wallet.importing.errors import ImportFailed
+from wallet.importing.fields import Cells, parse_bin, parse_date
+from wallet.models import (
+    MEAL_TYPES,
+    ClosedPeriod,
+    Contract,
+    Region,
+    School,
+    Supplier,
+    SupplierClaim,
+    SupplierClaimLine,
+)
+from wallet.principals import Principal
+from wallet.reconciliation.months import Month
+
+CSV_COLUMNS = ("school_bin", "day", "meal_type", "meals", "amount_tiyn")
+JSON_KEYS = {"schoolBin", "day", "mealType", "meals", "amountTiyn"}
+MAX_LINES = 100_000
+MAX_MEALS = 1_000_000
+MAX_AMOUNT = 10**13
+MAX_ERRORS = 200  # reported per refusal; the count of the rest is given
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    where: str  # "line 7" (CSV, the header is line 1) or "lines/6" (JSON)
+    school_bin: str
+    day: dt.date
+    meal_type: str
+    meals: int
+    amount: int
+
+
+class ClaimRefused(InvalidInput):
+    """The claim file has errors; nothing was stored."""
+
+
+def _refuse(errors: list[FieldError]) -> ClaimRefused:
+    shown = errors[:MAX_ERRORS]
+    more = f" (and {len(errors) - len(shown)} more)" if len(errors) > len(shown) else ""
+    first = shown[0].message if shown else "no details"
+    return ClaimRefused("invalid_claim", f"the claim was refused, nothing was stored: {first}{more}", shown)
+
+
+# --- parsing -------------------------------------------------------------------------------------------
+
+
+def parse_csv(data: bytes) -> list[ClaimRow]:
+    """Rows of a CSV claim (UTF-8, a byte-order mark allowed, a header naming CSV_COLUMNS)."""
+    try:
+        if not data.strip() or data.strip() == b"\xef\xbb\xbf":
+            raise ImportFailed([])
+        table = parse_table(decode(data), CSV_COLUMNS)
+    except ImportFailed as exc:
+        errors = [FieldError(f"line {e.line}" + (f"/{e.column}" if e.column else ""), str(e)) for e in exc.errors]
+        raise _refuse(errors or [FieldError("line 1", "line 1: the file is empty; expected a header row "
+                                            f"{','.join(CSV_COLUMNS)}")]) from exc
+    errors = [FieldError(f"line {e.line}", str(e)) for e in table.errors]
+    rows: list[ClaimRow] = []
+    for row in table.rows:
+        cells = Cells(row.cells)
+        school_bin = cells.bin("school_bin")
+        day = cells.date("day")
+        meal_type = cells.choice("meal_type", MEAL_TYPES)
+        meals = cells.integer("meals", 0, MAX_MEALS)
+        amount = cells.integer("amount_tiyn", 0, MAX_AMOUNT)
+        if cells.errors:
+            errors += [FieldError(f"line {row.line}/{e.field}", f"line {row.line}: {e.field}: {e.message}")
+                       for e in cells.errors]
+            continue
+        assert school_bin and day and meal_type and meals is not None and amount is not None
+        rows.append(ClaimRow(f"line {row.line}", school_bin, day, meal_type, meals, amount))
+    if errors:
+        raise _refuse(errors)
+    return rows
+
+
+def parse_json(document: Any) -> tuple[list[ClaimRow], dict[str, Any]]:
+    """Rows of a JSON claim `{"lines": [{schoolBin, day, mealType, meals, amountTiyn}, ...]}`, and the
+    document's optional `month` and `supplierBin`."""
+    if not isinstance(document, dict) or not isinstance(document.get("lines"), list):
+        raise _refuse([FieldError("lines", "the claim must be an object with a `lines` array")])
+    unknown = set(document) - {"lines", "month", "supplierBin"}
+    errors = [FieldError(key, f"{key}: unknown member") for key in sorted(unknown)]
+    rows: list[ClaimRow] = []
+    for index, item in enumerate(document["lines"]):
+        where = f"lines/{index}"
+        if not isinstance(item, dict):
+            errors.append(FieldError(where, f"{where}: must be an object"))
+            continue
+        row_errors = [FieldError(f"{where}/{k}", f"{where}/{k}: unknown member") for k in sorted(set(item) - JSON_KEYS)]
+        row_errors += [FieldError(f"{where}/{k}", f"{where}/{k}: is required") for k in sorted(JSON_KEYS - set(item))]
+        values: dict[str, Any] = {}
+        for key, check in (("schoolBin", _json_bin), ("day", _json_date), ("mealType", _json_meal_type),
+                           ("meals", lambda v: _json_int(v, MAX_MEALS)),
+                           ("amountTiyn", lambda v: _json_int(v, MAX_AMOUNT))):
+            if key not in item:
+                continue
+            try:
+                values[key] = check(item[key])
+            except ValueError as exc:
+                row_errors.append(FieldError(f"{where}/{key}", f"{where}/{key}: {exc}"))
+        if row_errors:
+            errors += row_errors
+            continue
+        rows.append(ClaimRow(where, values["schoolBin"], values["day"], values["mealType"], values["meals"],
+                             values["amountTiyn"]))
+    if errors:
+        raise _refuse(errors)
+    return rows, {k: document[k] for k in ("month", "supplierBin") if k in document}
+
+
+def _json_bin(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a 12-digit BIN as a string")
+    return parse_bin(value)
+
+
+def _json_date(value: Any) -> dt.date:
+    if not isinstance(value, str):
+        raise ValueError("must be a date YYYY-MM-DD as a string")
+    return parse_date(value)
+
+
+def _json_meal_type(value: Any) -> str:
+    if value not in MEAL_TYPES:
+        raise ValueError(f"must be one of {', '.join(MEAL_TYPES)}")
+    return str(value)
+
+
+def _json_int(value: Any, maximum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
+        raise ValueError(f"must be a whole number from 0 to {maximum}")
+    return value
+
+
+# --- storing -------------------------------------------------------------------------------------------
+
+
+def claim_supplier(session: Session, principal: Principal, supplier_bin: str | None) -> Supplier:
+    """The supplier a claim is for: a supplier's own; an operator must name one."""
+    if principal.role == "supplier":
+        if supplier_bin is not None and supplier_bin != principal.supplier_bin:
+            raise NotFound("supplier_not_found", f"no supplier {supplier_bin} in your scope")
+        supplier_bin = principal.supplier_bin
+    elif principal.role != "operator":
+        raise Forbidden("forbidden", "claims are submitted by suppliers (or operators on their behalf)")
+    if not supplier_bin:
+        raise InvalidInput("validation_failed", "name the supplier the claim is for",
+                           [FieldError("supplier", "a 12-digit supplier BIN")])
+    supplier = session.scalars(select(Supplier).where(Supplier.bin == supplier_bin)).one_or_none()
+    if supplier is None:
+        if principal.role == "supplier":
+            raise Forbidden("unknown_supplier", "the token names no known supplier")
+        raise NotFound("supplier_not_found", f"no supplier {supplier_bin}")
+    return supplier
+
+
+def submit_claim(session: Session, principal: Principal, month: Month, rows: list[ClaimRow], *,
+                 source_format: str, raw: bytes, supplier_bin: str | None = None,
+                 now: dt.datetime | None = None) -> SupplierClaim:
+    """Check the rows against the registry and store them as the supplier's next claim version; commits."""
+    supplier = claim_supplier(session, principal, supplier_bin)
+    closed = session.scalars(
+        select(Region.code).distinct()
+        .join(School, School.region_id == Region.id)
+        .join(Contract, and_(Contract.school_id == School.id, Contract.supplier_id == supplier.id,
+                             Contract.valid_from <= month.last_day, Contract.valid_to >= month.first_day))
+        .join(ClosedPeriod, and_(ClosedPeriod.region_id == Region.id, ClosedPeriod.month == str(month)))
+        .order_by(Region.code)
+    ).all()
+    if closed:
+        raise Conflict("period_closed", f"{month} is already closed in region(s) {', '.join(closed)}; "
+                                        "claims must be submitted before the close")
+    if not rows:
+        raise InvalidInput("empty_claim", "the claim has no lines", [FieldError("lines", "at least one line")])
+    if len(rows) > MAX_LINES:
+        raise InvalidInput("claim_too_large", f"a claim has at most {MAX_LINES} lines",
+                           [FieldError("lines", f"at most {MAX_LINES}")])
+    schools = dict(session.execute(
+        select(School.bin, School.id).where(School.bin.in_({r.school_bin for r in rows}))).all())
+    contracts: dict[int, list[tuple[dt.date, dt.date]]] = {}
+    for school_id, start, end in session.execute(
+        select(Contract.school_id, Contract.valid_from, Contract.valid_to)
+        .where(Contract.supplier_id == supplier.id, Contract.valid_from <= month.last_day,
+               Contract.valid_to >= month.first_day)
+    ):
+        contracts.setdefault(school_id, []).append((start, end))
+    errors: list[FieldError] = []
+    seen: dict[tuple[str, dt.date, str], str] = {}
+    for row in rows:
+        key = (row.school_bin, row.day, row.meal_type)
+        school_id = schools.get(row.school_bin)
+        if key in seen:
+            errors.append(FieldError(row.where, f"{row.where}: repeats {seen[key]} (same school, day and meal type)"))
+        seen.setdefault(key, row.where)
+        if Month.of(row.day) != month:
+            errors.append(FieldError(f"{row.where}/day", f"{row.where}: day {row.day} is not in {month}"))
+        if school_id is None:
+            errors.append(FieldError(f"{row.where}/school", f"{row.where}: no school with BIN {row.school_bin}"))
+        elif not any(start <= row.day <= end for start, end in contracts.get(school_id, ())):
+            errors.append(FieldError(f"{row.where}/school",
+                                     f"{row.where}: supplier {supplier.bin} has no contract at school "
+                                     f"{row.school_bin} on {row.day}"))
+    if errors:
+        raise _refuse(errors)
+    version = (session.scalar(select(func.max(SupplierClaim.version)).where(
+        SupplierClaim.supplier_id == supplier.id, SupplierClaim.month == str(month))) or 0) + 1
+    claim = SupplierClaim(
+        supplier_id=supplier.id, month=str(month), version=version,
+        submitted_at=(now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC), submitted_by=principal.actor,
+        source_format=source_format, file_sha256=hashlib.sha256(raw).hexdigest(), line_count=len(rows),
+        total_meals=sum(r.meals for r in rows), total_amount_tiyn=sum(r.amount for r in rows),
+    )
+    claim.lines = [SupplierClaimLine(school_id=schools[r.school_bin], serving_day=r.day, meal_type=r.meal_type,
+                                     meals=r.meals, amount_tiyn=r.amount) for r in rows]
+    session.add(claim)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict("claim_conflict", "another claim of this supplier and month was stored at the same "
+                                         "moment; send it again") from exc
+    return claim
+
+
+def list_claims(session: Session, principal: Principal, month: Month) -> list[tuple[SupplierClaim, str]]:
+    """The month's claims (every version) the caller may see, with the supplier's BIN."""
+    from wallet.scope import schools_in_scope
+
+    statement = (
+        select(SupplierClaim, Supplier.bin).join(Supplier, Supplier.id == SupplierClaim.supplier_id)
+        .where(SupplierClaim.month == str(month))
+        .order_by(Supplier.bin, SupplierClaim.version)
+    )
+    if principal.role == "supplier":
+        statement = statement.where(Supplier.bin == (principal.supplier_bin or ""))
+    elif principal.role != "operator":
+        statement = statement.where(SupplierClaim.supplier_id.in_(
+            select(Contract.supplier_id).where(Contract.school_id.in_(schools_in_scope(principal)))))
+    return [(claim, supplier_bin) for claim, supplier_bin in session.execute(statement).all()]

@@ -1,0 +1,330 @@
+"""`wallet reconcile`, `wallet export-entries`, `wallet close-period`, `wallet import-claim`,
+`wallet verify-proof` and `wallet public-key`.
+
+The command line acts as an operator (it holds the database credentials); `--scope supplier:BIN` reads as
+that supplier would. IINs are masked unless `--show-iin` is given. Files are written under a temporary name
+and renamed into place when complete, so an interrupted export never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from wallet.cli import EXIT_BAD_INPUT, Context, pass_context
+from wallet.errors import DomainError
+from wallet.principals import Principal
+
+EXIT_PROOF_FAILED = 1
+OPERATOR = Principal(subject="cli", role="operator")
+PROGRESS_EVERY = 1000
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    click.echo(f"wallet: {message}", err=True)
+    raise SystemExit(code)
+
+
+def _domain_errors(exc: DomainError) -> None:
+    click.echo(f"wallet: {exc.message}", err=True)
+    for error in exc.field_errors:
+        text = error.message if error.message.startswith(error.field) else f"{error.field}: {error.message}"
+        click.echo(f"  {text}", err=True)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+@contextlib.contextmanager
+def _domain() -> Iterator[None]:
+    try:
+        yield
+    except DomainError as exc:
+        _domain_errors(exc)
+
+
+def _scope_args(scope_text: str) -> tuple[Principal, str | None, str | None]:
+    from wallet.reconciliation.scope import parse_scope_text
+
+    region, school, supplier = parse_scope_text(scope_text)
+    if supplier is not None:
+        return Principal(subject="cli", role="supplier", supplier_bin=supplier), None, None
+    return OPERATOR, region, school
+
+
+@contextlib.contextmanager
+def _atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path`, renamed onto it only when the block completes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def _write_chunks(chunks: Iterator[bytes], path: Path) -> int:
+    size = 0
+    with _atomic_output(path) as temporary, temporary.open("wb") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+            size += len(chunk)
+    return size
+
+
+@click.command("reconcile")
+@click.option("--month", required=True, metavar="YYYY-MM", help="The billing month.")
+@click.option("--scope", "scope_text", default="all", show_default=True,
+              help="all | region:CODE | school:BIN | supplier:BIN")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "xlsx"]), default="text",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the file here (required for xlsx; json and csv go to standard output without it).")
+@click.option("--show-iin", is_flag=True, help="Show children's IINs in full (they are masked by default).")
+@pass_context
+def reconcile_command(ctx: Context, month: str, scope_text: str, fmt: str, output: Path | None,
+                      show_iin: bool) -> None:
+    """The month's reconciliation: meals and amounts per school x supplier x category x meal type, refusals,
+    voids, late entries, the ceiling, calendar and sequence anomalies, children, claims and adjustments."""
+    from wallet.db import make_session_factory
+    from wallet.ledger.verify import begin_snapshot
+    from wallet.reconciliation.exports import reconciliation_document
+    from wallet.reconciliation.months import reportable_month
+    from wallet.reconciliation.queries import reconcile
+    from wallet.reconciliation.scope import resolve_scope
+    from wallet.reconciliation.writers import write
+
+    if fmt == "xlsx" and output is None:
+        _fail("--format xlsx needs --output FILE")
+    with _domain():
+        parsed = reportable_month(month)
+        principal, region, school = _scope_args(scope_text)
+        with make_session_factory(ctx.engine())() as session:
+            begin_snapshot(session)
+            scope = resolve_scope(session, principal, region=region, school=school, show_iin=show_iin)
+            rec = reconcile(session, scope, parsed)
+            if fmt == "text":
+                text = _text_report(rec)
+                if output is None:
+                    click.echo(text, nl=False)
+                else:
+                    _write_chunks(iter([text.encode("utf-8")]), output)
+                return
+            chunks = write(reconciliation_document(rec), fmt)
+            if output is None:
+                for chunk in chunks:
+                    sys.stdout.buffer.write(chunk)
+                sys.stdout.buffer.flush()
+            else:
+                size = _write_chunks(chunks, output)
+                click.echo(f"wrote {output} ({size} bytes): reconciliation of {rec.month} for {scope.label}",
+                           err=True)
+
+
+def _tenge(tiyn: int) -> str:
+    sign = "-" if tiyn < 0 else ""
+    whole, cents = divmod(abs(tiyn), 100)
+    return f"{sign}{whole:,}.{cents:02d}".replace(",", " ")
+
+
+def _text_report(rec: object) -> str:
+    from wallet.reconciliation.queries import Reconciliation
+
+    assert isinstance(rec, Reconciliation)
+    t = rec.totals
+    out = [
+        f"reconciliation {rec.month}  scope {rec.scope.label}  {'CLOSED' if rec.as_of.closed else 'open'}",
+        f"generated {rec.generated_at.isoformat().replace('+00:00', 'Z')}  checkpoints {rec.as_of.digest}",
+        f"meals {t.meals}  voids {t.voids}  net {t.net_meals}  amount {_tenge(t.net_amount)} KZT  "
+        f"adjustments {_tenge(t.adjustment_amount)} KZT  payable {_tenge(t.payable)} KZT",
+        f"attempts {t.attempts}  refused {t.refused}  late {t.late}  ceiling {t.ceiling}",
+        "refused by reason: " + ", ".join(f"{k} {v}" for k, v in t.refused_by_reason.items() if v),
+        "",
+        f"{'school':12}  {'supplier':12}  {'category':18}  {'meal':9}  {'meals':>7}  {'voids':>5}  "
+        f"{'net KZT':>14}  {'refused':>7}  {'late':>5}  {'ceiling':>7}  ratio",
+    ]
+    for ln in rec.lines:
+        supplier = rec.suppliers.get(ln.supplier_id, ("-", ""))[0] if ln.supplier_id else "-"
+        out.append(
+            f"{rec.schools[ln.school_id][0]:12}  {supplier:12}  {ln.category or '-':18}  {ln.meal_type:9}  "
+            f"{ln.meals:>7}  {ln.voids:>5}  {_tenge(ln.net_amount):>14}  {ln.refused:>7}  {ln.late:>5}  "
+            f"{ln.ceiling:>7}  {'-' if ln.ratio is None else f'{ln.ratio:.4f}'}"
+        )
+    out += [
+        "",
+        f"adjustments {len(rec.adjustments)}  day anomalies {len(rec.days)}  sequence gaps {len(rec.gaps)}  "
+        f"children with anomalies {len({c.student_id for c in rec.children})}  "
+        f"claim differences {len(rec.claim_differences)}",
+    ]
+    for total in rec.claim_totals:
+        if total.school_id is None:
+            out.append(f"claim of {rec.suppliers[total.supplier_id][0]}: claimed {total.claimed_meals} meals "
+                       f"{_tenge(total.claimed_amount)} KZT, ledger {total.ledger_meals} meals "
+                       f"{_tenge(total.ledger_amount)} KZT, difference {_tenge(total.amount_difference)} KZT")
+    return "\n".join(out) + "\n"
+
+
+@click.command("export-entries")
+@click.option("--month", required=True, metavar="YYYY-MM")
+@click.option("--scope", "scope_text", default="all", show_default=True,
+              help="all | region:CODE | school:BIN | supplier:BIN")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), required=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--show-iin", is_flag=True, help="Show children's IINs in full (they are masked by default).")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@pass_context
+def export_entries_command(ctx: Context, month: str, scope_text: str, fmt: str, output: Path, show_iin: bool,
+                           progress: bool) -> None:
+    """Every ledger entry of the month and scope, streamed to a file in constant memory."""
+    from wallet.db import make_session_factory
+    from wallet.ledger.verify import begin_snapshot
+    from wallet.reconciliation.exports import count_entries, entries_document
+    from wallet.reconciliation.months import reportable_month
+    from wallet.reconciliation.scope import resolve_scope
+    from wallet.reconciliation.writers import write
+
+    with _domain():
+        parsed = reportable_month(month)
+        principal, region, school = _scope_args(scope_text)
+        with make_session_factory(ctx.engine())() as session:
+            begin_snapshot(session)
+            scope = resolve_scope(session, principal, region=region, school=school, show_iin=show_iin)
+            total = count_entries(session, scope, parsed)
+            document = entries_document(session, scope, parsed)
+            with click.progressbar(length=total, label=f"exporting {total} entries", file=sys.stderr,
+                                   hidden=not progress) as bar:
+                pending = 0
+
+                def on_row() -> None:
+                    nonlocal pending
+                    pending += 1
+                    if pending == PROGRESS_EVERY:
+                        bar.update(pending)
+                        pending = 0
+
+                size = _write_chunks(write(document, fmt, on_row=on_row), output)
+                bar.update(pending)
+    click.echo(f"wrote {output} ({size} bytes): {total} entries of {parsed} for {scope.label}", err=True)
+
+
+@click.command("close-period")
+@click.option("--region", "region_code", required=True, metavar="CODE")
+@click.option("--month", required=True, metavar="YYYY-MM")
+@pass_context
+def close_period_command(ctx: Context, region_code: str, month: str) -> None:
+    """Close a month for a region: sign a checkpoint of every school chain; later events for the month
+    are refused (period_closed) and counted as adjustments of the month they arrive in."""
+    from wallet.db import make_session_factory
+    from wallet.keys import load_signing_key
+    from wallet.reconciliation.months import parse_month
+    from wallet.reconciliation.periods import close_period
+
+    with _domain():
+        parsed = parse_month(month)
+        key = load_signing_key(ctx.settings)
+        with make_session_factory(ctx.engine())() as session:
+            closed = close_period(session, OPERATOR, region_code, parsed, key)
+    for school_bin, checkpoint in closed.checkpoints:
+        click.echo(f"{school_bin} size {checkpoint.tree_size} root {bytes(checkpoint.root_hash).hex()}")
+    click.echo(f"closed {closed.month} for region {closed.region_code}: {len(closed.checkpoints)} school chain(s) "
+               f"signed at {closed.closed_at.isoformat().replace('+00:00', 'Z')}")
+
+
+@click.command("import-claim")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--supplier", "supplier_bin", required=True, metavar="BIN")
+@click.option("--month", required=True, metavar="YYYY-MM")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default=None,
+              help="Default: from the file's extension.")
+@pass_context
+def import_claim_command(ctx: Context, path: Path, supplier_bin: str, month: str, fmt: str | None) -> None:
+    """Store a supplier's monthly claim (CSV: school_bin,day,meal_type,meals,amount_tiyn; or JSON). The
+    whole file is checked first: on any error every bad line is listed and nothing is stored."""
+    from wallet.db import make_session_factory
+    from wallet.reconciliation.claims import parse_csv, parse_json, submit_claim
+    from wallet.reconciliation.months import parse_month
+
+    fmt = fmt or path.suffix.lower().lstrip(".")
+    if fmt not in ("csv", "json"):
+        _fail(f"cannot tell the format of {path.name}; give --format csv or --format json")
+    raw = path.read_bytes()
+    with _domain():
+        parsed = parse_month(month)
+        if fmt == "csv":
+            rows = parse_csv(raw)
+        else:
+            try:
+                document = json.loads(raw)
+            except (ValueError, RecursionError):
+                _fail(f"{path}: not valid JSON")
+            rows, stated = parse_json(document)
+            if stated.get("month", month) != month or stated.get("supplierBin", supplier_bin) != supplier_bin:
+                _fail(f"{path}: the file's month or supplierBin differ from --month and --supplier")
+        with make_session_factory(ctx.engine())() as session:
+            claim = submit_claim(session, OPERATOR, parsed, rows, source_format=fmt, raw=raw,
+                                 supplier_bin=supplier_bin)
+    click.echo(f"stored claim {claim.id}: supplier {supplier_bin} month {month} version {claim.version}, "
+               f"{claim.line_count} lines, {claim.total_meals} meals, {_tenge(claim.total_amount_tiyn)} KZT")
+
+
+@click.command("verify-proof")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--public-key", "public_key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="The service's Ed25519 public key (PEM, from `wallet public-key`). "
+              "Default: the public half of the configured signing key.")
+@pass_context
+def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None) -> None:
+    """Check an inclusion or consistency proof file offline: exit 0 if it proves what it says, 1 if not."""
+    from wallet.keys import load_public_key_file, load_signing_key, public_keys_of
+    from wallet.reconciliation.proofs import verify_document
+
+    if public_key_file is not None:
+        keys = dict([load_public_key_file(public_key_file)])
+    else:
+        keys = public_keys_of(load_signing_key(ctx.settings))
+    try:
+        document = json.loads(path.read_bytes())
+    except (ValueError, RecursionError):
+        _fail(f"{path}: not valid JSON", EXIT_PROOF_FAILED)
+    problems = verify_document(document, keys)
+    if problems:
+        for problem in problems:
+            click.echo(f"FAILED {problem}", err=True)
+        raise SystemExit(EXIT_PROOF_FAILED)
+    if document["format"].startswith("wallet-inclusion"):
+        click.echo(f"OK entry {document['entryId']} is leaf {document['leafIndex']} of school "
+                   f"{document['schoolBin']}'s chain of {document['treeSize']}, signed by key "
+                   f"{document['checkpoint']['keyId']}")
+    else:
+        click.echo(f"OK school {document['schoolBin']}'s chain of {document['toSize']} extends its chain of "
+                   f"{document['fromSize']}")
+
+
+@click.command("public-key")
+@pass_context
+def public_key_command(ctx: Context) -> None:
+    """Print the service's checkpoint-signing public key (PEM) and its key id, for offline verification."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from wallet.keys import load_signing_key
+
+    key = load_signing_key(ctx.settings)
+    pem = Ed25519PublicKey.from_public_bytes(key.public_key_raw).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    click.echo(pem.decode("ascii"), nl=False)
+    click.echo(f"key id {key.key_id}", err=True)
+
+
+COMMANDS = (reconcile_command, export_entries_command, close_period_command, import_claim_command,
+            verify_proof_command, public_key_command)
+
