@@ -40,11 +40,22 @@ from wallet.models.registry import (
     Supplier,
 )
 from wallet.models.school_life import DAY_KINDS, CalendarDay, EnrollmentCode, Menu, MenuDish, Terminal
+from wallet.models.vouchers import (
+    APPEND_ONLY_VOUCHER_TABLES,
+    CONSENT_DECISIONS,
+    VOUCHER_STATUSES,
+    ConsentText,
+    Voucher,
+    VoucherConsent,
+    VoucherTransition,
+)
 
 __all__ = [
     "ACCESS_ACTIONS",
     "ALLERGENS",
+    "APPEND_ONLY_VOUCHER_TABLES",
     "CLAIM_FORMATS",
+    "CONSENT_DECISIONS",
     "DAY_KINDS",
     "ENTRY_KINDS",
     "FEEDBACK_TAGS",
@@ -52,6 +63,7 @@ __all__ = [
     "LEDGER_TABLES",
     "MEAL_TYPES",
     "VERDICTS",
+    "VOUCHER_STATUSES",
     "Base",
     "CalendarDay",
     "ChainHead",
@@ -59,6 +71,7 @@ __all__ = [
     "ChildAccessLog",
     "ChildAllergy",
     "ClosedPeriod",
+    "ConsentText",
     "Contract",
     "ContractPrice",
     "EligibilityCategory",
@@ -81,4 +94,7 @@ __all__ = [
     "SupplierClaimLine",
     "Terminal",
     "UsedTokenId",
+    "Voucher",
+    "VoucherConsent",
+    "VoucherTransition",
 ]
