@@ -2,6 +2,7 @@
 
 import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -15,6 +16,17 @@ from wallet.principals import Principal
 
 TOLERANCE = dt.timedelta(minutes=15)
 NOON = dt.time(6, 0, tzinfo=dt.UTC)  # 11:00 in Asia/Almaty
+ALMATY = ZoneInfo("Asia/Almaty")
+
+
+def _served_at(day: dt.date) -> dt.datetime:
+    """11:00 local on `day`; on today before 11:00, a moment ago, so the meal is never in the device's future
+    (which would make it `device_clock_out_of_bounds` whenever the suite runs in the morning)."""
+    noon, now = dt.datetime.combine(day, NOON), dt.datetime.now(dt.UTC)
+    if noon <= now:
+        return noon
+    start_of_day = dt.datetime.combine(day, dt.time(0, 0), tzinfo=ALMATY).astimezone(dt.UTC)
+    return max(start_of_day, now - dt.timedelta(seconds=1))
 
 
 def _terminal(session, world):
@@ -26,7 +38,7 @@ def _terminal(session, world):
 
 
 def _event(index, student, seq, day, meal_type="lunch", event_id=None):
-    served = dt.datetime.combine(day, NOON)
+    served = _served_at(day)
     return MealEvent(index=index, event_id=event_id or uuid7(served), device_seq=seq,
                      student_ref=str(student.id) if not isinstance(student, str) else student,
                      meal_type=meal_type, served_at=served, method="qr")
