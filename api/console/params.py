@@ -62,6 +62,13 @@ def optional_region(raw: str | None) -> str | None:
     return raw
 
 
+def entry_id(raw: str) -> int:
+    """A ledger entry's id in a path: digits that fit a database integer, else the page does not exist."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise NotFound("entry_not_found", "no such entry in your scope")
+    return int(raw)
+
+
 def child_id(raw: str | None) -> uuid.UUID | None:
     if not raw or len(raw) > 45:
         return None

@@ -138,35 +138,36 @@ def _public_keys() -> dict[str, bytes]:
     return public_keys_of(load_signing_key(current_app.config["WALLET_SETTINGS"]))
 
 
-@blueprint.get("/entries/<int:entry_id>", endpoint="entry_view")
+@blueprint.get("/entries/<entry_id>", endpoint="entry_view")
 @requires(*STAFF)
-def entry_view(entry_id: int) -> str:
-    who = principal()
-    entry = entry_in_scope(session_scope.session(), who, entry_id, show_iin=False)
+def entry_view(entry_id: str) -> str:
+    entry = entry_in_scope(session_scope.session(), principal(), params.entry_id(entry_id), show_iin=False)
     return render_template("console/entry.html", entry=entry, proof=None, problems=None)
 
 
-@blueprint.post("/entries/<int:entry_id>/verify", endpoint="entry_verify")
+@blueprint.post("/entries/<entry_id>/verify", endpoint="entry_verify")
 @requires(*STAFF)
-def entry_verify(entry_id: int) -> str:
+def entry_verify(entry_id: str) -> str:
     """Make the entry's inclusion proof (signing a checkpoint first if none covers it yet) and check it as an
     outsider would: signature, canonical payload, leaf hash, and the path to the signed root."""
     who = principal()
+    number = params.entry_id(entry_id)
     session = session_scope.session()
-    entry = entry_in_scope(session, who, entry_id, show_iin=False)
+    entry = entry_in_scope(session, who, number, show_iin=False)
     key = load_signing_key(current_app.config["WALLET_SETTINGS"])
-    proof = entry_proof(session, who, entry_id, key)
+    proof = entry_proof(session, who, number, key)
     problems = verify_document(proof, public_keys_of(key))
     return render_template("console/entry.html", entry=entry, proof=json.dumps(proof, ensure_ascii=False, indent=2),
                            problems=problems)
 
 
-@blueprint.get("/entries/<int:entry_id>/proof.json", endpoint="entry_proof_file")
+@blueprint.get("/entries/<entry_id>/proof.json", endpoint="entry_proof_file")
 @requires(*STAFF)
-def entry_proof_file(entry_id: int) -> Response:
+def entry_proof_file(entry_id: str) -> Response:
     who = principal()
+    number = params.entry_id(entry_id)
     key = load_signing_key(current_app.config["WALLET_SETTINGS"])
-    document = entry_proof(session_scope.session(), who, entry_id, key)
+    document = entry_proof(session_scope.session(), who, number, key)
     response = Response(json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json")
-    response.headers["Content-Disposition"] = f'attachment; filename="proof-entry-{entry_id}.json"'
+    response.headers["Content-Disposition"] = f'attachment; filename="proof-entry-{number}.json"'
     return response
