@@ -82,6 +82,7 @@ _T: dict[str, tuple[str, str, str]] = {
     "month": ("Month", "Месяц", "Ай"),
     "show": ("Show", "Показать", "Көрсету"),
     "scope": ("Scope", "Охват", "Қамту"),
+    "whole_scope": ("everything I may see", "всё, что мне доступно", "маған қолжетімдінің бәрі"),
     "totals": ("Totals", "Итоги", "Қорытынды"),
     "meals": ("Meals", "Питание", "Тамақ"),
     "net_meals": ("Net meals", "Питание (нетто)", "Тамақ (нетто)"),

@@ -191,3 +191,20 @@ def test_schools_list_is_the_scope(console, world):
     assert world.school.bin in html and world.other_school.bin in html
     console.sign_in("school_admin")
     assert console.get("/console/schools").status_code == 303
+
+
+def test_supplier_claim_differences_are_listed(console, app, meals, world, settings):
+    from api.auth import dev_idp
+
+    meals(world.eligible[0], world.eligible[1])
+    month = world.today.strftime("%Y-%m")
+    token = dev_idp.issue_token(settings, "sup-1", {"role": "supplier", "supplier": world.supplier.bin})
+    claim = {"lines": [{"schoolBin": world.school.bin, "day": world.today.isoformat(), "mealType": "lunch",
+                        "meals": 3, "amountTiyn": 3 * world.price["lunch"]}]}
+    response = app.test_client().post(f"/api/v1/auditor/claims?month={month}&supplier={world.supplier.bin}",
+                                      json=claim, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    console.sign_in("auditor")
+    html = console.get(f"/console/reconciliation?month={month}&school={world.school.bin}").get_data(as_text=True)
+    assert 'class="num bad">1<' in html  # claimed 3, the ledger has 2
+    assert f"/console/schools/{world.school.bin}/days/{world.today.isoformat()}" in html
