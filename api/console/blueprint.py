@@ -66,6 +66,8 @@ def sign_in_url(next_url: str | None, reason: str | None = None) -> str:
 
 @blueprint.before_request
 def _gate() -> Response | None:
+    if request.endpoint == "console.static":
+        return None  # assets need no session
     csrf_token()  # every session has one before its first form
     roles = REQUIRED.get(request.endpoint or "")
     if roles is not None:
@@ -77,7 +79,7 @@ def _gate() -> Response | None:
             return redirect(sign_in_url(request.full_path.rstrip("?"), reason), 303)
         if who.role not in roles:
             return error_page(403, "error_403")
-    if request.method == "POST" and not csrf_ok():
+    if request.method == "POST" and request.endpoint != "console.not_found" and not csrf_ok():
         raise CsrfRefused()
     return None
 
@@ -107,9 +109,10 @@ def _context() -> dict[str, Any]:
             "dish_name": texts.dish_name, "known": texts.known, "staff_roles": STAFF}
 
 
-def error_page(status: int, message_key: str, detail: str | None = None) -> Response:
+def error_page(status: int, message_key: str, detail: str | None = None,
+               headers: dict[str, str] | None = None) -> Response:
     body = render_template("console/error.html", status=status, message=texts.t(message_key), detail=detail)
-    return Response(body, status=status, mimetype="text/html")
+    return Response(body, status=status, mimetype="text/html", headers=headers)
 
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
@@ -132,7 +135,8 @@ def _domain(exc: DomainError) -> Response:
 @blueprint.errorhandler(ProblemError)
 def _problem(exc: ProblemError) -> Response:
     key = {403: "error_403", 404: "error_404"}.get(exc.status, "error_400" if exc.status < 500 else "error_500")
-    return error_page(exc.status, key, exc.detail if exc.status < 500 and exc.status != 404 else None)
+    kept = {k: v for k, v in exc.headers.items() if k in ("Retry-After",)}  # e.g. a rate limit's 429
+    return error_page(exc.status, key, exc.detail if exc.status < 500 and exc.status != 404 else None, kept)
 
 
 @blueprint.errorhandler(HTTPException)

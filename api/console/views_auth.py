@@ -101,7 +101,8 @@ def language_form() -> Response:
     return redirect(back, 303)  # type: ignore[return-value]
 
 
-@blueprint.route("/<path:anything>")
+# Any other path or method under /console/ is the console's own 404 page (not the API's problem document).
+@blueprint.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def not_found(anything: str) -> Response:
     return error_page(404, "error_404")
 

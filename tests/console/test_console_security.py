@@ -73,3 +73,21 @@ def test_assets_are_served_by_the_app(console):
         assert response.status_code == 200 and kind in response.content_type
     page = console.get("/console/sign-in").get_data(as_text=True)
     assert "http://" not in page and "https://" not in page  # no CDN, nothing from elsewhere
+
+
+def test_limits_answer_html_pages_too(console, app):
+    console.sign_in("parent")
+    big = console.client.post("/console/parent/feedback", data={"csrf_token": "x", "comment": "x" * 70_000})
+    assert big.status_code == 413 and "text/html" in big.content_type
+
+
+def test_assets_do_not_start_sessions(console):
+    assert "Set-Cookie" not in console.get("/console/static/console.css").headers
+
+
+def test_wrong_methods_and_paths_get_the_console_page(console):
+    console.sign_in("operator")
+    for method, path in (("POST", "/console/ledger"), ("DELETE", "/console/schools"), ("GET", "/console/sign-out"),
+                         ("PUT", "/console/nothing")):
+        response = console.client.open(path, method=method)
+        assert response.status_code == 404 and "text/html" in response.content_type, (method, path)
