@@ -153,15 +153,25 @@ def _jwks_file(tmp_path: Path) -> str:
     return str(path)
 
 
+def _unused_engine(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from wallet.db import make_engine
+
+    return make_engine(f"sqlite:///{tmp_path}/unused.db")
+
+
 def test_production_refuses_the_console_without_a_secret_key(tmp_path):
     env = {"WALLET_ENV": "production", "WALLET_DATABASE_URL": "postgresql+psycopg://x@y/z",
            "WALLET_SIGNING_KEY": str(tmp_path / "k.pem"), "WALLET_IDP_JWKS": _jwks_file(tmp_path),
            "WALLET_IDP_ISSUER": "https://idp.example"}
+    without = settings_from_env(env)  # the command line needs no console secret
     with pytest.raises(ConfigError, match="WALLET_SECRET_KEY"):
-        settings_from_env(env)
+        create_app(without, engine=_unused_engine(tmp_path))
     with pytest.raises(ConfigError, match="at least 32"):
         settings_from_env({**env, "WALLET_SECRET_KEY": "short"})
-    assert settings_from_env({**env, "WALLET_CONSOLE": "off"}).console_enabled is False
+    off = settings_from_env({**env, "WALLET_CONSOLE": "off"})
+    assert off.console_enabled is False
+    app = create_app(off, engine=_unused_engine(tmp_path))
+    assert not [r for r in app.url_map.iter_rules() if r.rule.startswith("/console")]
     settings = settings_from_env({**env, "WALLET_SECRET_KEY": "s" * 40})
     assert "s" * 40 not in repr(settings)
     with pytest.raises(ConfigError, match="WALLET_SECRET_KEY"):
@@ -195,3 +205,19 @@ def test_lifetime_is_bounded_by_the_configuration(console):
     console.sign_in("operator")
     with console.client.session_transaction("/console/") as session:
         assert session["until"] <= int(dt.datetime.now(dt.UTC).timestamp()) + 1801
+
+
+def test_gunicorn_entry_point_refuses_with_one_line(tmp_path, monkeypatch, capsys):
+    from api import wsgi
+
+    for name in [k for k in __import__("os").environ if k.startswith("WALLET_")]:
+        monkeypatch.delenv(name)
+    for name, value in {"WALLET_ENV": "production", "WALLET_DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
+                        "WALLET_SIGNING_KEY": str(tmp_path / "k.pem"), "WALLET_IDP_JWKS": _jwks_file(tmp_path),
+                        "WALLET_IDP_ISSUER": "https://idp.example", "WALLET_INSTANCE_PATH": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exit_:
+        wsgi.build()
+    assert exit_.value.code == wsgi.APP_LOAD_ERROR
+    err = capsys.readouterr().err
+    assert "WALLET_SECRET_KEY" in err and err.count("\n") == 1
