@@ -209,6 +209,22 @@ def test_console_in_a_browser(browser, start_server, session_factory, world, set
     assert "OK" in walk.css(f"#school-{world.school.bin}").text
     walk.shot("ledger")
 
+    # --- keyboard and language: the first Tab reaches the skip link; the language form switches to Kazakh ------
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    walk.open("/console/ledger")
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    assert browser.switch_to.active_element.get_attribute("class") == "skip"
+    Select(walk.css("#lang-select")).select_by_value("kk")
+    walk.css("form[action='/console/language'] button").click()
+    walk.wait(lambda d: d.find_element("css selector", "html").get_attribute("lang") == "kk", "Kazakh")
+    assert "Тізілім" in walk.css("nav").text
+    walk.shot("ledger-kk")
+    Select(walk.css("#lang-select")).select_by_value("en")
+    walk.css("form[action='/console/language'] button").click()
+    walk.wait(lambda d: d.find_element("css selector", "html").get_attribute("lang") == "en", "English again")
+
     # --- the parent preview at 360 px, with feedback (its comment must come out as text) ----------------------
     entry_id = _served_meal(server.url, key, world.eligible[0], 1000)
     walk.sign_out()
