@@ -201,8 +201,8 @@ _T: dict[str, tuple[str, str, str]] = {
     "auditor": ("Auditor", "Аудитор", "Аудитор"),
     "school_admin": ("School administrator", "Администратор школы", "Мектеп әкімшісі"),
     # checkpoint reasons (free text from the command line otherwise, shown as it is)
-    "periodic": ("periodic", "плановая", "жоспарлы"),
-    "proof": ("for a proof", "для доказательства", "дәлел үшін"),
+    "reason_periodic": ("periodic", "плановая", "жоспарлы"),
+    "reason_proof": ("for a proof", "для доказательства", "дәлел үшін"),
     # feedback tags
     "tasty": ("tasty", "вкусно", "дәмді"),
     "hot_and_fresh": ("hot and fresh", "горячее и свежее", "ыстық әрі жаңа"),
