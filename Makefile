@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint bench clean
+.PHONY: run test setup browser lint bench clean
 
 $(BIN)/wallet: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -18,11 +18,15 @@ $(BIN)/wallet: pyproject.toml
 
 setup: $(BIN)/wallet
 
+# Chromium and chromedriver for the console's browser tests (tests/console/test_browser.py), when missing.
+browser:
+	@.ci/browser
+
 run: setup
 	$(BIN)/wallet demo-data
 	$(BIN)/wallet run-demo --host $(HOST) --port $(PORT)
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: setup

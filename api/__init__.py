@@ -12,6 +12,7 @@ from api import (
     admin,
     auditor_ledger,
     auditors,
+    console,
     errors,
     health,
     parents,
@@ -52,4 +53,5 @@ def create_app(
     for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint,
                       parents.blueprint, auditors.blueprint, reconciliation.blueprint):
         app.register_blueprint(blueprint)
+    console.init_app(app, settings)  # the web console (api/console): HTML pages under /console
     return app

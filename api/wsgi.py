@@ -23,7 +23,7 @@ def build() -> Flask:
         settings = settings_from_env()
         engine = make_engine(settings.database_url, echo=settings.sql_echo)
         check_connection(engine)
+        return create_app(settings, engine=engine)  # may refuse too (the console's secret key in production)
     except ConfigError as exc:
         print(f"wallet: configuration error: {exc}", file=sys.stderr, flush=True)
         sys.exit(APP_LOAD_ERROR)
-    return create_app(settings, engine=engine)

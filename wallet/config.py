@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENVIRONMENTS = ("development", "test", "production")
+MIN_SECRET_KEY_CHARS = 32
 
 
 class ConfigError(RuntimeError):
@@ -59,6 +60,12 @@ class Settings:
     max_json_depth: int = 32
     max_batch_json_depth: int = 256
     max_json_containers: int = 10_000
+    # The web console (api/console): on unless WALLET_CONSOLE=off. Its session cookie is signed with
+    # WALLET_SECRET_KEY; the app refuses to start the console in production without one (never a default
+    # secret; the command line does not need it), development and tests use a random key under instance/.
+    console_enabled: bool = True
+    secret_key: str = field(default="", repr=False)
+    console_session_s: int = 30 * 60
 
     @property
     def dev_idp_enabled(self) -> bool:
@@ -100,6 +107,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     idp_jwks = env.get("WALLET_IDP_JWKS", "")
     if environment == "production" and not (idp_jwks and env.get("WALLET_IDP_ISSUER")):
         raise ConfigError("WALLET_IDP_JWKS and WALLET_IDP_ISSUER are required in production")
+    console = _switch(env, "WALLET_CONSOLE", default=True)
+    secret_key = env.get("WALLET_SECRET_KEY", "")
+    if secret_key and len(secret_key) < MIN_SECRET_KEY_CHARS:
+        raise ConfigError(f"WALLET_SECRET_KEY must hold at least {MIN_SECRET_KEY_CHARS} characters")
     algorithms = tuple(a.strip() for a in env.get("WALLET_IDP_ALGORITHMS", "RS256,ES256").split(",") if a.strip())
     unsafe = [a for a in algorithms if a not in ("RS256", "ES256", "PS256", "EdDSA")]
     if unsafe or not algorithms:
@@ -132,6 +143,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_json_depth=_positive(env, "WALLET_MAX_JSON_DEPTH", Settings.max_json_depth),
         max_batch_json_depth=_positive(env, "WALLET_MAX_BATCH_JSON_DEPTH", Settings.max_batch_json_depth),
         max_json_containers=_positive(env, "WALLET_MAX_JSON_CONTAINERS", Settings.max_json_containers),
+        console_enabled=console,
+        secret_key=secret_key,
+        console_session_s=_positive(env, "WALLET_CONSOLE_SESSION_S", Settings.console_session_s, minimum=60),
     )
 
 

@@ -116,7 +116,14 @@ def init_app(app: Flask, settings: Settings) -> None:
 
 
 def verified_claims() -> dict[str, Any]:
-    token = bearer_token()
+    return claims_of(bearer_token())
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """The claims of an identity-provider token, checked as every bearer token is (the web console's
+    sign-in form uses this too); raises the same 401 problems."""
+    if len(token) > 8192:
+        raise unauthorized("invalid_token", "The token is too long.")
     verified: VerifiedTokens = current_app.extensions["wallet.idp_verified"]
     claims = verified.get(token)
     if claims is None:
@@ -151,7 +158,10 @@ def _verify(token: str) -> dict[str, Any]:
 
 
 def authenticate_parent() -> Principal:
-    claims = verified_claims()
+    return parent_of(verified_claims())
+
+
+def parent_of(claims: dict[str, Any]) -> Principal:
     if claims.get("role") not in (None, "parent") or not is_valid_iin(claims["sub"]):
         raise unauthorized("invalid_token", "A parent's token must carry the parent's IIN as sub.")
     return Principal(subject=claims["sub"], role="parent")
@@ -159,7 +169,10 @@ def authenticate_parent() -> Principal:
 
 def authenticate_staff(*roles: str) -> Principal:
     """A staff member with one of `roles`; any other authenticated caller gets 403."""
-    claims = verified_claims()
+    return staff_of(verified_claims(), roles)
+
+
+def staff_of(claims: dict[str, Any], roles: tuple[str, ...] = STAFF_ROLES) -> Principal:
     role = claims.get("role")
     if role not in STAFF_ROLES:
         raise ProblemError(403, "forbidden", "This function is for staff roles only.")
