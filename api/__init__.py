@@ -17,6 +17,7 @@ from api import (
     parents,
     ratelimit,
     reconciliation,
+    reports,
     security,
     session_scope,
     terminals,
@@ -50,6 +51,6 @@ def create_app(
     security.init_app(app, settings)
     idp.init_app(app, settings)
     for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint,
-                      parents.blueprint, auditors.blueprint, reconciliation.blueprint):
+                      parents.blueprint, auditors.blueprint, reconciliation.blueprint, reports.blueprint):
         app.register_blueprint(blueprint)
     return app

@@ -87,6 +87,10 @@ ROUTES = [
           lambda s: f"/api/v1/auditor/entries/{s.entry}/proof"),
     Route("GET", "/api/v1/auditor/schools/<school_bin>/consistency", "staff",
           lambda s: f"/api/v1/auditor/schools/{s.school}/consistency?from=2&to=2"),
+    Route("GET", "/api/v1/auditor/meal-sheets", "staff",
+          lambda s: f"/api/v1/auditor/meal-sheets?month={s.month}&school={s.school}"),
+    Route("GET", "/api/v1/auditor/meal-sheets/export", "staff",
+          lambda s: f"/api/v1/auditor/meal-sheets/export?month={s.month}&school={s.school}&format=csv"),
 ]
 BY_NAME = {route.name: route for route in ROUTES}
 
