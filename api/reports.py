@@ -20,6 +20,7 @@ from wallet.reconciliation.months import reportable_month
 from wallet.reconciliation.scope import resolve_scope
 from wallet.reconciliation.writers import CONTENT_TYPES, FORMATS, write, write_json
 from wallet.reports.meal_sheet import CLASS_NAME_MAX, meal_sheet, parse_class_name, sheet_document, sheet_filename
+from wallet.reports.payments import PaymentRegistry, payment_registry, registry_document, registry_filename
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/v1/auditor")
 
@@ -67,3 +68,41 @@ def export_meal_sheet() -> Response:
     sheet = _sheet(principal, args)
     return _download(write(sheet_document(sheet), args["format"]), args["format"],
                      sheet_filename(sheet, args["format"]))
+
+
+class RegistryQuery(Schema):
+    month = fields.String(required=True, validate=validate.Length(max=16))
+    region = fields.String(validate=validate.Length(min=1, max=32))
+
+
+class RegistryExportQuery(RegistryQuery):
+    format = fields.String(required=True, validate=validate.OneOf(FORMATS))
+
+
+# School administrators do not pay suppliers: the registry is for operators, auditors and suppliers.
+REGISTRY_ROLES = ("operator", "auditor", "supplier")
+
+
+def _registry(principal: Principal, args: dict[str, Any]) -> PaymentRegistry:
+    month = reportable_month(args["month"], field="query/month")
+    session = session_scope.session()
+    begin_snapshot(session)
+    scope = resolve_scope(session, principal, region=args.get("region"))
+    return payment_registry(session, scope, month)
+
+
+@blueprint.get("/payment-registry")
+def get_payment_registry() -> Response:
+    """What each supplier is due for a closed month, per contract and school (exactly the JSON export)."""
+    principal = authenticate_staff(*REGISTRY_ROLES)
+    registry = _registry(principal, query(RegistryQuery()))
+    return Response(b"".join(write_json(registry_document(registry))), content_type="application/json")
+
+
+@blueprint.get("/payment-registry/export")
+def export_payment_registry() -> Response:
+    principal = authenticate_staff(*REGISTRY_ROLES)
+    args = query(RegistryExportQuery())
+    registry = _registry(principal, args)
+    return _download(write(registry_document(registry), args["format"]), args["format"],
+                     registry_filename(registry, args["format"]))

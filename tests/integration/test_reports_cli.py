@@ -63,3 +63,23 @@ def test_meal_sheet_bad_input(run, scenario, tmp_path, args, message):
     result = run("meal-sheet", *[p for kv in base.items() for p in kv], "--format", "csv", "--out", str(target))
     assert result.exit_code == EXIT_BAD_INPUT and message in result.stderr, result.output
     assert not target.exists()
+
+
+def test_payment_registry_of_a_closed_month(run, scenario, tmp_path):
+    w = scenario.world
+    target = tmp_path / "registry.json"
+    refused = run("payment-registry", "--month", scenario.month, "--region", w.region.code, "--format", "json",
+                  "--out", str(target))
+    assert refused.exit_code == EXIT_BAD_INPUT and "is not closed" in refused.stderr and not target.exists()
+    assert run("close-period", "--month", scenario.month, "--region", w.region.code).exit_code == 0
+    for fmt in ("json", "csv", "xlsx"):
+        out = tmp_path / f"registry.{fmt}"
+        result = run("payment-registry", "--month", scenario.month, "--region", w.region.code, "--format", fmt,
+                     "--out", str(out))
+        assert result.exit_code == 0, result.output
+        assert f"due {15 * w.price['lunch']} tiyn" in result.stderr
+    body = json.loads(target.read_bytes())
+    assert body["totals"]["dueTiyn"] == 15 * w.price["lunch"] and body["closed"] is True
+    unknown = run("payment-registry", "--month", scenario.month, "--region", "KZ-99", "--format", "csv", "--out",
+                  str(tmp_path / "x.csv"))
+    assert unknown.exit_code == EXIT_BAD_INPUT and "no region KZ-99" in unknown.stderr

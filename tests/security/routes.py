@@ -91,6 +91,10 @@ ROUTES = [
           lambda s: f"/api/v1/auditor/meal-sheets?month={s.month}&school={s.school}"),
     Route("GET", "/api/v1/auditor/meal-sheets/export", "staff",
           lambda s: f"/api/v1/auditor/meal-sheets/export?month={s.month}&school={s.school}&format=csv"),
+    Route("GET", "/api/v1/auditor/payment-registry", "staff",
+          lambda s: f"/api/v1/auditor/payment-registry?month={s.closed_month}&region={s.region}"),
+    Route("GET", "/api/v1/auditor/payment-registry/export", "staff",
+          lambda s: f"/api/v1/auditor/payment-registry/export?month={s.closed_month}&region={s.region}&format=csv"),
 ]
 BY_NAME = {route.name: route for route in ROUTES}
 

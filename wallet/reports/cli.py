@@ -48,4 +48,33 @@ def meal_sheet_command(ctx: Context, month: str, school_bin: str, class_name: st
                f"{sheet.total.meals} meals, checkpoints {sheet.as_of.digest}", err=True)
 
 
-COMMANDS = (meal_sheet_command,)
+
+@click.command("payment-registry")
+@click.option("--month", required=True, metavar="YYYY-MM", help="A closed billing month.")
+@click.option("--region", "region_code", default=None, metavar="CODE", help="One region (default: all).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--out", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_context
+def payment_registry_command(ctx: Context, month: str, region_code: str | None, fmt: str, out: Path) -> None:
+    """What each supplier is due for a closed month, per contract and school, with the close checkpoints it
+    was computed from; equal to the reconciliation's payable amount."""
+    from wallet.db import make_session_factory
+    from wallet.ledger.verify import begin_snapshot
+    from wallet.reconciliation.months import reportable_month
+    from wallet.reconciliation.scope import resolve_scope
+    from wallet.reconciliation.writers import write
+    from wallet.reports.payments import payment_registry, registry_document
+
+    with _domain():
+        parsed = reportable_month(month)
+        with make_session_factory(ctx.engine())() as session:
+            begin_snapshot(session)
+            scope = resolve_scope(session, OPERATOR, region=region_code)
+            registry = payment_registry(session, scope, parsed)
+            size = _write_chunks(write(registry_document(registry), fmt), out)
+    click.echo(f"wrote {out} ({size} bytes): payment registry of {parsed} for {scope.label}: "
+               f"{len(registry.suppliers)} supplier(s), due {registry.due} tiyn, checkpoints {registry.as_of.digest}",
+               err=True)
+
+
+COMMANDS = (meal_sheet_command, payment_registry_command)
