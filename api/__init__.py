@@ -12,6 +12,7 @@ from api import (
     admin,
     auditor_ledger,
     auditors,
+    complaints,
     errors,
     health,
     parents,
@@ -51,6 +52,7 @@ def create_app(
     security.init_app(app, settings)
     idp.init_app(app, settings)
     for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint,
-                      parents.blueprint, auditors.blueprint, reconciliation.blueprint, reports.blueprint):
+                      parents.blueprint, auditors.blueprint, reconciliation.blueprint, reports.blueprint,
+                      complaints.parent_blueprint, complaints.staff_blueprint):
         app.register_blueprint(blueprint)
     return app

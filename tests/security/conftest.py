@@ -50,6 +50,7 @@ class Sec:
     month: str
     last_month: str
     closed_month: str = ""  # two months ago, closed for the region (the payment registry needs one)
+    complaint: int = 0  # the other family's complaint about `other_entry`
 
     def token(self, who: str) -> str:
         """A bearer token of one kind of caller (see STAFF below for the staff kinds)."""
@@ -115,6 +116,14 @@ def build_sec(settings: Settings, session_factory: Any, world: Any, client: Any)
     feedback = client.post(f"/api/v1/parent/children/{sec.child}/meals/{entry}/feedback", headers=sec.headers("parent"),
                            json={"rating": 5, "tags": ["tasty"]})
     assert feedback.status_code == 201, feedback.get_data(as_text=True)
+    # The other family complains about their own child's meal (the parent's meal stays free to complain about).
+    rated = client.post(f"/api/v1/parent/children/{sec.other_child}/meals/{other_entry}/feedback",
+                        headers=sec.headers("other_parent"), json={"rating": 1})
+    assert rated.status_code == 201, rated.get_data(as_text=True)
+    filed = client.post(f"/api/v1/parent/children/{sec.other_child}/complaints", headers=sec.headers("other_parent"),
+                        json={"entryId": other_entry, "text": "cold lunch"})
+    assert filed.status_code == 201, filed.get_data(as_text=True)
+    sec.complaint = filed.get_json()["complaintId"]
     return sec
 
 

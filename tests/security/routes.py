@@ -67,6 +67,9 @@ ROUTES = [
     Route("POST", "/api/v1/parent/children/<child_id>/meals/<entry_id>/feedback", "parent",
           lambda s: f"{P}/{s.child}/meals/{s.entry}/feedback", lambda s: {"rating": 4}),
     Route("GET", "/api/v1/parent/children/<child_id>/access-log", "parent", lambda s: f"{P}/{s.child}/access-log"),
+    Route("GET", "/api/v1/parent/children/<child_id>/complaints", "parent", lambda s: f"{P}/{s.child}/complaints"),
+    Route("POST", "/api/v1/parent/children/<child_id>/complaints", "parent", lambda s: f"{P}/{s.child}/complaints",
+          lambda s: {"entryId": s.entry, "text": "the soup was cold"}),
     Route("GET", "/api/v1/parent/notifications", "parent", lambda s: "/api/v1/parent/notifications"),
     Route("GET", "/api/v1/parent/notifications/stream", "parent", lambda s: "/api/v1/parent/notifications/stream"),
     Route("GET", "/api/v1/auditor/reconciliations", "staff",
@@ -95,6 +98,11 @@ ROUTES = [
           lambda s: f"/api/v1/auditor/payment-registry?month={s.closed_month}&region={s.region}"),
     Route("GET", "/api/v1/auditor/payment-registry/export", "staff",
           lambda s: f"/api/v1/auditor/payment-registry/export?month={s.closed_month}&region={s.region}&format=csv"),
+    Route("GET", "/api/v1/auditor/complaints", "staff", lambda s: f"/api/v1/auditor/complaints?school={s.school}"),
+    Route("GET", "/api/v1/auditor/complaints/<complaint_id>", "staff",
+          lambda s: f"/api/v1/auditor/complaints/{s.complaint}"),
+    Route("POST", "/api/v1/auditor/complaints/<complaint_id>/status", "staff",
+          lambda s: f"/api/v1/auditor/complaints/{s.complaint}/status", lambda s: {"status": "in_review"}),
 ]
 BY_NAME = {route.name: route for route in ROUTES}
 

@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models. Import from here so Alembic sees every table."""
 
 from wallet.models.base import ALLERGENS, MEAL_TYPES, Base
+from wallet.models.complaints import COMPLAINT_STATUSES, Complaint, ComplaintHistory
 from wallet.models.ledger import (
     ENTRY_KINDS,
     IDENTIFICATION_METHODS,
@@ -45,6 +46,7 @@ __all__ = [
     "ACCESS_ACTIONS",
     "ALLERGENS",
     "CLAIM_FORMATS",
+    "COMPLAINT_STATUSES",
     "DAY_KINDS",
     "ENTRY_KINDS",
     "FEEDBACK_TAGS",
@@ -59,6 +61,8 @@ __all__ = [
     "ChildAccessLog",
     "ChildAllergy",
     "ClosedPeriod",
+    "Complaint",
+    "ComplaintHistory",
     "Contract",
     "ContractPrice",
     "EligibilityCategory",
