@@ -12,12 +12,14 @@ from api import (
     admin,
     auditor_ledger,
     auditors,
+    complaints,
     console,
     errors,
     health,
     parents,
     ratelimit,
     reconciliation,
+    reports,
     security,
     session_scope,
     terminals,
@@ -51,7 +53,8 @@ def create_app(
     security.init_app(app, settings)
     idp.init_app(app, settings)
     for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint,
-                      parents.blueprint, auditors.blueprint, reconciliation.blueprint):
+                      parents.blueprint, auditors.blueprint, reconciliation.blueprint, reports.blueprint,
+                      complaints.parent_blueprint, complaints.staff_blueprint):
         app.register_blueprint(blueprint)
     console.init_app(app, settings)  # the web console (api/console): HTML pages under /console
     return app

@@ -10,6 +10,7 @@ def register(cli: click.Group) -> None:
     from wallet.importing.cli import import_command
     from wallet.ledger.cli import checkpoint_command, verify_command
     from wallet.reconciliation.cli import COMMANDS as reconciliation_commands
+    from wallet.reports.cli import COMMANDS as report_commands
     from wallet.terminals_cli import terminals_group
 
     cli.add_command(import_command)
@@ -17,5 +18,5 @@ def register(cli: click.Group) -> None:
     cli.add_command(terminals_group)
     cli.add_command(verify_command)
     cli.add_command(checkpoint_command)
-    for command in reconciliation_commands:
+    for command in (*reconciliation_commands, *report_commands):
         cli.add_command(command)

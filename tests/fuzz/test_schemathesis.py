@@ -115,6 +115,10 @@ def _seed(fuzz_settings: Settings, engine: Any, session_factory: Any, world: Any
     posted = client.post(f"/api/v1/parent/children/{world.eligible[0].id}/meals/{entry_ids[0]}/feedback",
                          json={"rating": 4, "tags": ["tasty"]}, headers=parent)
     assert posted.status_code == 201, posted.get_data(as_text=True)
+    complained = client.post(f"/api/v1/parent/children/{world.eligible[0].id}/complaints",
+                             json={"entryId": entry_ids[0], "text": "cold"}, headers=parent)
+    assert complained.status_code == 201, complained.get_data(as_text=True)
+    complaint_id = complained.get_json()["complaintId"]
 
     def new_code() -> str:
         with session_factory() as session:
@@ -129,6 +133,7 @@ def _seed(fuzz_settings: Settings, engine: Any, session_factory: Any, world: Any
         "terminalId": [FUZZ_TERMINAL, VICTIM_TERMINAL],
         "school": [world.school.bin, world.other_school.bin],
         "schoolBin": [world.school.bin, world.other_school.bin],
+        "complaintId": [str(complaint_id)],
     }
     return Seeded(app=app, terminal=terminal, staff=staff, known=known, new_code=new_code)
 

@@ -22,6 +22,9 @@ from tests.parent_factories import OTHER_PARENT_IIN, PARENT_IIN, link
 from wallet.config import Settings
 from wallet.keys import load_signing_key
 from wallet.ledger.checkpoints import make_checkpoint
+from wallet.principals import Principal
+from wallet.reconciliation.months import Month
+from wallet.reconciliation.periods import close_period
 
 TERMINAL_B = "T-school-b"
 
@@ -46,6 +49,8 @@ class Sec:
     supplier: str
     month: str
     last_month: str
+    closed_month: str = ""  # two months ago, closed for the region (the payment registry needs one)
+    complaint: int = 0  # the other family's complaint about `other_entry`
 
     def token(self, who: str) -> str:
         """A bearer token of one kind of caller (see STAFF below for the staff kinds)."""
@@ -98,14 +103,27 @@ def build_sec(settings: Settings, session_factory: Any, world: Any, client: Any)
         make_checkpoint(session, world.school.id, key)
         make_checkpoint(session, world.other_school.id, key)
         session.commit()
+    closed_month = (world.today.replace(day=1) - dt.timedelta(days=1)).replace(day=1) - dt.timedelta(days=1)
+    with session_factory() as session:
+        close_period(session, Principal("sec", "operator"), world.region.code, Month.of(closed_month),
+                     load_signing_key(settings))
     sec = Sec(settings=settings, world=world, terminal=terminal, terminal_b=terminal_b,
               child=str(world.eligible[0].id), other_child=str(world.eligible[1].id), child_b=str(world.elsewhere.id),
               entry=entry, other_entry=other_entry, entry_b=entry_b, school=world.school.bin,
               school_b=world.other_school.bin, region=world.region.code, supplier=world.supplier.bin,
-              month=f"{world.today:%Y-%m}", last_month=f"{world.today.replace(day=1) - dt.timedelta(days=1):%Y-%m}")
+              month=f"{world.today:%Y-%m}", last_month=f"{world.today.replace(day=1) - dt.timedelta(days=1):%Y-%m}",
+              closed_month=f"{closed_month:%Y-%m}")
     feedback = client.post(f"/api/v1/parent/children/{sec.child}/meals/{entry}/feedback", headers=sec.headers("parent"),
                            json={"rating": 5, "tags": ["tasty"]})
     assert feedback.status_code == 201, feedback.get_data(as_text=True)
+    # The other family complains about their own child's meal (the parent's meal stays free to complain about).
+    rated = client.post(f"/api/v1/parent/children/{sec.other_child}/meals/{other_entry}/feedback",
+                        headers=sec.headers("other_parent"), json={"rating": 1})
+    assert rated.status_code == 201, rated.get_data(as_text=True)
+    filed = client.post(f"/api/v1/parent/children/{sec.other_child}/complaints", headers=sec.headers("other_parent"),
+                        json={"entryId": other_entry, "text": "cold lunch"})
+    assert filed.status_code == 201, filed.get_data(as_text=True)
+    sec.complaint = filed.get_json()["complaintId"]
     return sec
 
 

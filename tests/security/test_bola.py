@@ -18,7 +18,16 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tests.security.routes import ROUTES, route, send, takes_an_id
-from wallet.models import Checkpoint, ChildAccessLog, ChildAllergy, LedgerEntry, MealFeedback, Terminal
+from wallet.models import (
+    Checkpoint,
+    ChildAccessLog,
+    ChildAllergy,
+    Complaint,
+    ComplaintHistory,
+    LedgerEntry,
+    MealFeedback,
+    Terminal,
+)
 
 P = "/api/v1/parent/children"
 
@@ -104,7 +113,44 @@ ATTEMPTS: list[Attempt] = [
             lambda s: f"/api/v1/auditor/periods?region={s.region}", 200, None, hides=lambda s, body: not body["items"]),
     Attempt("GET /api/v1/auditor/periods", "supplier_unknown",
             lambda s: "/api/v1/auditor/periods", 200, None, hides=lambda s, body: not body["items"]),
+    # Meal sheets, the payment registry and complaints: outside the school, region or authority.
+    Attempt("GET /api/v1/auditor/meal-sheets", "school_admin_b",
+            lambda s: f"/api/v1/auditor/meal-sheets?month={s.month}&school={s.school}", 404, "school_not_found"),
+    Attempt("GET /api/v1/auditor/meal-sheets", "supplier",
+            lambda s: f"/api/v1/auditor/meal-sheets?month={s.month}&school={s.school_b}", 404, "school_not_found"),
+    Attempt("GET /api/v1/auditor/meal-sheets", "auditor_elsewhere",
+            lambda s: f"/api/v1/auditor/meal-sheets?month={s.month}&school={s.school}", 404, "school_not_found"),
+    Attempt("GET /api/v1/auditor/meal-sheets/export", "school_admin_b",
+            lambda s: f"/api/v1/auditor/meal-sheets/export?month={s.month}&school={s.school}&format=xlsx",
+            404, "school_not_found"),
+    Attempt("GET /api/v1/auditor/payment-registry", "auditor_elsewhere",
+            lambda s: f"/api/v1/auditor/payment-registry?month={s.closed_month}&region={s.region}", 404,
+            "region_not_found"),
+    Attempt("GET /api/v1/auditor/payment-registry/export", "auditor_elsewhere",
+            lambda s: f"/api/v1/auditor/payment-registry/export?month={s.closed_month}&region={s.region}&format=csv",
+            404, "region_not_found"),
+    Attempt("POST /api/v1/parent/children/<child_id>/complaints", "parent",
+            lambda s: f"{P}/{s.child}/complaints", 404, "feedback_not_found",
+            lambda s: {"entryId": s.other_entry, "text": "not our meal"}),
+    Attempt("GET /api/v1/auditor/complaints", "auditor_elsewhere",
+            lambda s: f"/api/v1/auditor/complaints?school={s.school}", 200, None,
+            hides=lambda s, body: not body["items"]),
+    Attempt("GET /api/v1/auditor/complaints/<complaint_id>", "auditor_elsewhere",
+            lambda s: f"/api/v1/auditor/complaints/{s.complaint}", 404, "complaint_not_found"),
+    Attempt("POST /api/v1/auditor/complaints/<complaint_id>/status", "auditor_elsewhere",
+            lambda s: f"/api/v1/auditor/complaints/{s.complaint}/status", 404, "complaint_not_found",
+            lambda s: {"status": "in_review"}),
     # Functions a role may not use at all, whatever the id.
+    Attempt("GET /api/v1/auditor/payment-registry", "school_admin",
+            lambda s: f"/api/v1/auditor/payment-registry?month={s.closed_month}&region={s.region}", 403,
+            "forbidden"),
+    Attempt("GET /api/v1/auditor/complaints", "school_admin",
+            lambda s: f"/api/v1/auditor/complaints?school={s.school}", 403, "forbidden"),
+    Attempt("GET /api/v1/auditor/complaints/<complaint_id>", "supplier",
+            lambda s: f"/api/v1/auditor/complaints/{s.complaint}", 403, "forbidden"),
+    Attempt("POST /api/v1/auditor/complaints/<complaint_id>/status", "school_admin",
+            lambda s: f"/api/v1/auditor/complaints/{s.complaint}/status", 403, "forbidden",
+            lambda s: {"status": "in_review"}),
     Attempt("POST /api/v1/admin/terminals/<terminal_id>/revoke", "school_admin",
             lambda s: f"/api/v1/admin/terminals/{s.terminal.terminal_id}/revoke", 403, "forbidden"),
     Attempt("GET /api/v1/admin/terminals/<terminal_id>/gaps", "school_admin_b",
@@ -122,7 +168,8 @@ def state(session_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
         return {
             "ledger": count(LedgerEntry), "checkpoints": count(Checkpoint), "feedback": count(MealFeedback),
-            "allergies": count(ChildAllergy),
+            "allergies": count(ChildAllergy), "complaints": sorted(session.execute(
+                select(Complaint.id, Complaint.status)).all()), "complaint_history": count(ComplaintHistory),
             "terminals": sorted(session.execute(select(Terminal.id, Terminal.status)).all()),
         }
 

@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models. Import from here so Alembic sees every table."""
 
 from wallet.models.base import ALLERGENS, MEAL_TYPES, Base
+from wallet.models.complaints import COMPLAINT_STATUSES, Complaint, ComplaintHistory
 from wallet.models.ledger import (
     ENTRY_KINDS,
     IDENTIFICATION_METHODS,
@@ -55,6 +56,7 @@ __all__ = [
     "ALLERGENS",
     "APPEND_ONLY_VOUCHER_TABLES",
     "CLAIM_FORMATS",
+    "COMPLAINT_STATUSES",
     "CONSENT_DECISIONS",
     "DAY_KINDS",
     "ENTRY_KINDS",
@@ -71,6 +73,8 @@ __all__ = [
     "ChildAccessLog",
     "ChildAllergy",
     "ClosedPeriod",
+    "Complaint",
+    "ComplaintHistory",
     "ConsentText",
     "Contract",
     "ContractPrice",

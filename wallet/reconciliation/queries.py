@@ -152,6 +152,7 @@ class Adjustment:
     meal_amount: int
     voids: int
     void_amount: int
+    contract_id: int | None = None  # only when asked for by contract (the payment registry)
 
     @property
     def net_amount(self) -> int:
@@ -864,7 +865,9 @@ class _Query:
 
     # adjustments: entries about a closed month that arrived, in this month, after that month was closed
 
-    def adjustments(self) -> list[Adjustment]:
+    def adjustments(self, *, by_contract: bool = False) -> list[Adjustment]:
+        """`by_contract`: one row per contract too (a meal refused for its closed month belongs to the
+        contract in force at the school that day, a void to its meal's contract)."""
         e, s = _E, _S
         this_frozen = self.frozen()
         closed = ClosedPeriod.__table__
@@ -887,10 +890,11 @@ class _Query:
         late_void = and_(e.c.kind == "void", e.c.verdict == "billable")
         billed, covering, supplier = self.supplier_of(e)
         price = ContractPrice.__table__
+        contract = func.coalesce(e.c.contract_id, covering.id) if by_contract else null()
         statement = (
             select(
                 e.c.school_id, supplier.label("supplier_id"), e.c.category_code, e.c.meal_type,
-                e.c.billing_month,
+                e.c.billing_month, cast(contract, Integer).label("contract_id"),
                 _sum(late_meal).label("meals"),
                 _sum(late_meal, func.coalesce(price.c.price_tiyn, 0)).label("meal_amount"),
                 _sum(late_void).label("voids"),
@@ -916,12 +920,13 @@ class _Query:
                 or_(this_frozen.c.tree_size.is_(None), e.c.position <= this_frozen.c.tree_size),
                 or_(late_meal, late_void),
             )
-            .group_by(e.c.school_id, supplier, e.c.category_code, e.c.meal_type, e.c.billing_month)
+            .group_by(e.c.school_id, supplier, e.c.category_code, e.c.meal_type, e.c.billing_month,
+                      *([contract] if by_contract else []))
         )
         if self.scope.supplier_id:
             statement = statement.where(supplier == self.scope.supplier_id)
         return [Adjustment(r.school_id, r.supplier_id, r.category_code, r.meal_type, r.billing_month, int(r.meals),
-                           int(r.meal_amount), int(r.voids), int(r.void_amount))
+                           int(r.meal_amount), int(r.voids), int(r.void_amount), r.contract_id)
                 for r in self.session.execute(statement)]
 
     # sequence gaps of the flagged terminals
@@ -1029,3 +1034,10 @@ def _comparison(r: _Row, *, with_school: bool) -> ClaimComparison:
         meal_type=r.meal_type, claimed_meals=int(r.claimed_meals or 0), ledger_meals=int(r.meals or 0),
         claimed_amount=int(r.claimed_amount or 0), ledger_amount=int(r.amount or 0),
     )
+
+
+def month_adjustments(session: Session, scope: Scope, month: Month, *, by_contract: bool = False,
+                      now: dt.datetime | None = None) -> list[Adjustment]:
+    """The month's adjustments alone, as the reconciliation counts them (the payment registry adds them to
+    the month's meals by contract)."""
+    return _Query(session, scope, month, now or dt.datetime.now(dt.UTC), []).adjustments(by_contract=by_contract)

@@ -1,0 +1,80 @@
+"""`wallet meal-sheet` and `wallet payment-registry`.
+
+The command line acts as an operator (it holds the database credentials); IINs are masked unless
+`--show-iin` is given. Files are written under a temporary name and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from wallet.cli import Context, pass_context
+from wallet.reconciliation.cli import OPERATOR, _domain, _write_chunks
+
+FORMATS = ["csv", "xlsx", "json"]
+
+
+@click.command("meal-sheet")
+@click.option("--month", required=True, metavar="YYYY-MM", help="The billing month.")
+@click.option("--school", "school_bin", required=True, metavar="BIN", help="The school (12-digit BIN).")
+@click.option("--class", "class_name", default=None, metavar="NAME", help="One class, e.g. 2A (default: all).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--out", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--show-iin", is_flag=True, help="Show children's IINs in full (they are masked by default).")
+@pass_context
+def meal_sheet_command(ctx: Context, month: str, school_bin: str, class_name: str | None, fmt: str, out: Path,
+                       show_iin: bool) -> None:
+    """A school's monthly meal sheet: a row per pupil, a column per serving day and meal type, totals per
+    pupil, class and day; it agrees with the reconciliation to the tiyn."""
+    from wallet.db import make_session_factory
+    from wallet.ledger.verify import begin_snapshot
+    from wallet.reconciliation.months import reportable_month
+    from wallet.reconciliation.scope import resolve_scope
+    from wallet.reconciliation.writers import write
+    from wallet.reports.meal_sheet import meal_sheet, parse_class_name, sheet_document
+
+    with _domain():
+        parsed = reportable_month(month)
+        wanted = parse_class_name(class_name)
+        with make_session_factory(ctx.engine())() as session:
+            begin_snapshot(session)
+            scope = resolve_scope(session, OPERATOR, school=school_bin, show_iin=show_iin)
+            sheet = meal_sheet(session, scope, parsed, wanted)
+            size = _write_chunks(write(sheet_document(sheet), fmt), out)
+    click.echo(f"wrote {out} ({size} bytes): meal sheet of {parsed} for {scope.label}"
+               f"{'' if wanted is None else ' class ' + wanted}: {len(sheet.pupils)} pupils, "
+               f"{sheet.total.meals} meals, checkpoints {sheet.as_of.digest}", err=True)
+
+
+
+@click.command("payment-registry")
+@click.option("--month", required=True, metavar="YYYY-MM", help="A closed billing month.")
+@click.option("--region", "region_code", default=None, metavar="CODE", help="One region (default: all).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--out", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_context
+def payment_registry_command(ctx: Context, month: str, region_code: str | None, fmt: str, out: Path) -> None:
+    """What each supplier is due for a closed month, per contract and school, with the close checkpoints it
+    was computed from; equal to the reconciliation's payable amount."""
+    from wallet.db import make_session_factory
+    from wallet.ledger.verify import begin_snapshot
+    from wallet.reconciliation.months import reportable_month
+    from wallet.reconciliation.scope import resolve_scope
+    from wallet.reconciliation.writers import write
+    from wallet.reports.payments import payment_registry, registry_document
+
+    with _domain():
+        parsed = reportable_month(month)
+        with make_session_factory(ctx.engine())() as session:
+            begin_snapshot(session)
+            scope = resolve_scope(session, OPERATOR, region=region_code)
+            registry = payment_registry(session, scope, parsed)
+            size = _write_chunks(write(registry_document(registry), fmt), out)
+    click.echo(f"wrote {out} ({size} bytes): payment registry of {parsed} for {scope.label}: "
+               f"{len(registry.suppliers)} supplier(s), due {registry.due} tiyn, checkpoints {registry.as_of.digest}",
+               err=True)
+
+
+COMMANDS = (meal_sheet_command, payment_registry_command)
