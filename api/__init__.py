@@ -15,6 +15,7 @@ from api import (
     errors,
     health,
     parents,
+    qr,
     ratelimit,
     reconciliation,
     security,
@@ -50,6 +51,6 @@ def create_app(
     security.init_app(app, settings)
     idp.init_app(app, settings)
     for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint,
-                      parents.blueprint, auditors.blueprint, reconciliation.blueprint):
+                      parents.blueprint, qr.blueprint, auditors.blueprint, reconciliation.blueprint):
         app.register_blueprint(blueprint)
     return app

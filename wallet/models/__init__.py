@@ -21,6 +21,7 @@ from wallet.models.parents import (
     MealFeedback,
     ParentNotification,
 )
+from wallet.models.qr import QrTokenUse
 from wallet.models.reconciliation import (
     CLAIM_FORMATS,
     PeriodCloseCheckpoint,
@@ -85,6 +86,7 @@ __all__ = [
     "MenuDish",
     "ParentNotification",
     "PeriodCloseCheckpoint",
+    "QrTokenUse",
     "Region",
     "School",
     "Student",
