@@ -1,7 +1,9 @@
 """`wallet-terminal`: the canteen-terminal agent's command line.
 
 Exit status: 0 done; 1 the service refused or could not be reached; 2 bad input; 3 the local journal
-cannot be used (corrupt or locked). The journal is never changed by a failed command.
+cannot be used (corrupt or locked); 4 a scanned QR code must not be served ("free meal: no": forged,
+expired, another school or meal type, or already used here). The journal is never changed by a failed
+command.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import click
 from devices.agent import MEAL_TYPES, METHODS, Agent, AgentError, SyncReport
 from devices.client import ServiceError
 from devices.journal import JournalError
+from devices.qrtoken import QrRefused
 
-EXIT_SERVICE, EXIT_BAD_INPUT, EXIT_JOURNAL = 1, 2, 3
+EXIT_SERVICE, EXIT_BAD_INPUT, EXIT_JOURNAL, EXIT_REFUSED = 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ def _agent(options: Options | Path) -> Iterator[Agent]:
     except JournalError as exc:
         click.echo(f"wallet-terminal: {exc}", err=True)
         sys.exit(EXIT_JOURNAL)
+    except QrRefused as exc:
+        click.echo(f"free meal: no ({exc})", err=True)
+        sys.exit(EXIT_REFUSED)
     except AgentError as exc:
         click.echo(f"wallet-terminal: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -81,14 +87,23 @@ def enroll(options: Options, server: str, code: str, label: str | None) -> None:
 
 
 @cli.command()
-@click.argument("student_id")
+@click.argument("student_id", required=False)
+@click.option("--qr", "qr_token", default=None, help="a scanned dynamic QR token (instead of STUDENT_ID)")
 @click.option("--meal-type", type=click.Choice(MEAL_TYPES), default="lunch", show_default=True)
-@click.option("--method", type=click.Choice(METHODS), default="roster", show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default=None, help="default roster; qr with --qr")
 @click.pass_obj
-def record(options: Options, student_id: str, meal_type: str, method: str) -> None:
-    """Record one meal (stored on disk before this prints)."""
+def record(options: Options, student_id: str | None, qr_token: str | None, meal_type: str,
+           method: str | None) -> None:
+    """Record one meal by STUDENT_ID or by a scanned --qr token (stored on disk before this prints)."""
+    if (student_id is None) == (qr_token is None):
+        raise click.UsageError("give STUDENT_ID or --qr TOKEN (one of them)")
+    if qr_token is not None and method not in (None, "qr"):
+        raise click.UsageError("a meal by QR token has method qr")
     with _agent(options) as agent:
-        recorded = agent.record(student_id, meal_type, method)
+        if qr_token is not None:
+            recorded = agent.record_qr(qr_token, meal_type)
+        else:
+            recorded = agent.record(student_id or "", meal_type, method or "roster")
         click.echo(f"recorded #{recorded.device_seq} {recorded.event_id}: {recorded.hint}")
 
 
