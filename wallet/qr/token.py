@@ -7,7 +7,7 @@
     signature = Ed25519 over Sig_structure1 = CBOR [ "Signature1", protected, h'', payload ]
 
 Nothing in it names the child: the voucher id is opaque, and the child's ground for free meals stays in
-the service. About 150 bytes, 200 characters: a version-10 QR code at error-correction level M.
+the service. 150-154 bytes, 200-206 characters: a version-10 QR code at error-correction level M.
 
 The CBOR is encoded with cbor2 and the signature is cryptography's Ed25519; only the COSE framing is
 written here (a handful of lines). Decoding is strict: the text must be exactly the encoding this module
