@@ -93,7 +93,7 @@ def main() -> None:
     }
     jws = jwt.encode({"jti": claims.token_id.hex, "vid": claims.voucher_id.hex, "sch": claims.school_bin,
                       "meal": claims.meal_type, "nbf": claims.not_before, "exp": claims.expires},
-                     key._private_key, algorithm="EdDSA", headers={"kid": key.key_id})  # noqa: SLF001
+                     key._private_key, algorithm="EdDSA", headers={"kid": key.key_id})
 
     print(f"# bench_qr on {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"one CPU, best of {args.rounds} x {args.seconds:g} s")

@@ -67,6 +67,8 @@ ROUTES = [
     Route("POST", "/api/v1/parent/children/<child_id>/meals/<entry_id>/feedback", "parent",
           lambda s: f"{P}/{s.child}/meals/{s.entry}/feedback", lambda s: {"rating": 4}),
     Route("GET", "/api/v1/parent/children/<child_id>/access-log", "parent", lambda s: f"{P}/{s.child}/access-log"),
+    Route("POST", "/api/v1/parent/children/<child_id>/qr", "parent", lambda s: f"{P}/{s.child}/qr",
+          lambda s: {"mealType": "lunch"}),
     Route("GET", "/api/v1/parent/notifications", "parent", lambda s: "/api/v1/parent/notifications"),
     Route("GET", "/api/v1/parent/notifications/stream", "parent", lambda s: "/api/v1/parent/notifications/stream"),
     Route("GET", "/api/v1/auditor/reconciliations", "staff",

@@ -98,7 +98,8 @@ def test_the_terminal_reads_the_same_claims():
                                  CLAIMS.not_before, CLAIMS.expires)
     at = dt.datetime.fromtimestamp(CLAIMS.not_before + 10, dt.UTC)
     qrtoken.check(scanned, school_bin=CLAIMS.school_bin, meal_type="lunch", now=at)
-    for kwargs, reason in [({"school_bin": "000000000000"}, "other_school"), ({"meal_type": "snack"}, "other_meal_type"),
+    for kwargs, reason in [({"school_bin": "000000000000"}, "other_school"),
+                           ({"meal_type": "snack"}, "other_meal_type"),
                            ({"now": at + dt.timedelta(hours=1)}, "expired"),
                            ({"now": at - dt.timedelta(hours=1)}, "not_yet_valid")]:
         args = {"school_bin": CLAIMS.school_bin, "meal_type": "lunch", "now": at, **kwargs}
