@@ -179,10 +179,15 @@ def export(options: Options, out) -> None:  # type: ignore[no-untyped-def]
 @click.option("--meals-per-minute", default=120.0, show_default=True, type=click.FloatRange(1, 100000))
 @click.option("--duration", default=None, type=click.FloatRange(1, None), help="seconds (default: until stopped)")
 @click.option("--seed", default=None, type=int)
+@click.option("--parent-tokens", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="file of parents' bearer tokens (one a line): their apps fetch QR codes for a share of meals")
+@click.option("--qr-share", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="share of meals served on a QR code (with --parent-tokens)")
 @click.pass_obj
 def simulate(options: Options, server: str | None, codes: tuple[str, ...], terminals: int, meals_per_minute: float,
-             duration: float | None, seed: int | None) -> None:
+             duration: float | None, seed: int | None, parent_tokens: str | None, qr_share: float) -> None:
     """Simulated terminals serving a lunch rush (data in DATA_DIR/terminal-N)."""
+    from devices.parent_app import load_parent_apps
     from devices.simulator import simulate as run_simulation
 
     count = max(terminals, len(codes))
@@ -196,8 +201,11 @@ def simulate(options: Options, server: str | None, codes: tuple[str, ...], termi
             answer = agent.enroll(server, codes[n], f"simulated {n + 1}")
             click.echo(f"enrolled {answer['terminalId']} for school {answer['schoolBin']}")
     try:
+        with _agent(Options(dirs[0], options.lock_timeout_s)) as first:
+            api = server or first.journal.get("server") or ""
+        apps = load_parent_apps(api, parent_tokens)
         totals = run_simulation(dirs, meals_per_minute=meals_per_minute, duration_s=duration, seed=seed,
-                                echo=click.echo)
+                                parent_apps=apps, qr_share=qr_share, echo=click.echo)
     except KeyboardInterrupt:
         click.echo("simulation stopped; queued meals stay in each terminal's journal")
         return

@@ -123,3 +123,26 @@ def test_a_journal_made_before_qr_tokens_is_brought_up_to_date(tmp_path):
         assert agent.journal.queued(10)[1].as_json()["qrToken"] == "abc"
     finally:
         agent.close()
+
+
+def test_simulated_parents_apps_fetch_qr_codes_for_the_terminals(live_server, session_factory, world, voucher,
+                                                                 settings, tmp_path):
+    import json
+
+    from api.auth import dev_idp
+
+    with session_factory() as session:
+        link(session, PARENT_IIN, world.eligible[0])
+    tokens = tmp_path / "parents.txt"
+    tokens.write_text(dev_idp.issue_token(settings, PARENT_IIN, {"role": "parent"}) + "\n", encoding="utf-8")
+    code = enrollment_code(session_factory, world.school.bin)
+    sim = run_terminal(tmp_path / "sim", "simulate", "--server", live_server.url, "--code", code, "--duration", "3",
+                       "--meals-per-minute", "300", "--seed", "3", "--parent-tokens", str(tokens), "--qr-share", "1",
+                       timeout=90)
+    assert sim.returncode == 0, sim.stderr
+    totals = json.loads(sim.stdout.strip().splitlines()[-1].removeprefix("simulation done: "))
+    assert totals["qr"] >= 1 and totals["rejected"] == 0
+    entries = [e for e in ledger_of(session_factory) if e.method == "qr"]
+    assert len(entries) == totals["qr"] and all(e.voucher_id == voucher.id for e in entries)
+    # One child, one voucher: the first QR lunch is billable, the others are the same child's second lunch.
+    assert [e.verdict for e in entries].count("billable") == 1
