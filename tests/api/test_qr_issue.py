@@ -99,3 +99,8 @@ def test_the_roster_carries_the_qr_public_key(checked, terminal_key, settings):
     again = checked.get("/api/v1/terminal/roster",
                         headers={**terminal_key.headers(), "If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
+
+
+def test_the_409_is_in_the_readers_language(checked, parent):
+    response = _issue(checked, parent, lang="kk")
+    assert response.status_code == 409 and response.get_json()["title"] == "Тегін тамаққа белсенді талон жоқ"
