@@ -53,6 +53,10 @@ def _b64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _text(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
 def public_keys(roster: dict[str, Any] | None) -> dict[bytes, Ed25519PublicKey]:
     """{kid: key} from the roster's qrKeys; entries that do not parse are skipped."""
     keys: dict[bytes, Ed25519PublicKey] = {}
@@ -81,6 +85,10 @@ def verify(text: str, keys: dict[bytes, Ed25519PublicKey]) -> ScannedToken:
     if not (isinstance(protected, bytes) and isinstance(payload, bytes) and isinstance(signature, bytes)
             and unprotected == {}):
         raise _forged("not a COSE_Sign1 message")
+    # The service accepts one spelling of a token only; so does the terminal, or it would serve a meal
+    # that the service then refuses as invalid.
+    if _text(raw) != text or cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, signature])) != raw:
+        raise _forged("not in the service's encoding")
     try:
         header = cbor2.loads(protected)
     except Exception:

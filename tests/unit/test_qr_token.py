@@ -115,3 +115,16 @@ def test_encode_refuses_claims_outside_the_format(bad):
     fields = {**CLAIMS.__dict__, **bad}
     with pytest.raises(ValueError):
         encode_token(QrClaims(**fields), KEY)
+
+
+@pytest.mark.parametrize("text", [
+    _text(cbor2.dumps(cbor2.CBORTag(18, list(cbor2.loads(RAW).value)), canonical=False).replace(b"\x84", b"\x9f", 1)
+          + b"\xff"),  # indefinite-length array: another spelling of the same message
+    TOKEN[:-1] + ("B" if TOKEN[-1] == "A" else "A") if len(TOKEN) % 4 == 2 else TOKEN + "A",
+])
+def test_the_terminal_refuses_other_spellings_as_the_service_does(text):
+    keys = {bytes.fromhex(KEY.key_id): _public()}
+    with pytest.raises(QrTokenError):
+        decode_token(text, RING)
+    with pytest.raises(qrtoken.QrRefused):
+        qrtoken.verify(text, keys)
