@@ -22,7 +22,7 @@ from api.schemas.common import json_body, load
 from api.schemas.parents import StrictInteger, iso
 from wallet.config import Settings
 from wallet.errors import FieldError
-from wallet.keys import load_qr_signing_key
+from wallet.keys import load_public_key_file, load_qr_signing_key
 from wallet.ledger.signing import SigningKey
 from wallet.models import MEAL_TYPES
 from wallet.parents.queries import ChildNotFound, read_only
@@ -53,10 +53,13 @@ def qr_signing_key() -> SigningKey:
 
 
 def qr_keyring() -> QrKeyring:
-    key = qr_signing_key()
+    """The signing key's public half and any further keys of WALLET_QR_PUBLIC_KEYS (rotation)."""
     ring = current_app.extensions.get(_EXTENSION + "_ring")
     if ring is None:
-        ring = current_app.extensions[_EXTENSION + "_ring"] = QrKeyring({key.key_id: key.public_key_raw})
+        key = qr_signing_key()
+        keys = dict(load_public_key_file(path) for path in _settings().qr_public_key_paths)
+        keys[key.key_id] = key.public_key_raw
+        ring = current_app.extensions[_EXTENSION + "_ring"] = QrKeyring(keys)
     return ring
 
 

@@ -32,6 +32,9 @@ class Settings:
     # and their lifetime, which a parent's request may shorten but never lengthen.
     qr_signing_key_path: Path | None = None
     qr_token_ttl_s: int = 300
+    # Further QR public keys (PEM files) that terminals and the ingest accept beside the signing key's own:
+    # the next key, published before it signs, or the previous one, until its last tokens have expired.
+    qr_public_key_paths: tuple[Path, ...] = ()
     max_batch_events: int = 500
     terminal_token_max_lifetime_s: int = 600
     # How far a terminal's clock may be from the service's: the leeway of its tokens' time claims, and
@@ -130,6 +133,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         signing_key_path=Path(key_path) if key_path else None,
         qr_signing_key_path=Path(qr_key_path) if qr_key_path else None,
         qr_token_ttl_s=qr_ttl,
+        qr_public_key_paths=tuple(Path(p.strip()) for p in env.get("WALLET_QR_PUBLIC_KEYS", "").split(",")
+                                  if p.strip()),
         max_batch_events=_int(env, "WALLET_MAX_BATCH_EVENTS", Settings.max_batch_events),
         terminal_token_max_lifetime_s=_int(env, "WALLET_TERMINAL_TOKEN_MAX_S", 600),
         device_clock_tolerance_s=_int(env, "WALLET_DEVICE_CLOCK_TOLERANCE_S", 300),

@@ -246,3 +246,28 @@ def test_one_token_in_two_batches_at_once_is_billed_once(database_url, app, vouc
     engine_factory = make_session_factory(session_factory.kw["bind"])
     with engine_factory() as session:
         assert session.scalar(select(func.count()).select_from(QrTokenUse)) == 1
+
+
+def test_a_rotated_key_published_beside_the_signing_key_is_accepted(database_url, engine, tmp_path, world,
+                                                                     session_factory, settings):
+    import dataclasses
+
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from api import create_app
+    from tests.qr_factories import add_voucher as voucher_for
+
+    previous = SigningKey.generate()
+    pem = tmp_path / "previous-qr.pub.pem"
+    pem.write_bytes(previous._private_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    app = create_app(dataclasses.replace(settings, qr_public_key_paths=(pem,)), engine=engine)
+    client = app.test_client()
+    terminal = TerminalKey("T-rot-1")
+    with session_factory() as session:
+        terminal.register(session, world.school)
+        voucher = voucher_for(session, world.eligible[0], world.school.id)
+    roster = client.get("/api/v1/terminal/roster", headers=terminal.headers()).get_json()
+    assert {k["keyId"] for k in roster["qrKeys"]} == {previous.key_id, qr_key(settings).key_id}
+    body = batch(qr_event(make_token(previous, voucher, world.school.bin), 1))
+    [result] = client.post(EVENTS, json=body, headers=terminal.headers()).get_json()["results"]
+    assert result["verdict"] == "billable", result
