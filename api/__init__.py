@@ -17,6 +17,7 @@ from api import (
     errors,
     health,
     parents,
+    qr,
     ratelimit,
     reconciliation,
     reports,
@@ -53,8 +54,8 @@ def create_app(
     security.init_app(app, settings)
     idp.init_app(app, settings)
     for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint,
-                      parents.blueprint, auditors.blueprint, reconciliation.blueprint, reports.blueprint,
-                      complaints.parent_blueprint, complaints.staff_blueprint):
+                      parents.blueprint, qr.blueprint, auditors.blueprint, reconciliation.blueprint,
+                      reports.blueprint, complaints.parent_blueprint, complaints.staff_blueprint):
         app.register_blueprint(blueprint)
     console.init_app(app, settings)  # the web console (api/console): HTML pages under /console
     return app

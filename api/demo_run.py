@@ -20,7 +20,7 @@ from sqlalchemy import select
 from wallet import migrate
 from wallet.cli import Context
 from wallet.db import make_session_factory
-from wallet.models import School
+from wallet.models import GuardianLink, School, Voucher
 from wallet.terminals import create_enrollment_code
 
 
@@ -44,6 +44,34 @@ def _demo_school_bins(ctx: Context, count: int) -> list[str]:
     if not bins:
         raise click.ClickException("no schools in the database: run `wallet demo-data` first")
     return bins
+
+
+def _parent_tokens(ctx: Context, data_dir: Path, school_bin: str, limit: int = 200) -> Path | None:
+    """Development bearer tokens of parents whose children at the school hold an active voucher, so the
+    simulated parents' apps can fetch QR codes (never in production: the development provider is off)."""
+    import datetime as dt
+
+    from api.auth import dev_idp
+
+    if not ctx.settings.dev_idp_enabled:
+        return None
+    with make_session_factory(ctx.engine())() as session:
+        parents = list(session.scalars(
+            select(GuardianLink.parent_iin).distinct()
+            .join(Voucher, Voucher.student_id == GuardianLink.student_id)
+            .join(School, School.id == Voucher.school_id)
+            .where(School.bin == school_bin, Voucher.status == "active")
+            .order_by(GuardianLink.parent_iin).limit(limit)))
+    if not parents:
+        return None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "parent-tokens.txt"
+    lines = [dev_idp.issue_token(ctx.settings, iin, {"role": "parent"}, lifetime=dt.timedelta(hours=12))
+             for iin in parents]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
 
 
 def run(ctx: Context, *, host: str, port: int, terminals: int, meals_per_minute: float,
@@ -72,6 +100,9 @@ def run(ctx: Context, *, host: str, port: int, terminals: int, meals_per_minute:
             args += ["--code", code]
         if duration:
             args += ["--duration", str(duration)]
+        tokens_file = _parent_tokens(ctx, data_dir, bins[0])
+        if tokens_file is not None:
+            args += ["--parent-tokens", str(tokens_file)]
         click.echo(f"\nAPI serving at {url}  (health {url}/healthz, readiness {url}/readyz)")
         click.echo(f"{terminals} simulated terminal(s) of school {bins[0]} are posting meals; Ctrl-C stops.\n")
         simulator = subprocess.Popen(args, env=env)  # noqa: S603 - fixed arguments

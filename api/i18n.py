@@ -44,6 +44,8 @@ TITLES: dict[str, dict[str, str]] = {
                                "kk": "Пікір қалдыру мерзімі өтті"},
     "feedback_conflict": {"en": "Feedback changed meanwhile", "ru": "Отзыв был изменён одновременно",
                           "kk": "Пікір бір мезгілде өзгертілді"},
+    "no_active_voucher": {"en": "No active free-meal voucher", "ru": "Нет действующего талона на бесплатное питание",
+                          "kk": "Тегін тамаққа белсенді талон жоқ"},
     "idp_unavailable": {"en": "Identity provider unavailable", "ru": "Провайдер идентификации недоступен",
                         "kk": "Сәйкестендіру провайдері қолжетімсіз"},
 }

@@ -13,11 +13,14 @@ from marshmallow import Schema, ValidationError, fields, validate
 from api import session_scope
 from api.auth.terminal import authenticate_terminal
 from api.errors import ProblemError
+from api.qr import qr_keyring, roster_keys
 from api.schemas.common import field_errors, json_body, load
 from api.schemas.terminal import BatchEnvelopeSchema, MealEventSchema
 from wallet.config import Settings
+from wallet.errors import FieldError
 from wallet.ingest import Batch, EventOutcome, MealEvent, record_batch
 from wallet.models import School
+from wallet.qr import QrKeyring, QrTokenError, decode_token
 from wallet.roster import build_roster
 from wallet.terminals import enroll_with_code
 
@@ -54,6 +57,8 @@ def roster() -> Response:
     school = session.get(School, terminal.school_id)
     assert school is not None
     body = build_roster(session, school, dt.datetime.now(dt.UTC))
+    # Keys that sign dynamic QR tokens, so the terminal checks them offline; part of the ETag like the rest.
+    body["qrKeys"] = roster_keys()
     encoded = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
     etag = hashlib.sha256(encoded).hexdigest()[:32]
     # If-None-Match uses the weak comparison (RFC 9110 13.1.2): a proxy that compresses may weaken the tag.
@@ -75,7 +80,7 @@ def post_events() -> Response:
     if len(raw_events) > settings.max_batch_events:
         raise ProblemError(413, "batch_too_large",
                            f"A batch holds at most {settings.max_batch_events} events; got {len(raw_events)}.")
-    events, invalid = _parse_events(raw_events)
+    events, invalid = _parse_events(raw_events, qr_keyring())
     batch = Batch(terminal_id=terminal.id, sent_at=envelope["sent_at"], received_at=received_at, events=events)
     outcomes = record_batch(session_scope.session(), terminal, batch,
                             clock_tolerance=dt.timedelta(seconds=settings.device_clock_tolerance_s))
@@ -89,23 +94,35 @@ def post_events() -> Response:
     )
 
 
-def _parse_events(raw_events: list[Any]) -> tuple[list[MealEvent], list[EventOutcome]]:
+def _parse_events(raw_events: list[Any], keyring: QrKeyring) -> tuple[list[MealEvent], list[EventOutcome]]:
     events: list[MealEvent] = []
     invalid: list[EventOutcome] = []
     for index, raw in enumerate(raw_events):
+        event_id = raw.get("eventId") if isinstance(raw, dict) else None
+
+        def refuse(errors: list[FieldError], index: int = index, event_id: Any = event_id) -> None:
+            invalid.append(EventOutcome(
+                index=index, event_id=event_id if isinstance(event_id, str) else None, status="invalid",
+                code="validation_failed", message="The event has invalid fields.", errors=errors,
+            ))
+
         try:
             data = _event_schema.load(raw if isinstance(raw, dict) else {"_": raw})
         except ValidationError as exc:
-            event_id = raw.get("eventId") if isinstance(raw, dict) else None
-            invalid.append(EventOutcome(
-                index=index, event_id=event_id if isinstance(event_id, str) else None, status="invalid",
-                code="validation_failed", message="The event has invalid fields.",
-                errors=field_errors(exc.messages, f"events/{index}"),
-            ))
+            refuse(field_errors(exc.messages, f"events/{index}"))
             continue
+        token = data.get("qr_token")
+        claims = None
+        if token is not None:
+            # A token this service did not sign (or cannot read) is not a fact about a meal: nothing is stored.
+            try:
+                claims = decode_token(token, keyring)
+            except QrTokenError as exc:
+                refuse([FieldError(f"events/{index}/qrToken", f"not a valid QR token: {exc}", "invalid_qr_token")])
+                continue
         events.append(MealEvent(index=index, event_id=data["event_id"], device_seq=data["device_seq"],
                                 student_ref=data["student_id"], meal_type=data["meal_type"],
-                                served_at=data["served_at"], method=data["method"]))
+                                served_at=data["served_at"], method=data["method"], qr_token=token, qr=claims))
     return events, invalid
 
 

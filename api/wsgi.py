@@ -13,6 +13,7 @@ from flask import Flask
 from api import create_app
 from wallet.config import ConfigError, settings_from_env
 from wallet.db import check_connection, make_engine
+from wallet.keys import load_public_key_file, load_qr_signing_key
 
 # gunicorn treats this worker exit status as "the application cannot load" and halts.
 APP_LOAD_ERROR = 4
@@ -21,6 +22,10 @@ APP_LOAD_ERROR = 4
 def build() -> Flask:
     try:
         settings = settings_from_env()
+        # The QR keys are read once here too, so that a bad key file stops the start, not a parent's request.
+        load_qr_signing_key(settings)
+        for path in settings.qr_public_key_paths:
+            load_public_key_file(path)
         engine = make_engine(settings.database_url, echo=settings.sql_echo)
         check_connection(engine)
         return create_app(settings, engine=engine)  # may refuse too (the console's secret key in production)

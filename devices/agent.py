@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from devices import identity
+from devices import identity, qrtoken
 from devices.client import Credentials, ServiceClient, ServiceError, describe_clock_offset
 from devices.identity import create_key, load_key, public_key_b64, uuid7
-from devices.journal import Journal, result_message
+from devices.journal import Journal, TokenSeen, result_message
+from devices.qrtoken import QrRefused
 
 MEAL_TYPES = ("breakfast", "lunch", "snack")
 METHODS = ("qr", "card", "roster", "manual")
@@ -149,6 +150,33 @@ class Agent:
         hint = self._hint(roster, student_id, meal_type, day)
         event_id = str(uuid7(now))
         seq = self.journal.append(event_id, student_id, meal_type, now, method, day, hint)
+        return Recorded(seq, event_id, hint)
+
+    def record_qr(self, token: str, meal_type: str, now: dt.datetime | None = None) -> Recorded:
+        """Check a scanned QR token offline and journal the meal; QrRefused ("free meal: no") otherwise.
+
+        Checked here: the signature (roster's keys), school, meal type, validity and whether this terminal
+        has seen the token before. The voucher's state and other terminals' scans are the service's to judge.
+        """
+        if meal_type not in MEAL_TYPES:
+            raise AgentError(f"meal type must be one of {', '.join(MEAL_TYPES)}")
+        if not self.journal.get("terminal_id"):
+            raise AgentError("this terminal is not enrolled: run `wallet-terminal enroll --server URL --code CODE`")
+        roster = self.roster()
+        keys = qrtoken.public_keys(roster)
+        if roster is None or not keys:
+            raise AgentError("no QR keys yet: run `wallet-terminal sync` once while online")
+        now = now or identity.utcnow()
+        scanned = qrtoken.verify(token, keys)
+        qrtoken.check(scanned, school_bin=str(roster["school"]["bin"]), meal_type=meal_type, now=now)
+        day = now.astimezone(ZoneInfo(roster["school"]["timezone"])).date().isoformat()
+        event_id = str(uuid7(now))
+        hint = "free meal: yes"
+        try:
+            seq = self.journal.append(event_id, "", meal_type, now, "qr", day, hint, qr_token=token.strip(),
+                                      qr_token_id=str(scanned.token_id), qr_expires=scanned.expires)
+        except TokenSeen:
+            raise QrRefused("reused", "this QR code was already used at this terminal") from None
         return Recorded(seq, event_id, hint)
 
     def _hint(self, roster: dict[str, Any] | None, student_id: str, meal_type: str, day: str) -> str:

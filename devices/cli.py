@@ -1,7 +1,9 @@
 """`wallet-terminal`: the canteen-terminal agent's command line.
 
 Exit status: 0 done; 1 the service refused or could not be reached; 2 bad input; 3 the local journal
-cannot be used (corrupt or locked). The journal is never changed by a failed command.
+cannot be used (corrupt or locked); 4 a scanned QR code must not be served ("free meal: no": forged,
+expired, another school or meal type, or already used here). The journal is never changed by a failed
+command.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import click
 from devices.agent import MEAL_TYPES, METHODS, Agent, AgentError, SyncReport
 from devices.client import ServiceError
 from devices.journal import JournalError
+from devices.qrtoken import QrRefused
 
-EXIT_SERVICE, EXIT_BAD_INPUT, EXIT_JOURNAL = 1, 2, 3
+EXIT_SERVICE, EXIT_BAD_INPUT, EXIT_JOURNAL, EXIT_REFUSED = 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ def _agent(options: Options | Path) -> Iterator[Agent]:
     except JournalError as exc:
         click.echo(f"wallet-terminal: {exc}", err=True)
         sys.exit(EXIT_JOURNAL)
+    except QrRefused as exc:
+        click.echo(f"free meal: no ({exc})", err=True)
+        sys.exit(EXIT_REFUSED)
     except AgentError as exc:
         click.echo(f"wallet-terminal: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -81,14 +87,23 @@ def enroll(options: Options, server: str, code: str, label: str | None) -> None:
 
 
 @cli.command()
-@click.argument("student_id")
+@click.argument("student_id", required=False)
+@click.option("--qr", "qr_token", default=None, help="a scanned dynamic QR token (instead of STUDENT_ID)")
 @click.option("--meal-type", type=click.Choice(MEAL_TYPES), default="lunch", show_default=True)
-@click.option("--method", type=click.Choice(METHODS), default="roster", show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default=None, help="default roster; qr with --qr")
 @click.pass_obj
-def record(options: Options, student_id: str, meal_type: str, method: str) -> None:
-    """Record one meal (stored on disk before this prints)."""
+def record(options: Options, student_id: str | None, qr_token: str | None, meal_type: str,
+           method: str | None) -> None:
+    """Record one meal by STUDENT_ID or by a scanned --qr token (stored on disk before this prints)."""
+    if (student_id is None) == (qr_token is None):
+        raise click.UsageError("give STUDENT_ID or --qr TOKEN (one of them)")
+    if qr_token is not None and method not in (None, "qr"):
+        raise click.UsageError("a meal by QR token has method qr")
     with _agent(options) as agent:
-        recorded = agent.record(student_id, meal_type, method)
+        if qr_token is not None:
+            recorded = agent.record_qr(qr_token, meal_type)
+        else:
+            recorded = agent.record(student_id or "", meal_type, method or "roster")
         click.echo(f"recorded #{recorded.device_seq} {recorded.event_id}: {recorded.hint}")
 
 
@@ -164,10 +179,15 @@ def export(options: Options, out) -> None:  # type: ignore[no-untyped-def]
 @click.option("--meals-per-minute", default=120.0, show_default=True, type=click.FloatRange(1, 100000))
 @click.option("--duration", default=None, type=click.FloatRange(1, None), help="seconds (default: until stopped)")
 @click.option("--seed", default=None, type=int)
+@click.option("--parent-tokens", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="file of parents' bearer tokens (one a line): their apps fetch QR codes for a share of meals")
+@click.option("--qr-share", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="share of meals served on a QR code (with --parent-tokens)")
 @click.pass_obj
 def simulate(options: Options, server: str | None, codes: tuple[str, ...], terminals: int, meals_per_minute: float,
-             duration: float | None, seed: int | None) -> None:
+             duration: float | None, seed: int | None, parent_tokens: str | None, qr_share: float) -> None:
     """Simulated terminals serving a lunch rush (data in DATA_DIR/terminal-N)."""
+    from devices.parent_app import load_parent_apps
     from devices.simulator import simulate as run_simulation
 
     count = max(terminals, len(codes))
@@ -181,8 +201,11 @@ def simulate(options: Options, server: str | None, codes: tuple[str, ...], termi
             answer = agent.enroll(server, codes[n], f"simulated {n + 1}")
             click.echo(f"enrolled {answer['terminalId']} for school {answer['schoolBin']}")
     try:
+        with _agent(Options(dirs[0], options.lock_timeout_s)) as first:
+            api = server or first.journal.get("server") or ""
+        apps = load_parent_apps(api, parent_tokens)
         totals = run_simulation(dirs, meals_per_minute=meals_per_minute, duration_s=duration, seed=seed,
-                                echo=click.echo)
+                                parent_apps=apps, qr_share=qr_share, echo=click.echo)
     except KeyboardInterrupt:
         click.echo("simulation stopped; queued meals stay in each terminal's journal")
         return

@@ -29,9 +29,17 @@ CREATE TABLE IF NOT EXISTS events (
     local_hint TEXT NOT NULL DEFAULT '',
     state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'acknowledged', 'rejected')),
     status TEXT, verdict TEXT, reasons TEXT, entry_id INTEGER, position INTEGER, leaf_hash TEXT,
-    code TEXT, message TEXT, answered_at TEXT
+    code TEXT, message TEXT, answered_at TEXT, qr_token TEXT
 );
 CREATE INDEX IF NOT EXISTS events_state ON events (state, device_seq);
+"""
+# Added after the first journals were made; applied to older journals when they are opened.
+QR_SCHEMA = """
+CREATE TABLE IF NOT EXISTS qr_seen (
+    token_id TEXT PRIMARY KEY,
+    device_seq INTEGER NOT NULL REFERENCES events (device_seq),
+    expires INTEGER NOT NULL
+);
 """
 
 
@@ -47,10 +55,20 @@ class QueuedEvent:
     meal_type: str
     served_at: str
     method: str
+    qr_token: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"eventId": self.event_id, "deviceSeq": self.device_seq, "studentId": self.student_id,
-                "mealType": self.meal_type, "servedAt": self.served_at, "method": self.method}
+        event: dict[str, Any] = {"eventId": self.event_id, "deviceSeq": self.device_seq}
+        if self.student_id:  # a QR meal names no student: the token's voucher does
+            event["studentId"] = self.student_id
+        if self.qr_token:
+            event["qrToken"] = self.qr_token
+        event.update(mealType=self.meal_type, servedAt=self.served_at, method=self.method)
+        return event
+
+
+class TokenSeen(RuntimeError):
+    """This QR token was already presented at this terminal."""
 
 
 def result_message(result: dict[str, Any]) -> str:
@@ -78,7 +96,9 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             if not tables:  # a new journal: all its tables in one transaction
-                db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}COMMIT;")
+                db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}{QR_SCHEMA}COMMIT;")
+            elif "qr_seen" not in tables:
+                _add_qr_tables(db)
         except (sqlite3.DatabaseError, JournalError) as exc:
             if db is not None:
                 db.close()
@@ -118,23 +138,34 @@ class Journal:
 
     # events ---------------------------------------------------------------------------------------------
     def append(self, event_id: str, student_id: str, meal_type: str, served_at: dt.datetime, method: str,
-               serving_day: str, local_hint: str = "") -> int:
-        """Store a meal durably and return its deviceSeq; only after this returns is the meal recorded."""
+               serving_day: str, local_hint: str = "", *, qr_token: str | None = None,
+               qr_token_id: str | None = None, qr_expires: int = 0) -> int:
+        """Store a meal durably and return its deviceSeq; only after this returns is the meal recorded.
+
+        A QR meal also marks its token seen, in the same transaction: TokenSeen if it already was."""
         with self._write() as db:
+            if qr_token_id is not None and self.token_seen(qr_token_id):
+                raise TokenSeen(qr_token_id)
             (last,) = db.execute("SELECT coalesce(max(device_seq), 0) FROM events").fetchone()
             seq = last + 1
             db.execute(
                 "INSERT INTO events (device_seq, event_id, student_id, meal_type, served_at, method, serving_day, "
-                "local_hint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "local_hint, qr_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (seq, event_id, student_id, meal_type,
                  served_at.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                 method, serving_day, local_hint),
+                 method, serving_day, local_hint, qr_token),
             )
+            if qr_token_id is not None:
+                db.execute("INSERT INTO qr_seen (token_id, device_seq, expires) VALUES (?, ?, ?)",
+                           (qr_token_id, seq, qr_expires))
         return seq
+
+    def token_seen(self, token_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM qr_seen WHERE token_id = ?", (token_id,)).fetchone() is not None
 
     def queued(self, limit: int) -> list[QueuedEvent]:
         rows = self._db.execute(
-            "SELECT device_seq, event_id, student_id, meal_type, served_at, method FROM events "
+            "SELECT device_seq, event_id, student_id, meal_type, served_at, method, qr_token FROM events "
             "WHERE state = 'queued' ORDER BY device_seq LIMIT ?", (limit,)).fetchall()
         return [QueuedEvent(*row) for row in rows]
 
@@ -176,3 +207,17 @@ class Journal:
         cursor = self._db.cursor()
         cursor.row_factory = sqlite3.Row
         yield from cursor.execute("SELECT * FROM events ORDER BY device_seq")
+
+
+def _add_qr_tables(db: sqlite3.Connection) -> None:
+    """Bring a journal made before QR tokens up to date (one transaction; nothing else is touched)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+        if "qr_token" not in columns:
+            db.execute("ALTER TABLE events ADD COLUMN qr_token TEXT")
+        db.execute(QR_SCHEMA)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise

@@ -1,7 +1,9 @@
 """Simulated canteen terminals serving a lunch rush, so a first run shows meals arriving.
 
 Most eligible pupils eat once; a few come back for seconds (refused as duplicate meals), a few pupils who
-are not entitled try (refused), and terminals now and then go offline and upload later.
+are not entitled try (refused), and terminals now and then go offline and upload later. Given parents'
+bearer tokens, a share of the children show a dynamic QR code that their parent's app fetched a moment
+before (and now and then the same code again, which the terminal refuses at once).
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from pathlib import Path
 
 from devices.agent import Agent
 from devices.client import ServiceError
+from devices.parent_app import ParentApp, pick_token
+from devices.qrtoken import QrRefused
+
+# Of the QR codes shown, this share is shown a second time (a screenshot): refused by the terminal.
+QR_SHOWN_TWICE = 0.03
 
 
 @dataclass
@@ -23,6 +30,7 @@ class SimulatedTerminal:
     name: str
     offline_until: float = 0.0
     served: list[str] = field(default_factory=list)
+    last_qr: str | None = None
 
 
 def _pick(rng: random.Random, terminal: SimulatedTerminal, meal_type: str) -> str:
@@ -50,6 +58,8 @@ def simulate(
     offline_chance: float = 0.05,
     meal_type: str = "lunch",
     seed: int | None = None,
+    parent_apps: list[ParentApp] | None = None,
+    qr_share: float = 0.5,
     echo: Callable[[str], None] = print,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -59,16 +69,20 @@ def simulate(
     terminals = [SimulatedTerminal(Agent(d, sleep=sleep), d.name) for d in data_dirs]
     for terminal in terminals:
         terminal.agent.refresh_roster()
-    totals = {"recorded": 0, "uploaded": 0, "billable": 0, "refused": 0, "rejected": 0}
+    totals = {"recorded": 0, "uploaded": 0, "billable": 0, "refused": 0, "rejected": 0, "qr": 0,
+              "qr_refused_at_terminal": 0}
     start = clock()
     next_sync = start + sync_every_s
     interval = 60.0 / max(meals_per_minute, 1e-6)
     while duration_s is None or clock() - start < duration_s:
         terminal = rng.choice(terminals)
-        student = _pick(rng, terminal, meal_type)
-        terminal.agent.record(student, meal_type, method=rng.choice(("qr", "qr", "qr", "card", "roster")))
-        terminal.served.append(student)
-        totals["recorded"] += 1
+        if parent_apps and rng.random() < qr_share:
+            _serve_by_qr(rng, terminal, parent_apps, meal_type, totals)
+        else:
+            student = _pick(rng, terminal, meal_type)
+            terminal.agent.record(student, meal_type, method=rng.choice(("card", "roster")))
+            terminal.served.append(student)
+            totals["recorded"] += 1
         if clock() >= next_sync:
             _sync_all(terminals, rng, offline_chance, totals, echo, clock)
             next_sync = clock() + sync_every_s
@@ -79,6 +93,25 @@ def simulate(
     for terminal in terminals:
         terminal.agent.close()
     return totals
+
+
+def _serve_by_qr(rng: random.Random, terminal: SimulatedTerminal, apps: list[ParentApp], meal_type: str,
+                 totals: dict[str, int]) -> None:
+    """A child shows the QR code the parent's app fetched just now (or, now and then, the last one again)."""
+    roster = terminal.agent.roster() or {}
+    school_bin = str((roster.get("school") or {}).get("bin", ""))
+    again = terminal.last_qr is not None and rng.random() < QR_SHOWN_TWICE
+    token = terminal.last_qr if again else pick_token(rng, apps, school_bin, meal_type)
+    if token is None:
+        return
+    terminal.last_qr = token
+    try:
+        terminal.agent.record_qr(token, meal_type)
+    except QrRefused:
+        totals["qr_refused_at_terminal"] += 1
+        return
+    totals["recorded"] += 1
+    totals["qr"] += 1
 
 
 def _sync_all(terminals: list[SimulatedTerminal], rng: random.Random, offline_chance: float,

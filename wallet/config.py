@@ -13,6 +13,9 @@ from pathlib import Path
 
 ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_KEY_CHARS = 32
+# A QR token lives minutes: long enough to walk from the phone to the canteen, short enough that a copied
+# screenshot is soon worthless (and every token is good for one meal only).
+QR_TTL_BOUNDS_S = (30, 900)
 
 
 class ConfigError(RuntimeError):
@@ -26,6 +29,13 @@ class Settings:
     instance_path: Path = field(default_factory=lambda: Path("instance"))
     service_audience: str = "social-wallet-meal-ledger"
     signing_key_path: Path | None = None
+    # Dynamic QR tokens (wallet/qr): their own Ed25519 key (terminals get its public half in the roster)
+    # and their lifetime, which a parent's request may shorten but never lengthen.
+    qr_signing_key_path: Path | None = None
+    qr_token_ttl_s: int = 300
+    # Further QR public keys (PEM files) that terminals and the ingest accept beside the signing key's own:
+    # the next key, published before it signs, or the previous one, until its last tokens have expired.
+    qr_public_key_paths: tuple[Path, ...] = ()
     max_batch_events: int = 500
     terminal_token_max_lifetime_s: int = 600
     # How far a terminal's clock may be from the service's: the leeway of its tokens' time claims, and
@@ -104,6 +114,13 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     key_path = env.get("WALLET_SIGNING_KEY")
     if environment == "production" and not key_path:
         raise ConfigError("WALLET_SIGNING_KEY (an Ed25519 PEM file) is required in production")
+    qr_key_path = env.get("WALLET_QR_SIGNING_KEY")
+    if environment == "production" and not qr_key_path:
+        raise ConfigError("WALLET_QR_SIGNING_KEY (an Ed25519 PEM file) is required in production")
+    qr_ttl = _int(env, "WALLET_QR_TOKEN_TTL_S", Settings.qr_token_ttl_s)
+    if not QR_TTL_BOUNDS_S[0] <= qr_ttl <= QR_TTL_BOUNDS_S[1]:
+        low, high = QR_TTL_BOUNDS_S
+        raise ConfigError(f"WALLET_QR_TOKEN_TTL_S must be {low}-{high} seconds, got {qr_ttl}")
     idp_jwks = env.get("WALLET_IDP_JWKS", "")
     if environment == "production" and not (idp_jwks and env.get("WALLET_IDP_ISSUER")):
         raise ConfigError("WALLET_IDP_JWKS and WALLET_IDP_ISSUER are required in production")
@@ -125,6 +142,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         instance_path=instance,
         service_audience=env.get("WALLET_AUDIENCE", Settings.service_audience),
         signing_key_path=Path(key_path) if key_path else None,
+        qr_signing_key_path=Path(qr_key_path) if qr_key_path else None,
+        qr_token_ttl_s=qr_ttl,
+        qr_public_key_paths=tuple(Path(p.strip()) for p in env.get("WALLET_QR_PUBLIC_KEYS", "").split(",")
+                                  if p.strip()),
         max_batch_events=_int(env, "WALLET_MAX_BATCH_EVENTS", Settings.max_batch_events),
         terminal_token_max_lifetime_s=_int(env, "WALLET_TERMINAL_TOKEN_MAX_S", 600),
         device_clock_tolerance_s=_int(env, "WALLET_DEVICE_CLOCK_TOLERANCE_S", 300),

@@ -20,9 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from wallet.config import ConfigError, Settings
 from wallet.ledger.signing import SigningKey, key_id_for
 
-__all__ = ["DEV_KEY_FILENAME", "load_public_key_file", "load_signing_key", "public_keys_of"]
+__all__ = [
+    "DEV_KEY_FILENAME", "DEV_QR_KEY_FILENAME", "load_public_key_file", "load_qr_signing_key", "load_signing_key",
+    "public_keys_of",
+]
 
 DEV_KEY_FILENAME = "checkpoint-signing-key.pem"
+DEV_QR_KEY_FILENAME = "qr-signing-key.pem"
 # A PEM private key is a few hundred bytes; refusing big files keeps a wrong path from being read whole.
 _MAX_PEM_BYTES = 64 * 1024
 
@@ -34,6 +38,19 @@ def load_signing_key(settings: Settings) -> SigningKey:
     if settings.is_production:
         raise ConfigError("WALLET_SIGNING_KEY (an Ed25519 PEM file) is required in production")
     return _development_key(Path(settings.instance_path) / DEV_KEY_FILENAME)
+
+
+def load_qr_signing_key(settings: Settings) -> SigningKey:
+    """The key that signs dynamic QR tokens: a key of its own, under the same rules as the checkpoint key.
+
+    A separate key because its public half goes to every terminal and it may be rotated often, while the
+    checkpoint key vouches for years of history; neither can stand in for the other.
+    """
+    if settings.qr_signing_key_path is not None:
+        return _read_signing_key(Path(settings.qr_signing_key_path), "WALLET_QR_SIGNING_KEY")
+    if settings.is_production:
+        raise ConfigError("WALLET_QR_SIGNING_KEY (an Ed25519 PEM file) is required in production")
+    return _development_key(Path(settings.instance_path) / DEV_QR_KEY_FILENAME)
 
 
 def public_keys_of(*keys: SigningKey) -> dict[str, bytes]:

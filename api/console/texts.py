@@ -221,6 +221,13 @@ _T: dict[str, tuple[str, str, str]] = {
                                    "құрылғы сағаты қате"),
     "period_closed": ("period already closed", "период закрыт", "кезең жабылған"),
     "no_contract_price": ("no contract price", "нет цены в договоре", "шартта баға жоқ"),
+    "qr_token_other_school": ("QR code of another school", "QR-код другой школы", "басқа мектептің QR-коды"),
+    "qr_token_other_meal_type": ("QR code for another meal", "QR-код на другой приём пищи",
+                                 "басқа тамаққа арналған QR-код"),
+    "qr_token_expired": ("QR code expired", "срок QR-кода истёк", "QR-кодтың мерзімі өтті"),
+    "qr_token_reused": ("QR code used again", "QR-код использован повторно", "QR-код қайта қолданылды"),
+    "voucher_not_active": ("voucher not active", "талон не действует", "талон белсенді емес"),
+    "qr_token_other_student": ("QR code of another pupil", "QR-код другого ученика", "басқа оқушының QR-коды"),
 }
 _INDEX = {"en": 0, "ru": 1, "kk": 2}
 

@@ -5,7 +5,7 @@ and each move is appended to complaint_history, which the database refuses to ch
 ledger and the feedback). One open complaint per feedback is a partial unique index.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-11-30 03:09:59.887637
 """
 
@@ -18,7 +18,7 @@ import wallet.models.base  # noqa: F401 - autogenerate renders wallet.models.bas
 
 
 revision = '0009'
-down_revision = '0006'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -39,6 +39,7 @@ from api.auth import dev_idp
 from tests.conftest import BACKENDS, fresh_database_url
 from tests.factories import TerminalKey, batch, make_world, meal_event
 from tests.parent_factories import OTHER_PARENT_IIN, PARENT_IIN, link
+from tests.qr_factories import add_voucher
 from wallet.config import Settings
 from wallet.db import make_engine, make_session_factory
 from wallet.keys import load_signing_key
@@ -102,6 +103,7 @@ def _seed(fuzz_settings: Settings, engine: Any, session_factory: Any, world: Any
         victim.register(session, world.school)
         link(session, PARENT_IIN, world.eligible[0])
         link(session, OTHER_PARENT_IIN, world.eligible[1], "father")
+        add_voucher(session, world.eligible[0], world.school.id)  # the parent's child can get QR codes
     client = app.test_client()
     # Meals (one gap in deviceSeq, one refused meal), a checkpoint and a feedback.
     events = [meal_event(world.eligible[0], 1), meal_event(world.eligible[1], 2),

@@ -19,6 +19,7 @@ from api import create_app
 from api.auth import dev_idp
 from tests.factories import TerminalKey, batch, meal_event
 from tests.parent_factories import OTHER_PARENT_IIN, PARENT_IIN, link
+from tests.qr_factories import add_voucher
 from wallet.config import Settings
 from wallet.keys import load_signing_key
 from wallet.ledger.checkpoints import make_checkpoint
@@ -90,6 +91,7 @@ def build_sec(settings: Settings, session_factory: Any, world: Any, client: Any)
         terminal_b.register(session, world.other_school)
         link(session, PARENT_IIN, world.eligible[0])
         link(session, OTHER_PARENT_IIN, world.eligible[1], "father")
+        add_voucher(session, world.eligible[0], world.school.id)  # so that a QR code can be issued
     posted = client.post("/api/v1/terminal/events", headers=terminal.headers(),
                          json=batch(meal_event(world.eligible[0], 1), meal_event(world.eligible[1], 2)))
     assert posted.status_code == 200, posted.get_data(as_text=True)

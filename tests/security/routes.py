@@ -70,6 +70,8 @@ ROUTES = [
     Route("GET", "/api/v1/parent/children/<child_id>/complaints", "parent", lambda s: f"{P}/{s.child}/complaints"),
     Route("POST", "/api/v1/parent/children/<child_id>/complaints", "parent", lambda s: f"{P}/{s.child}/complaints",
           lambda s: {"entryId": s.entry, "text": "the soup was cold"}),
+    Route("POST", "/api/v1/parent/children/<child_id>/qr", "parent", lambda s: f"{P}/{s.child}/qr",
+          lambda s: {"mealType": "lunch"}),
     Route("GET", "/api/v1/parent/notifications", "parent", lambda s: "/api/v1/parent/notifications"),
     Route("GET", "/api/v1/parent/notifications/stream", "parent", lambda s: "/api/v1/parent/notifications/stream"),
     Route("GET", "/api/v1/auditor/reconciliations", "staff",

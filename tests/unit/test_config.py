@@ -15,6 +15,9 @@ def test_production_needs_a_database_url_and_a_signing_key():
         settings_from_env({"WALLET_ENV": "production"})
     with pytest.raises(ConfigError, match="WALLET_SIGNING_KEY"):
         settings_from_env({"WALLET_ENV": "production", "WALLET_DATABASE_URL": "postgresql://x@y/z"})
+    with pytest.raises(ConfigError, match="WALLET_QR_SIGNING_KEY"):
+        settings_from_env({"WALLET_ENV": "production", "WALLET_DATABASE_URL": "postgresql://x@y/z",
+                           "WALLET_SIGNING_KEY": "/keys/checkpoint.pem"})
 
 
 @pytest.mark.parametrize(
@@ -22,6 +25,8 @@ def test_production_needs_a_database_url_and_a_signing_key():
     [
         ({"WALLET_ENV": "staging"}, "WALLET_ENV"),
         ({"WALLET_MAX_BATCH_EVENTS": "many"}, "whole number"),
+        ({"WALLET_QR_TOKEN_TTL_S": "5"}, "WALLET_QR_TOKEN_TTL_S"),
+        ({"WALLET_QR_TOKEN_TTL_S": "3600"}, "WALLET_QR_TOKEN_TTL_S"),
     ],
 )
 def test_bad_settings_are_named(env, message):

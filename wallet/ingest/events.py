@@ -11,13 +11,18 @@ from typing import Literal
 from wallet.errors import FieldError
 from wallet.ledger.canonical import flat_canonical_bytes
 from wallet.models import LedgerEntry
+from wallet.qr.token import QrClaims
 
 Status = Literal["recorded", "replayed", "conflict", "invalid"]
 
 
 @dataclass(frozen=True)
 class MealEvent:
-    """One meal as the terminal saw it; `index` is its place in the batch."""
+    """One meal as the terminal saw it; `index` is its place in the batch.
+
+    A meal identified by a scanned QR token carries the token as sent and its verified claims; its
+    `student_ref` may then be empty (the voucher names the child).
+    """
 
     index: int
     event_id: uuid.UUID
@@ -26,6 +31,8 @@ class MealEvent:
     meal_type: str
     served_at: dt.datetime
     method: str
+    qr_token: str | None = None
+    qr: QrClaims | None = None
 
     def content_hash(self) -> bytes:
         """What identifies the content: the same event id with another hash is a conflict."""
@@ -34,6 +41,8 @@ class MealEvent:
             "mealType": self.meal_type, "method": self.method,
             "servedAt": self.served_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
         }
+        if self.qr_token is not None:  # only then, so events without a token keep their content hash
+            content["qrToken"] = self.qr_token
         return hashlib.sha256(flat_canonical_bytes(content)).digest()
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from wallet.qr.reasons import QR_REASON_CODES
+
 UNKNOWN_STUDENT = "unknown_student"
 NOT_ENROLLED = "not_enrolled"
 NOT_ELIGIBLE = "not_eligible"
@@ -19,7 +21,7 @@ NO_CONTRACT_PRICE = "no_contract_price"
 
 REASON_CODES = (
     UNKNOWN_STUDENT, NOT_ENROLLED, NOT_ELIGIBLE, DUPLICATE_MEAL, NOT_SERVING_DAY, CLOCK_OUT_OF_BOUNDS,
-    PERIOD_CLOSED, NO_CONTRACT_PRICE,
+    PERIOD_CLOSED, NO_CONTRACT_PRICE, *QR_REASON_CODES,
 )
 
 # A device may stamp a meal a little after it says it sent the batch (clock jitter), not more.
@@ -37,6 +39,8 @@ class Facts:
     clock_offset: dt.timedelta
     served_after_sent: dt.timedelta
     price_tiyn: int | None
+    # Reason codes from a QR token's checks (wallet.qr.ingest); empty for meals without a token.
+    qr_problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ def decide(facts: Facts, *, clock_tolerance: dt.timedelta) -> Verdict:
             reasons.append(NO_CONTRACT_PRICE)
         if facts.already_served:
             reasons.append(DUPLICATE_MEAL)
+    reasons.extend(facts.qr_problems)
     if reasons:
         return Verdict(False, tuple(reasons), 0)
     assert facts.price_tiyn is not None

@@ -22,6 +22,7 @@ from wallet.ingest.events import Batch, EventOutcome, MealEvent
 from wallet.ledger.append import append_entries, lock_chain_head
 from wallet.models import LedgerEntry, MealSlot, School, Terminal
 from wallet.parents.notifications import record_meal_notifications
+from wallet.qr.ingest import QrBatchContext, load_qr_context
 
 # A unique-key race the lock cannot see (it should not happen) is retried this many times.
 _ATTEMPTS = 3
@@ -62,9 +63,12 @@ def _record_once(
             first_in_batch[event.event_id] = event
             seq_owner[event.device_seq] = event.event_id
 
-    ctx = _context_for(session, school, [e for e, _ in fresh])
-    entries = [_judge(event, outcome, ctx, terminal, batch, clock_tolerance) for event, outcome in fresh]
+    qr_ctx = load_qr_context(session, school.id, school.bin, [e.qr for e, _ in fresh if e.qr is not None],
+                             clock_tolerance)
+    ctx = _context_for(session, school, [e for e, _ in fresh], qr_ctx)
+    entries = [_judge(event, outcome, ctx, qr_ctx, terminal, batch, clock_tolerance) for event, outcome in fresh]
     append_entries(session, head, entries)
+    qr_ctx.record_uses(session)
     session.add_all(
         MealSlot(student_id=e.student_id, serving_day=e.serving_day, meal_type=e.meal_type, entry_id=e.id)
         for e in entries
@@ -131,10 +135,14 @@ def _conflict(outcome: EventOutcome, code: str, message: str) -> None:
     outcome.status, outcome.code, outcome.message = "conflict", code, message
 
 
-def _context_for(session: Session, school: School, events: list[MealEvent]) -> SchoolContext:
+def _student_ref(event: MealEvent, qr_ctx: QrBatchContext) -> str:
+    return qr_ctx.student_ref(event.qr, event.student_ref) if event.qr is not None else event.student_ref
+
+
+def _context_for(session: Session, school: School, events: list[MealEvent], qr_ctx: QrBatchContext) -> SchoolContext:
     zone_probe = SchoolContext(school=school, zone=ZoneInfo(school.timezone))
     days = {zone_probe.serving_day(e.served_at) for e in events}
-    ids = {sid for e in events if (sid := parse_student_ref(e.student_ref)) is not None}
+    ids = {sid for e in events if (sid := parse_student_ref(_student_ref(e, qr_ctx))) is not None}
     return load_context(session, school, ids, days)
 
 
@@ -142,12 +150,16 @@ def _judge(
     event: MealEvent,
     outcome: EventOutcome,
     ctx: SchoolContext,
+    qr_ctx: QrBatchContext,
     terminal: Terminal,
     batch: Batch,
     clock_tolerance: dt.timedelta,
 ) -> LedgerEntry:
     day = ctx.serving_day(event.served_at)
-    parsed = parse_student_ref(event.student_ref)
+    student_ref = _student_ref(event, qr_ctx)
+    qr_problems = () if event.qr is None else tuple(qr_ctx.problems(
+        event.qr, sent_ref=event.student_ref, meal_type=event.meal_type, served_at=event.served_at, day=day))
+    parsed = parse_student_ref(student_ref)
     student = parsed if parsed in ctx.students else None
     category = ctx.category(student, day) if student else None
     price = ctx.price(day, event.meal_type, category) if category else None
@@ -161,18 +173,22 @@ def _judge(
         clock_offset=batch.received_at - batch.sent_at,
         served_after_sent=event.served_at - batch.sent_at,
         price_tiyn=price.price_tiyn if price else None,
+        qr_problems=qr_problems,
     )
     verdict = rules.decide(facts, clock_tolerance=clock_tolerance)
     if verdict.billable and student is not None:
         ctx.served.add((student, day, event.meal_type))
     entry = LedgerEntry(
         kind="meal", event_id=event.event_id, terminal_id=terminal.id, device_seq=event.device_seq,
-        student_ref=event.student_ref, student_id=student, meal_type=event.meal_type, method=event.method,
+        student_ref=student_ref, student_id=student, meal_type=event.meal_type, method=event.method,
         served_at=event.served_at, serving_day=day, billing_month=f"{day:%Y-%m}",
         received_at=batch.received_at, verdict=verdict.name, reasons=",".join(verdict.reasons),
         category_code=category, contract_id=price.contract_id if price and verdict.billable else None,
         price_tiyn=verdict.price_tiyn, content_hash=event.content_hash(),
+        voucher_id=event.qr.voucher_id if event.qr else None, qr_token_id=event.qr.token_id if event.qr else None,
     )
+    if event.qr is not None:
+        qr_ctx.spends(event.qr, verdict.reasons, entry)
     outcome.entry = entry
     return entry
 

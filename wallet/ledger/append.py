@@ -33,6 +33,9 @@ _HASHED_FIELDS = (
     ("contract_id", "contractId"), ("price_tiyn", "priceTiyn"), ("refers_to", "refersTo"),
     ("actor", "actor"), ("note", "note"),
 )
+# Hashed only when set: entries made before QR tokens existed (and every non-QR entry) keep exactly the
+# canonical bytes they were appended with, so existing chains verify unchanged.
+_OPTIONAL_HASHED_FIELDS = (("voucher_id", "voucherId"), ("qr_token_id", "qrTokenId"))
 
 
 def _json_value(value: Any) -> Any:
@@ -50,6 +53,10 @@ def entry_payload(entry: LedgerEntry) -> dict[str, Any]:
     payload: dict[str, Any] = {"format": ENTRY_FORMAT}
     for attribute, key in _HASHED_FIELDS:
         payload[key] = _json_value(getattr(entry, attribute))
+    for attribute, key in _OPTIONAL_HASHED_FIELDS:
+        value = getattr(entry, attribute, None)
+        if value is not None:
+            payload[key] = _json_value(value)
     return payload
 
 

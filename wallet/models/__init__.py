@@ -22,6 +22,7 @@ from wallet.models.parents import (
     MealFeedback,
     ParentNotification,
 )
+from wallet.models.qr import QrTokenUse
 from wallet.models.reconciliation import (
     CLAIM_FORMATS,
     PeriodCloseCheckpoint,
@@ -89,6 +90,7 @@ __all__ = [
     "MenuDish",
     "ParentNotification",
     "PeriodCloseCheckpoint",
+    "QrTokenUse",
     "Region",
     "School",
     "Student",

@@ -79,6 +79,10 @@ class LedgerEntry(Base):
     refers_to: Mapped[int | None] = mapped_column(BigInteger)
     actor: Mapped[str | None] = mapped_column(String(80))
     note: Mapped[str | None] = mapped_column(Text)
+    # Meals identified by a dynamic QR token: the voucher and the token it named (hashed only when set,
+    # so entries without them keep their canonical bytes).
+    voucher_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    qr_token_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     # What the terminal sent, hashed, so a replay can be told from a conflicting reuse of an event id.
     content_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     payload: Mapped[str] = mapped_column(Text)

@@ -38,7 +38,7 @@ FEEDBACK_TAGS = (
 )
 ACCESS_ACTIONS = (
     "children", "meals_today", "meals", "menu", "feedback_read", "feedback_write", "allergies_read",
-    "allergies_write", "notifications", "access_log", "complaints_read", "complaint_write",
+    "allergies_write", "notifications", "access_log", "complaints_read", "complaint_write", "qr_token",
 )
 # Tables the database keeps append-only (triggers in migration 0004), like the ledger.
 APPEND_ONLY_PARENT_TABLES = ("meal_feedback", "child_access_log")

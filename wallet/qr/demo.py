@@ -1,0 +1,147 @@
+"""A month of QR-based meals for the demo world, recorded through the real ingest.
+
+For each school, a demo terminal `T-demo-qr-<BIN>` presents, on every serving day of the 30 days before
+`today`, a dynamic QR token (signed with the service's QR key, a few minutes before the meal) for most
+children holding an active voucher, with a few realistic refusals: a screenshot shown twice, a token
+fetched too early, a breakfast token shown at lunch. The events go through `record_batch`, so the
+entries, verdicts and reason codes are exactly what a terminal would have produced.
+
+Vouchers come from the voucher lifecycle; until its demo data exists, `ensure_demo_vouchers` makes an
+active voucher for every pupil enrolled and eligible today (and nothing when any voucher already exists).
+Running it again records nothing (a school whose demo terminal has entries is skipped).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import random
+import uuid
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from wallet.ingest import Batch, MealEvent, record_batch
+from wallet.ledger.signing import SigningKey
+from wallet.models import CalendarDay, Enrollment, LedgerEntry, School, StudentEligibility, Terminal, Voucher
+from wallet.qr.token import QrClaims, encode_token
+
+DAYS = 30
+BATCH = 500
+LUNCH_AT = dt.time(12, 30)
+# Shares of the day's children: who eat, whose token is refused and how.
+EAT_SHARE = 0.92
+REUSED_SHARE = 0.01
+EXPIRED_SHARE = 0.01
+WRONG_MEAL_SHARE = 0.005
+
+
+def _school_year(day: dt.date) -> tuple[str, dt.date, dt.date]:
+    start = day.year if day.month >= 8 else day.year - 1
+    return f"{start}-{start + 1}", dt.date(start, 9, 1), dt.date(start + 1, 5, 31)
+
+
+def ensure_demo_vouchers(session: Session, today: dt.date) -> int:
+    """Active vouchers for pupils enrolled and eligible today, when the database has no voucher at all."""
+    if session.scalar(select(func.count()).select_from(Voucher)):
+        return 0
+    year, start, end = _school_year(today)
+    rows = session.execute(
+        select(Enrollment.student_id, Enrollment.school_id, func.min(StudentEligibility.category_code))
+        .join(StudentEligibility, StudentEligibility.student_id == Enrollment.student_id)
+        .where(Enrollment.valid_from <= today, or_(Enrollment.valid_to.is_(None), Enrollment.valid_to >= today),
+               StudentEligibility.valid_from <= today, StudentEligibility.valid_to >= today)
+        .group_by(Enrollment.student_id, Enrollment.school_id)
+    ).all()
+    at = dt.datetime.combine(start - dt.timedelta(days=14), dt.time(9), dt.UTC)
+    rng = random.Random(f"demo-vouchers-{today}")
+    session.add_all(
+        Voucher(id=uuid.UUID(int=rng.getrandbits(128), version=4), student_id=sid, school_id=school_id,
+                school_year=year, category_code=category, valid_from=start, valid_to=end, status="active",
+                offered_at=at, offer_expires_at=at + dt.timedelta(days=30), status_changed_at=at)
+        for sid, school_id, category in sorted(rows, key=lambda r: (r[1], str(r[0])))
+    )
+    session.commit()
+    return len(rows)
+
+
+def record_demo_qr_meals(session_factory: sessionmaker[Session], key: SigningKey, today: dt.date,
+                         *, clock_tolerance: dt.timedelta, seed: int = 2026) -> int:
+    """Record the month of QR meals; returns the number of events recorded (0 when already there)."""
+    recorded = 0
+    with session_factory() as session:
+        schools = list(session.scalars(select(School).order_by(School.bin)))
+    for school in schools:
+        with session_factory() as session:
+            rng = random.Random(f"{seed}-{school.bin}")
+            recorded += _school_month(session, school, key, today, clock_tolerance, rng)
+    return recorded
+
+
+def _school_month(session: Session, school: School, key: SigningKey, today: dt.date,
+                  clock_tolerance: dt.timedelta, rng: random.Random) -> int:
+    terminal_id = f"T-demo-qr-{school.bin}"
+    terminal = session.get(Terminal, terminal_id)
+    if terminal is not None and session.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.terminal_id == terminal_id)):
+        return 0
+    days = list(session.scalars(
+        select(CalendarDay.day).where(CalendarDay.school_id == school.id, CalendarDay.kind == "serving",
+                                      CalendarDay.day >= today - dt.timedelta(days=DAYS), CalendarDay.day < today)
+        .order_by(CalendarDay.day)))
+    vouchers = list(session.scalars(
+        select(Voucher).where(Voucher.school_id == school.id, Voucher.status == "active").order_by(Voucher.id)))
+    if not days or not vouchers:
+        return 0
+    if terminal is None:
+        terminal = Terminal(id=terminal_id, school_id=school.id, public_key=_unheld_public_key(),
+                            status="active", label="demo QR meals", created_at=dt.datetime.now(dt.UTC))
+        session.add(terminal)
+        session.commit()
+    zone = ZoneInfo(school.timezone)
+    events: list[MealEvent] = []
+    for day in days:
+        for voucher in vouchers:
+            if not voucher.valid_from <= day <= voucher.valid_to or rng.random() > EAT_SHARE:
+                continue
+            served = dt.datetime.combine(day, LUNCH_AT, zone) + dt.timedelta(seconds=rng.randrange(0, 3600))
+            roll = rng.random()
+            issued = served - dt.timedelta(seconds=rng.randrange(20, 240))
+            meal = "lunch"
+            if roll < EXPIRED_SHARE:
+                issued = served - dt.timedelta(hours=3)  # fetched in the morning, shown at lunch
+            elif roll < EXPIRED_SHARE + WRONG_MEAL_SHARE:
+                meal = "breakfast"
+            claims = QrClaims(token_id=uuid.UUID(int=rng.getrandbits(128), version=4), voucher_id=voucher.id,
+                              school_bin=school.bin, meal_type=meal, not_before=int(issued.timestamp()),
+                              expires=int(issued.timestamp()) + 300, key_id=key.key_id)
+            token = encode_token(claims, key)
+            events.append(_event(len(events), served, token, claims))
+            if rng.random() < REUSED_SHARE:  # the same screenshot shown again a minute later
+                events.append(_event(len(events), served + dt.timedelta(minutes=1), token, claims))
+    for start in range(0, len(events), BATCH):
+        now = dt.datetime.now(dt.UTC)
+        chunk = [_reindexed(e, i) for i, e in enumerate(events[start:start + BATCH])]
+        record_batch(session, terminal, Batch(terminal_id, now, now, chunk), clock_tolerance=clock_tolerance)
+    return len(events)
+
+
+def _event(index: int, served: dt.datetime, token: str, claims: QrClaims) -> MealEvent:
+    # UUIDv7 from the serving time (ms) and the token id's bits, so a rerun would make the same ids.
+    ms = int(served.timestamp() * 1000)
+    rand = claims.token_id.int ^ index
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 62 & 0xFFF) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return MealEvent(index=index, event_id=uuid.UUID(int=value), device_seq=index + 1, student_ref="",
+                     meal_type="lunch", served_at=served.astimezone(dt.UTC), method="qr", qr_token=token, qr=claims)
+
+
+def _reindexed(event: MealEvent, index: int) -> MealEvent:
+    return MealEvent(index=index, event_id=event.event_id, device_seq=event.device_seq, student_ref="",
+                     meal_type=event.meal_type, served_at=event.served_at, method="qr", qr_token=event.qr_token,
+                     qr=event.qr)
+
+
+def _unheld_public_key() -> str:
+    """The demo terminal never authenticates; a public key is required, so it gets one nobody holds."""
+    return base64.urlsafe_b64encode(SigningKey.generate().public_key_raw).rstrip(b"=").decode()
