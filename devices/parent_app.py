@@ -49,14 +49,17 @@ def load_parent_apps(server: str, path: str | None) -> list[ParentApp]:
     return [ParentApp(server, token) for token in tokens]
 
 
-def pick_token(rng: random.Random, apps: list[ParentApp], school_bin: str, meal_type: str) -> str | None:
-    """A QR token for a random child of a random parent at this school, or None when none can be had."""
+def pick_token(rng: random.Random, apps: list[ParentApp], school_bin: str, meal_type: str,
+               exclude: set[str] | frozenset[str] = frozenset()) -> tuple[str, str] | None:
+    """(childId, QR token) for a random child of a random parent at this school who is not in `exclude`
+    (children who already had this meal), or None when none can be had."""
     for app in rng.sample(apps, k=min(len(apps), 5)):
         try:
-            children = app.children_at(school_bin)
-            token = app.qr_token(rng.choice(children), meal_type) if children else None
+            children = [c for c in app.children_at(school_bin) if c not in exclude]
+            child = rng.choice(children) if children else None
+            token = app.qr_token(child, meal_type) if child else None
         except (requests.RequestException, ValueError):  # unreachable, or not JSON: this child eats without
             continue
-        if token:
-            return token
+        if child and token:
+            return child, token
     return None

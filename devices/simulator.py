@@ -1,7 +1,7 @@
-"""Simulated canteen terminals serving a lunch rush, so a first run shows meals arriving.
+"""Simulated canteen terminals serving a school day's meals, so a first run shows meals arriving.
 
-Most eligible pupils eat once; a few come back for seconds (refused as duplicate meals), a few pupils who
-are not entitled try (refused), and terminals now and then go offline and upload later. Given parents'
+Most eligible pupils eat once per meal; a few come back for seconds (refused as duplicate meals), a few
+pupils who are not entitled try (refused), and terminals now and then go offline and upload later. Given parents'
 bearer tokens, a share of the children show a dynamic QR code that their parent's app fetched a moment
 before (and now and then the same code again, which the terminal refuses at once).
 """
@@ -24,29 +24,65 @@ from devices.qrtoken import QrRefused
 QR_SHOWN_TWICE = 0.03
 
 
+MEAL_ORDER = ("breakfast", "lunch", "snack")
+
+
 @dataclass
 class SimulatedTerminal:
     agent: Agent
     name: str
     offline_until: float = 0.0
-    served: list[str] = field(default_factory=list)
     last_qr: str | None = None
 
 
-def _pick(rng: random.Random, terminal: SimulatedTerminal, meal_type: str) -> str:
-    roster = terminal.agent.roster() or {"students": []}
-    pupils = roster["students"]
+@dataclass
+class Canteen:
+    """What the canteen staff of one school know during the day, shared by all of its terminals: who had
+    which meal. The rush serves the day's meals in order, each entitled pupil once (with a few second
+    helpings and pupils without the right, which the service refuses), and stops when all are served."""
+
+    meals: list[str]
+    served: dict[str, set[str]] = field(default_factory=dict)
+
+    def current_meal(self, roster: dict) -> str | None:
+        for meal in self.meals:
+            if self.waiting(roster, meal):
+                return meal
+        return None
+
+    def waiting(self, roster: dict, meal: str) -> list[str]:
+        return [p["studentId"] for p in _entitled(roster, meal) if p["studentId"] not in self.served.get(meal, ())]
+
+    def serve(self, meal: str, student: str) -> None:
+        self.served.setdefault(meal, set()).add(student)
+
+
+def _entitled(roster: dict, meal: str) -> list[dict]:
+    """Pupils the roster lists for this meal; on a day without service, everyone (each is refused once)."""
+    pupils = roster.get("students", [])
+    if not roster.get("isServingDay", True):
+        return pupils
+    return [p for p in pupils if meal in p["mealTypes"]]
+
+
+def _pick(rng: random.Random, roster: dict, canteen: Canteen, meal_type: str) -> str:
+    pupils = roster.get("students", [])
     if not pupils:
         return "unknown-pupil"
     roll = rng.random()
-    if terminal.served and roll < 0.04:
-        return rng.choice(terminal.served)  # back for seconds
-    entitled = [p for p in pupils if meal_type in p["mealTypes"]]
-    others = [p for p in pupils if meal_type not in p["mealTypes"]]
+    served = canteen.served.get(meal_type)
+    if served and roll < 0.04:
+        return rng.choice(sorted(served))  # back for seconds
+    entitled = {p["studentId"] for p in _entitled(roster, meal_type)}
+    others = [p["studentId"] for p in pupils if p["studentId"] not in entitled]
     if others and roll < 0.10:
-        return rng.choice(others)["studentId"]
-    not_yet = [p for p in entitled if p["studentId"] not in terminal.served] or entitled or pupils
-    return rng.choice(not_yet)["studentId"]
+        return rng.choice(others)
+    return rng.choice(canteen.waiting(roster, meal_type) or [p["studentId"] for p in pupils])
+
+
+def _meal_order(first: str) -> list[str]:
+    """The day's meals from `first` on, in serving order."""
+    return list(MEAL_ORDER[MEAL_ORDER.index(first):]) if first in MEAL_ORDER else [first]
 
 
 def simulate(
@@ -64,29 +100,45 @@ def simulate(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, int]:
-    """Run enrolled terminals (one data dir each) until duration_s passes (or forever when None)."""
+    """Run enrolled terminals (one data dir each) until duration_s passes (or forever when None).
+
+    The terminals serve `meal_type` and then the day's later meals; once every entitled pupil has had them
+    all, they stop recording and only upload what is still queued.
+    """
     rng = random.Random(seed)
     terminals = [SimulatedTerminal(Agent(d, sleep=sleep), d.name) for d in data_dirs]
     for terminal in terminals:
         terminal.agent.refresh_roster()
+    canteens: dict[str, Canteen] = {}
     totals = {"recorded": 0, "uploaded": 0, "billable": 0, "refused": 0, "rejected": 0, "qr": 0,
               "qr_refused_at_terminal": 0}
+    _tell_about_the_day(terminals, echo)
     start = clock()
     next_sync = start + sync_every_s
     interval = 60.0 / max(meals_per_minute, 1e-6)
+    done: set[str] = set()
     while duration_s is None or clock() - start < duration_s:
         terminal = rng.choice(terminals)
-        if parent_apps and rng.random() < qr_share:
-            _serve_by_qr(rng, terminal, parent_apps, meal_type, totals)
+        roster = terminal.agent.roster() or {"students": []}
+        school_bin = str((roster.get("school") or {}).get("bin", ""))
+        canteen = canteens.setdefault(school_bin, Canteen(_meal_order(meal_type)))
+        meal = canteen.current_meal(roster)
+        if meal is None:
+            if school_bin not in done:
+                done.add(school_bin)
+                echo(f"{_stamp()} school {school_bin}: every pupil on the roster has had the day's meals; "
+                     "the terminals now only upload what is queued")
+        elif parent_apps and rng.random() < qr_share:
+            _serve_by_qr(rng, terminal, canteen, parent_apps, school_bin, meal, totals)
         else:
-            student = _pick(rng, terminal, meal_type)
-            terminal.agent.record(student, meal_type, method=rng.choice(("card", "roster")))
-            terminal.served.append(student)
+            student = _pick(rng, roster, canteen, meal)
+            terminal.agent.record(student, meal, method=rng.choice(("card", "roster")))
+            canteen.serve(meal, student)
             totals["recorded"] += 1
         if clock() >= next_sync:
             _sync_all(terminals, rng, offline_chance, totals, echo, clock)
             next_sync = clock() + sync_every_s
-        sleep(rng.expovariate(1.0 / interval))
+        sleep(rng.expovariate(1.0 / interval) if meal is not None else min(sync_every_s, interval * 10))
     for terminal in terminals:
         terminal.offline_until = 0.0
     _sync_all(terminals, rng, 0.0, totals, echo, clock)
@@ -95,23 +147,42 @@ def simulate(
     return totals
 
 
-def _serve_by_qr(rng: random.Random, terminal: SimulatedTerminal, apps: list[ParentApp], meal_type: str,
-                 totals: dict[str, int]) -> None:
+def _tell_about_the_day(terminals: list[SimulatedTerminal], echo: Callable[[str], None]) -> None:
+    """On a day without service every meal is refused (`not_serving_day`): say so, lest it look broken."""
+    told: set[str] = set()
+    for terminal in terminals:
+        roster = terminal.agent.roster() or {}
+        school_bin = str((roster.get("school") or {}).get("bin", ""))
+        if roster and not roster.get("isServingDay", True) and school_bin not in told:
+            told.add(school_bin)
+            echo(f"{roster.get('servingDay')} is not a serving day at school {school_bin} (weekend, holiday or "
+                 "closure): the service keeps every meal posted today, refused as not_serving_day")
+
+
+def _serve_by_qr(rng: random.Random, terminal: SimulatedTerminal, canteen: Canteen, apps: list[ParentApp],
+                 school_bin: str, meal_type: str, totals: dict[str, int]) -> None:
     """A child shows the QR code the parent's app fetched just now (or, now and then, the last one again)."""
-    roster = terminal.agent.roster() or {}
-    school_bin = str((roster.get("school") or {}).get("bin", ""))
-    again = terminal.last_qr is not None and rng.random() < QR_SHOWN_TWICE
-    token = terminal.last_qr if again else pick_token(rng, apps, school_bin, meal_type)
-    if token is None:
-        return
+    if terminal.last_qr is not None and rng.random() < QR_SHOWN_TWICE:
+        child, token = None, terminal.last_qr
+    else:
+        picked = pick_token(rng, apps, school_bin, meal_type, exclude=canteen.served.get(meal_type, set()))
+        if picked is None:
+            return
+        child, token = picked
     terminal.last_qr = token
     try:
         terminal.agent.record_qr(token, meal_type)
     except QrRefused:
         totals["qr_refused_at_terminal"] += 1
         return
+    if child is not None:
+        canteen.serve(meal_type, child)
     totals["recorded"] += 1
     totals["qr"] += 1
+
+
+def _stamp() -> str:
+    return dt.datetime.now().strftime("%H:%M:%S")
 
 
 def _sync_all(terminals: list[SimulatedTerminal], rng: random.Random, offline_chance: float,
@@ -135,6 +206,5 @@ def _sync_all(terminals: list[SimulatedTerminal], rng: random.Random, offline_ch
             totals["billable"] += report.billable
             totals["refused"] += refused
             totals["rejected"] += report.rejected
-            stamp = dt.datetime.now().strftime("%H:%M:%S")
-            echo(f"{stamp} {terminal.name}: uploaded {report.sent} meals: {report.billable} billable, "
+            echo(f"{_stamp()} {terminal.name}: uploaded {report.sent} meals: {report.billable} billable, "
                  f"{refused} refused (kept in the ledger with reasons), {report.rejected} rejected")
