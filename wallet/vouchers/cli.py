@@ -1,0 +1,73 @@
+"""`wallet vouchers offer|sync|expire --school-year 2026-2027`: run the voucher jobs (cron, or by hand)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+import click
+
+from wallet.cli import EXIT_BAD_INPUT, Context, pass_context
+from wallet.db import make_session_factory, transaction
+from wallet.errors import DomainError
+from wallet.vouchers.offers import VoucherReport, expire_vouchers, offer_vouchers, sync_vouchers
+from wallet.vouchers.years import school_year_of
+
+# Kazakhstan has one time zone since March 2024; schools' own zones matter for serving days, not for jobs.
+ZONE = "Asia/Almaty"
+
+
+@click.group("vouchers")
+def vouchers_group() -> None:
+    """Free-meal vouchers: offers from eligibility, keeping them in step, expiry after the school year."""
+
+
+def _run(ctx: Context, job: Callable[..., VoucherReport], school_year: str | None, today: dt.date | None) -> None:
+    now = dt.datetime.now(dt.UTC)
+    day = today or now.astimezone(ZoneInfo(ZONE)).date()
+    year = school_year or school_year_of(day)
+    try:
+        with transaction(make_session_factory(ctx.engine())) as session:
+            report = job(session, year, day, now)
+    except DomainError as exc:
+        click.echo(f"wallet: {exc.message}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    click.echo(f"vouchers {year} on {day.isoformat()}: {report.summary()}")
+
+
+_YEAR = click.option("--school-year", default=None, help="e.g. 2026-2027 (default: the current one)")
+_TODAY = click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                      help="the day to judge entitlement on (default: today in Kazakhstan)")
+
+
+def _day(value: dt.datetime | None) -> dt.date | None:
+    return value.date() if value else None
+
+
+@vouchers_group.command("offer")
+@_YEAR
+@_TODAY
+@pass_context
+def offer(ctx: Context, school_year: str | None, today: dt.datetime | None) -> None:
+    """Offer a voucher to every entitled pupil without one, and notify their guardians."""
+    _run(ctx, offer_vouchers, school_year, _day(today))
+
+
+@vouchers_group.command("sync")
+@_YEAR
+@_TODAY
+@pass_context
+def sync(ctx: Context, school_year: str | None, today: dt.datetime | None) -> None:
+    """Activate accepted vouchers, suspend those whose eligibility or enrollment ended, restore returning
+    ones, let unanswered offers lapse."""
+    _run(ctx, sync_vouchers, school_year, _day(today))
+
+
+@vouchers_group.command("expire")
+@_YEAR
+@_TODAY
+@pass_context
+def expire(ctx: Context, school_year: str | None, today: dt.datetime | None) -> None:
+    """Expire the year's live vouchers once the school year has ended."""
+    _run(ctx, expire_vouchers, school_year, _day(today))
