@@ -20,6 +20,7 @@ from api import (
     security,
     session_scope,
     terminals,
+    vouchers,
 )
 from api.auth import idp
 from wallet.config import Settings, settings_from_env
@@ -50,6 +51,6 @@ def create_app(
     security.init_app(app, settings)
     idp.init_app(app, settings)
     for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint,
-                      parents.blueprint, auditors.blueprint, reconciliation.blueprint):
+                      parents.blueprint, auditors.blueprint, reconciliation.blueprint, *vouchers.BLUEPRINTS):
         app.register_blueprint(blueprint)
     return app

@@ -61,6 +61,7 @@ from wallet.parents.queries import (
     today_status,
 )
 from wallet.principals import Principal
+from wallet.vouchers.views import require_consent, voucher_states
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("parents", __name__, url_prefix="/api/v1/parent")
@@ -103,9 +104,16 @@ def _child_id(raw_id: str) -> uuid.UUID | None:
         return None
 
 
-def _child(principal: Principal, raw_id: str, action: str | None = None, detail: str | None = None) -> Child:
+def _child(principal: Principal, raw_id: str, action: str | None = None, detail: str | None = None, *,
+           consent: bool = True) -> Child:
     """The caller's child with this id, or the one 404 for every other id. With `action`, the read is
-    written to the access log by the same lookup (so validate the request before calling this)."""
+    written to the access log by the same lookup (so validate the request before calling this).
+
+    With `consent`, a child of the caller whose vouchers hold no accepted consent is a 403
+    `consent_required` (wallet.vouchers.views.require_consent), checked before anything is read or logged.
+    """
+    if consent:
+        require_consent(session_scope.session(), principal.subject, _child_id(raw_id))
     note = AccessNote(principal.role, principal.subject, action, detail) if action else None
     try:
         return find_child(session_scope.session(), principal.subject, _child_id(raw_id), _now(), log=note)
@@ -132,9 +140,12 @@ def children() -> Response:
     session = session_scope.session()
     found = list_children(session, principal.subject, _now(),
                           log=AccessNote(principal.role, principal.subject, "children"))
-    todays = [today_status(session, child) for child in found]
+    states = voucher_states(session, principal.subject, [child.id for child in found]) if found else {}
+    # Without accepted consent only the offer is shown (docs/decisions.md, "Vouchers and consent").
+    todays = [today_status(session, child) if states.get(child.id, ("", True))[1] else None for child in found]
     lang = language()
-    return jsonify(items=[child_json(child, today, lang) for child, today in zip(found, todays, strict=True)])
+    return jsonify(items=[child_json(child, today, lang, states.get(child.id, (None, True))[0])
+                          for child, today in zip(found, todays, strict=True)])
 
 
 @blueprint.get("/children/<child_id>/meals/today")
@@ -251,7 +262,7 @@ def get_feedback(child_id: str, entry_id: str) -> Response:
 def access_log(child_id: str) -> Response:
     principal = authenticate_parent()
     _reading()
-    child = _child(principal, child_id)
+    child = _child(principal, child_id, consent=False)  # who read the child's data: always the parent's to see
     args = query(CursorQuery())
     binding = str(child.id)
     before = None
@@ -274,6 +285,9 @@ def access_log(child_id: str) -> Response:
 
 
 def _notification_json(row: ParentNotification, names: dict[uuid.UUID, str]) -> dict[str, Any]:
+    if row.voucher_id is not None:  # an offer (wallet.vouchers.offers): what to answer, never the ground
+        return {"childId": str(row.student_id), "childFirstName": names.get(row.student_id, ""),
+                "kind": row.kind, "voucherId": str(row.voucher_id)}
     return {"childId": str(row.student_id), "childFirstName": names.get(row.student_id, ""),
             "entryId": row.entry_id, "kind": row.kind, "mealType": row.meal_type,
             "date": row.serving_day.isoformat(), "servedAt": iso(row.served_at), "billable": row.billable}
@@ -342,7 +356,8 @@ def _event_stream(*, factory: Any, principal: Principal, names: dict[uuid.UUID, 
         for row in rows:
             cursor = cursor.after([row])
             payload = json.dumps(_notification_json(row, names), ensure_ascii=False, separators=(",", ":"))
-            yield f"id: {cursor.encode(principal.subject)}\nevent: meal\ndata: {payload}\n\n"
+            event = "voucher" if row.voucher_id is not None else "meal"
+            yield f"id: {cursor.encode(principal.subject)}\nevent: {event}\ndata: {payload}\n\n"
         cursor = after
         now = time.monotonic()
         if rows:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wallet.errors import Conflict, NotFound
-from wallet.models import ConsentText, GuardianLink, Voucher, VoucherConsent, VoucherTransition
+from wallet.models import ConsentText, GuardianLink, School, Voucher, VoucherConsent, VoucherTransition
 from wallet.vouchers.lifecycle import CONSENTED_STATUSES, check_transition
 
 
@@ -88,8 +89,14 @@ def _refuse_answer(voucher: Voucher, now: dt.datetime, answer: str) -> None:
         raise Conflict("offer_expired", f"This offer has expired and can no longer be {answer}.")
 
 
+def school_today(session: Session, school_id: int, now: dt.datetime) -> dt.date:
+    """The school's local date at `now` (its serving day)."""
+    zone = session.scalar(select(School.timezone).where(School.id == school_id)) or "Asia/Almaty"
+    return now.astimezone(ZoneInfo(zone)).date()
+
+
 def accept(session: Session, parent_iin: str, voucher_id: uuid.UUID | None, text_version: str,
-           now: dt.datetime, *, today: dt.date) -> Voucher:
+           now: dt.datetime, *, today: dt.date | None = None) -> Voucher:
     """A guardian accepts the offer, consenting under `text_version` (the current one). Commits.
 
     The voucher becomes active at once when its validity has begun (`today`, the school's local date)
@@ -107,7 +114,7 @@ def accept(session: Session, parent_iin: str, voucher_id: uuid.UUID | None, text
                                text_version=current.version, at=now))
     from wallet.vouchers.offers import settle_accepted  # offers builds on this module
 
-    settle_accepted(session, voucher, today, now)
+    settle_accepted(session, voucher, today or school_today(session, voucher.school_id, now), now)
     session.commit()
     return voucher
 
