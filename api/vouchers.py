@@ -1,27 +1,31 @@
 """Parents' voucher endpoints: list offers and vouchers of their children, read one, accept (with consent
-to a named consent text version), decline, withdraw consent.
+to a named consent text version), decline, withdraw consent. And the school's monthly eligibility lists
+(`/api/v1/auditor/schools/{schoolBin}/eligibility-lists`), sent by its social pedagogue (school_admin).
 
-Each view authenticates, parses, calls wallet.vouchers (which commits) and writes the child access log.
-Any voucher id that is not of one of the caller's children is the same 404 as an unknown one.
+Each view authenticates, parses, calls wallet.vouchers (which commits) and, for parents, writes the child
+access log. Any voucher id that is not of one of the caller's children is the same 404 as an unknown one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from api import session_scope
-from api.auth.idp import authenticate_parent
+from api.auth.idp import authenticate_parent, authenticate_staff
 from api.errors import ProblemError
 from api.i18n import language
-from api.schemas.common import json_body, load
-from api.schemas.vouchers import AcceptBody, voucher_json
+from api.schemas.common import json_body, load, query
+from api.schemas.vouchers import AcceptBody, MonthQuery, eligibility_list_json, voucher_json
 from wallet.errors import NotFound
 from wallet.parents.access_log import record_access
 from wallet.principals import Principal
-from wallet.vouchers import service
+from wallet.reconciliation.months import parse_month
+from wallet.scope import school_in_scope
+from wallet.vouchers import eligibility_lists, service
 from wallet.vouchers.views import parent_voucher_view, parent_vouchers
 
 blueprint = Blueprint("parent_vouchers", __name__, url_prefix="/api/v1/parent/vouchers")
@@ -118,4 +122,43 @@ def withdraw(voucher_id: str) -> Response:
         return _answer(principal, vid, "voucher_withdraw")  # type: ignore[arg-type]
     except service.VoucherNotFound as exc:
         raise _not_found(exc) from None
-BLUEPRINTS = (blueprint,)
+
+
+# --- monthly eligibility lists (staff) --------------------------------------------------------------------------
+
+staff_blueprint = Blueprint("eligibility_lists", __name__, url_prefix="/api/v1/auditor/schools")
+# Who may see a school's lists (personal data of entitled pupils): not suppliers.
+LIST_READERS = ("school_admin", "operator", "auditor")
+
+
+@staff_blueprint.post("/<school_bin>/eligibility-lists")
+def submit_list(school_bin: str) -> tuple[Response, int]:
+    """The month's list as text/csv (the file `wallet import eligibility-list` takes) or JSON."""
+    principal = authenticate_staff("school_admin", "operator")
+    session = session_scope.session()
+    if request.mimetype == "text/csv":
+        source, body = "csv", None
+    elif request.is_json:
+        source, body = "json", json_body()
+    else:
+        raise ProblemError(415, "unsupported_media_type", "Send the list as text/csv or application/json.")
+    school = school_in_scope(session, principal, school_bin)
+    document = (eligibility_lists.parse_list_csv(request.get_data(cache=True)) if source == "csv"
+                else eligibility_lists.parse_list_json(body, school.bin))
+    now = _now()
+    view = eligibility_lists.submit_list(session, school, document, submitted_by=principal.actor,
+                                         today=now.astimezone(ZoneInfo(school.timezone)).date(), now=now,
+                                         source=source)
+    return jsonify(eligibility_list_json(view, language())), 201
+
+
+@staff_blueprint.get("/<school_bin>/eligibility-lists")
+def get_list(school_bin: str) -> Response:
+    principal = authenticate_staff(*LIST_READERS)
+    month = parse_month(query(MonthQuery())["month"], field="query/month")
+    session = session_scope.session()
+    school = school_in_scope(session, principal, school_bin)
+    return jsonify(eligibility_list_json(eligibility_lists.list_for_month(session, school, month), language()))
+
+
+BLUEPRINTS = (blueprint, staff_blueprint)

@@ -6,16 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from api.schemas.parents import iso
+from wallet.identifiers import mask_iin
 from wallet.models import ConsentText, EligibilityCategory
+from wallet.vouchers.eligibility_lists import Change, ListView, Pupil
 from wallet.vouchers.views import VoucherView
 
 
 class AcceptBody(Schema):
     consent_text_version = fields.String(data_key="consentTextVersion", required=True,
                                          validate=validate.Length(min=1, max=32))
+
+
+class MonthQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    month = fields.String(required=True, validate=validate.Length(min=1, max=20))
 
 
 def consent_text(text: ConsentText, lang: str) -> str:
@@ -53,3 +62,29 @@ def voucher_json(view: VoucherView, lang: str, reader_iin: str, *, detail: bool 
     if detail:
         body["ground"] = ground_json(view.ground, lang)
     return body
+
+
+def _pupil_json(pupil: Pupil) -> dict[str, Any]:
+    return {"iin": mask_iin(pupil.iin), "lastName": pupil.last_name, "firstName": pupil.first_name}
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    return {**_pupil_json(change.pupil), "category": change.category, "previousCategory": change.previous_category}
+
+
+def eligibility_list_json(view: ListView, lang: str) -> dict[str, Any]:
+    """A month's list with its differences from the previous list; IINs masked."""
+    school = view.school
+    report = view.vouchers
+    return {
+        "school": {"bin": school.bin, "name": school.name_kk if lang == "kk" else school.name_ru},
+        "month": str(view.month),
+        "submittedAt": iso(view.submitted_at),
+        "previousMonth": str(view.previous_month) if view.previous_month else None,
+        "pupils": [{**_pupil_json(p), "category": c} for p, c in view.entries],
+        "changes": {"added": [_change_json(c) for c in view.added],
+                    "removed": [_change_json(c) for c in view.removed],
+                    "categoryChanged": [_change_json(c) for c in view.category_changed]},
+        "vouchers": ({"offered": report.offered, "changed": dict(sorted(report.changed.items()))}
+                     if report is not None else None),
+    }

@@ -18,7 +18,17 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tests.security.routes import ROUTES, route, send, takes_an_id
-from wallet.models import Checkpoint, ChildAccessLog, ChildAllergy, LedgerEntry, MealFeedback, Terminal
+from wallet.models import (
+    Checkpoint,
+    ChildAccessLog,
+    ChildAllergy,
+    EligibilityList,
+    LedgerEntry,
+    MealFeedback,
+    Terminal,
+    Voucher,
+    VoucherConsent,
+)
 
 P = "/api/v1/parent/children"
 
@@ -42,6 +52,10 @@ def _children_routes() -> list[str]:
 def _with_child(rule_name: str, child: Callable[[Any], str], entry: Callable[[Any], int] | None = None):
     template = route(rule_name).rule.replace("<child_id>", "{child}").replace("<entry_id>", "{entry}")
     return lambda s: template.format(child=child(s), entry=(entry or (lambda s: s.entry))(s))
+
+
+def _voucher_url(suffix: str) -> Callable[[Any], str]:
+    return lambda s: f"/api/v1/parent/vouchers/{s.voucher}{suffix}"
 
 
 ATTEMPTS: list[Attempt] = [
@@ -104,6 +118,25 @@ ATTEMPTS: list[Attempt] = [
             lambda s: f"/api/v1/auditor/periods?region={s.region}", 200, None, hides=lambda s, body: not body["items"]),
     Attempt("GET /api/v1/auditor/periods", "supplier_unknown",
             lambda s: "/api/v1/auditor/periods", 200, None, hides=lambda s, body: not body["items"]),
+    # Another family's voucher is "no such voucher", at every voucher endpoint.
+    *(Attempt(f"{method} /api/v1/parent/vouchers/<voucher_id>{suffix}", "other_parent",
+              _voucher_url(suffix), 404,
+              "voucher_not_found", (lambda s: {"consentTextVersion": "2026-1"}) if suffix == "/accept" else None)
+      for method, suffix in (("GET", ""), ("POST", "/accept"), ("POST", "/decline"), ("POST", "/withdraw"))),
+    # A school's eligibility lists: another school's admin and auditors of other regions see no such school;
+    # auditors may read but not submit, suppliers neither.
+    Attempt("POST /api/v1/auditor/schools/<school_bin>/eligibility-lists", "school_admin_b",
+            lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists", 404, "school_not_found"),
+    Attempt("POST /api/v1/auditor/schools/<school_bin>/eligibility-lists", "auditor",
+            lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists", 403, "forbidden"),
+    Attempt("GET /api/v1/auditor/schools/<school_bin>/eligibility-lists", "school_admin_b",
+            lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists?month={s.month}", 404,
+            "school_not_found"),
+    Attempt("GET /api/v1/auditor/schools/<school_bin>/eligibility-lists", "auditor_elsewhere",
+            lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists?month={s.month}", 404,
+            "school_not_found"),
+    Attempt("GET /api/v1/auditor/schools/<school_bin>/eligibility-lists", "supplier",
+            lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists?month={s.month}", 403, "forbidden"),
     # Functions a role may not use at all, whatever the id.
     Attempt("POST /api/v1/admin/terminals/<terminal_id>/revoke", "school_admin",
             lambda s: f"/api/v1/admin/terminals/{s.terminal.terminal_id}/revoke", 403, "forbidden"),
@@ -122,7 +155,8 @@ def state(session_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
         return {
             "ledger": count(LedgerEntry), "checkpoints": count(Checkpoint), "feedback": count(MealFeedback),
-            "allergies": count(ChildAllergy),
+            "allergies": count(ChildAllergy), "consents": count(VoucherConsent), "lists": count(EligibilityList),
+            "vouchers": sorted((str(i), st) for i, st in session.execute(select(Voucher.id, Voucher.status))),
             "terminals": sorted(session.execute(select(Terminal.id, Terminal.status)).all()),
         }
 

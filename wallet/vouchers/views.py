@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -102,28 +103,37 @@ def parent_voucher_view(session: Session, parent_iin: str, voucher_id: uuid.UUID
 # --- the consent rule for the children endpoints --------------------------------------------------------------
 
 
-def _consented(status: str, accepted_once: bool) -> bool:
-    return status in CONSENTED_STATUSES or (status == "expired" and accepted_once)
-
-
 def voucher_states(session: Session, parent_iin: str,
                    child_ids: Iterable[uuid.UUID] | None = None) -> dict[uuid.UUID, tuple[str, bool]]:
     """Per child of this parent that has vouchers: (status of the latest voucher, whether its data may be
-    shown). A child without any voucher is absent: legacy data, shown as before vouchers existed."""
+    shown). A child without any voucher is absent: legacy data, shown as before vouchers existed.
+
+    Shown: a voucher of the child is accepted, active or suspended (consent holds now, whatever later offer
+    is pending), or an accepted voucher has expired and consent was never withdrawn (the years consented
+    to stay visible). Not shown: only offers, declines, lapsed offers, or a withdrawal.
+    """
     query = (select(Voucher.student_id, Voucher.id, Voucher.status, Voucher.school_year, Voucher.offered_at)
              .join(GuardianLink, GuardianLink.student_id == Voucher.student_id)
              .where(GuardianLink.parent_iin == parent_iin))
     if child_ids is not None:
         query = query.where(Voucher.student_id.in_(list(child_ids)))
-    latest: dict[uuid.UUID, tuple[str, dt.datetime, uuid.UUID, str]] = {}
-    for sid, vid, status, year, offered_at in session.execute(query):
-        if sid not in latest or (year, offered_at) > latest[sid][:2]:
-            latest[sid] = (year, offered_at, vid, status)
-    expired = [vid for _, _, vid, status in latest.values() if status == "expired"]
+    rows = session.execute(query).all()
+    expired = [vid for _, vid, status, _, _ in rows if status == "expired"]
     accepted_once = set(session.scalars(select(VoucherConsent.voucher_id).where(
         VoucherConsent.voucher_id.in_(expired), VoucherConsent.decision == "accepted"))) if expired else set()
-    return {sid: (status, _consented(status, vid in accepted_once))
-            for sid, (_, _, vid, status) in latest.items()}
+    latest: dict[uuid.UUID, tuple[str, dt.datetime, str]] = {}
+    statuses: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for sid, vid, status, year, offered_at in rows:
+        statuses[sid].add("expired_accepted" if vid in accepted_once else status)
+        if sid not in latest or (year, offered_at) > latest[sid][:2]:
+            latest[sid] = (year, offered_at, status)
+    return {sid: (latest[sid][2], _shown(found)) for sid, found in statuses.items()}
+
+
+def _shown(statuses: set[str]) -> bool:
+    if statuses & set(CONSENTED_STATUSES):
+        return True
+    return "expired_accepted" in statuses and "withdrawn" not in statuses
 
 
 def require_consent(session: Session, parent_iin: str, child_id: uuid.UUID | None) -> None:
