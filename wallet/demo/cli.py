@@ -39,6 +39,11 @@ def _load(ctx: Context, world: DemoWorld, out_dir: Path) -> None:
             f"{kind:<12} {report.rows:>6} rows: {report.created} created, {report.updated} updated, "
             f"{report.unchanged} unchanged"
         )
+    from wallet.demo.vouchers import make_demo_vouchers
+
+    with session_factory() as session:
+        statuses = make_demo_vouchers(session, today=world.today, seed=world.seed)
+    click.echo("vouchers     " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())))
 
 
 def _summary(world: DemoWorld) -> list[str]:
