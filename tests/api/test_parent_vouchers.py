@@ -197,3 +197,31 @@ def test_parent_iin_is_never_in_answers(checked, parent, offers) -> None:
     text = checked.post(f"{url}/accept", headers=parent.headers(),
                         json={"consentTextVersion": CONSENT_VERSION}).get_data(as_text=True)
     assert PARENT_IIN not in text and str(parent.child.iin) not in text
+
+
+def test_offers_reach_the_event_stream(app, checked, parent, offers) -> None:
+    import json
+
+    app.config.update(WALLET_PARENT_STREAM_LIFETIME_S=0.2, WALLET_PARENT_STREAM_POLL_S=0.05)
+    body = checked.get("/api/v1/parent/notifications/stream", headers=parent.headers()).get_data(as_text=True)
+    events = [block for block in body.split("\n\n") if "event: " in block]
+    assert len(events) == 1 and "event: voucher" in events[0]
+    data = json.loads(events[0].split("data: ", 1)[1])
+    assert data["kind"] == "voucher_offered" and data["voucherId"] == _mine(offers, parent)
+
+
+def test_a_pending_offer_for_next_year_does_not_hide_a_consented_child(checked, parent, session_factory,
+                                                                       world) -> None:
+    from tests.voucher_factories import voucher_for
+
+    with session_factory() as session:
+        active = voucher_for(session, parent.child, world.school.id, "active", today=world.today,
+                             parent_iin=PARENT_IIN)
+        voucher_for(session, parent.child, world.school.id, "offered",
+                    today=world.today.replace(year=world.today.year + 1))
+    child = checked.get("/api/v1/parent/children", headers=parent.headers()).get_json()["items"][0]
+    assert child["voucherStatus"] == "offered" and child["today"] is not None
+    assert checked.post(f"{V}/{active.id}/withdraw", headers=parent.headers()).status_code == 200
+    child = checked.get("/api/v1/parent/children", headers=parent.headers()).get_json()["items"][0]
+    assert child["today"] is None
+    assert_problem(checked.get(parent.url("/meals"), headers=parent.headers()), 403, "consent_required")
