@@ -111,6 +111,14 @@ def _seed(fuzz_settings: Settings, engine: Any, session_factory: Any, world: Any
     with session_factory() as session:
         make_checkpoint(session, world.school.id, load_signing_key(fuzz_settings))
         session.commit()
+    with session_factory() as session:  # the parent's child: an active voucher and next year's open offer
+        from tests.voucher_factories import voucher_for
+
+        vouchers = [voucher_for(session, world.eligible[0], world.school.id, "active", today=world.today,
+                                parent_iin=PARENT_IIN),
+                    voucher_for(session, world.eligible[0], world.school.id, "offered",
+                                today=world.today.replace(year=world.today.year + 1)),
+                    voucher_for(session, world.eligible[1], world.school.id, "offered", today=world.today)]
     parent = {"Authorization": "Bearer " + dev_idp.issue_token(fuzz_settings, PARENT_IIN, {"role": "parent"})}
     posted = client.post(f"/api/v1/parent/children/{world.eligible[0].id}/meals/{entry_ids[0]}/feedback",
                          json={"rating": 4, "tags": ["tasty"]}, headers=parent)
@@ -129,6 +137,7 @@ def _seed(fuzz_settings: Settings, engine: Any, session_factory: Any, world: Any
         "terminalId": [FUZZ_TERMINAL, VICTIM_TERMINAL],
         "school": [world.school.bin, world.other_school.bin],
         "schoolBin": [world.school.bin, world.other_school.bin],
+        "voucherId": [str(v.id) for v in vouchers],
     }
     return Seeded(app=app, terminal=terminal, staff=staff, known=known, new_code=new_code)
 
