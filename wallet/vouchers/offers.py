@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, insert, or_, select
 from sqlalchemy.orm import Session
 
 from wallet.ingest.context import CATEGORY_PRIORITY
@@ -136,19 +136,22 @@ def offer_vouchers(session: Session, school_year: str, today: dt.date, now: dt.d
     expires = min(now + OFFER_WINDOW, dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC))
     for school_id in sorted(by_school):
         lock_chain_head(session, school_id)  # outbox ids of one school grow in commit order
+        vouchers, transitions, notes = [], [], []
         for sid, ent in sorted(by_school[school_id], key=lambda p: str(p[0])):
-            voucher = Voucher(id=uuid.uuid4(), student_id=sid, school_id=school_id, school_year=school_year,
-                              category_code=ent.category, valid_from=min(max(start, ent.since), end),
-                              valid_to=end, status="offered", offered_at=now, offer_expires_at=expires,
-                              status_changed_at=now)
-            session.add(voucher)
-            session.flush()
-            session.add(VoucherTransition(voucher_id=voucher.id, from_status=None, to_status="offered",
-                                          reason="entitled", actor_role=SYSTEM, actor_id=SYSTEM, at=now))
-            session.add(ParentNotification(student_id=sid, school_id=school_id, kind=NOTIFICATION_KIND_OFFER,
-                                           voucher_id=voucher.id, created_at=now))
-            report.offered += 1
-    session.flush()
+            voucher_id = uuid.uuid4()
+            vouchers.append({"id": voucher_id, "student_id": sid, "school_id": school_id, "school_year": school_year,
+                             "category_code": ent.category, "valid_from": min(max(start, ent.since), end),
+                             "valid_to": end, "status": "offered", "offered_at": now, "offer_expires_at": expires,
+                             "status_changed_at": now})
+            transitions.append({"voucher_id": voucher_id, "from_status": None, "to_status": "offered",
+                                "reason": "entitled", "actor_role": SYSTEM, "actor_id": SYSTEM, "at": now})
+            notes.append({"student_id": sid, "school_id": school_id, "kind": NOTIFICATION_KIND_OFFER,
+                          "voucher_id": voucher_id, "created_at": now})
+        # Core executemany, a statement per table and school: a national run offers hundreds of thousands.
+        session.execute(insert(Voucher), vouchers)
+        session.execute(insert(VoucherTransition), transitions)
+        session.execute(insert(ParentNotification), notes)
+        report.offered += len(vouchers)
     return report
 
 
