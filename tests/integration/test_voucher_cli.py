@@ -43,3 +43,11 @@ def test_a_bad_school_year_exits_2(run, year: str) -> None:  # type: ignore[no-u
 
 def test_a_bad_date_is_a_usage_error(run) -> None:  # type: ignore[no-untyped-def]
     assert run("sync", "--today", "2026-13-01").exit_code == 2
+
+
+def test_one_school_only_and_an_unknown_school(run, world) -> None:  # type: ignore[no-untyped-def]
+    year, today = school_year_of(world.today), world.today.isoformat()
+    other = run("offer", "--school-year", year, "--today", today, "--school", world.other_school.bin)
+    assert other.exit_code == 0 and other.stdout.endswith(": 1 offered\n"), other.output
+    unknown = run("sync", "--school", "000000000000")
+    assert unknown.exit_code == EXIT_BAD_INPUT and "no school with BIN 000000000000" in unknown.stderr

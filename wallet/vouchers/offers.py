@@ -213,18 +213,19 @@ def sync_vouchers(session: Session, school_year: str, today: dt.date, now: dt.da
     return report
 
 
-def expire_vouchers(session: Session, school_year: str, today: dt.date,
-                    now: dt.datetime | None = None) -> VoucherReport:
+def expire_vouchers(session: Session, school_year: str, today: dt.date, now: dt.datetime | None = None, *,
+                    school_ids: Iterable[int] | None = None) -> VoucherReport:
     """After the year's last day, every voucher of the year that is not final expires."""
     now = now or dt.datetime.now(dt.UTC)
     _, end = parse_school_year(school_year)
     report = VoucherReport()
     if today <= end:
         return report
-    for voucher in session.scalars(
-        select(Voucher).where(Voucher.school_year == school_year, Voucher.status.not_in(FINAL_STATUSES))
-        .order_by(Voucher.id).with_for_update()
-    ):
+    query = (select(Voucher).where(Voucher.school_year == school_year, Voucher.status.not_in(FINAL_STATUSES))
+             .order_by(Voucher.id).with_for_update())
+    if school_ids is not None:
+        query = query.where(Voucher.school_id.in_(sorted(set(school_ids))))
+    for voucher in session.scalars(query):
         _move(session, voucher, "expired", "school_year_ended", now, report)
     session.flush()
     return report
