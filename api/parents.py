@@ -307,12 +307,23 @@ def notifications() -> Response:
     cursor = _cursor_from(principal, args.get("since"), "query/since")
     session = session_scope.session()
     kids = list_children(session, principal.subject, _now())
-    rows, cursor = read_notifications(session, [c.id for c in kids], cursor, limit=args["limit"])
+    read, cursor = read_notifications(session, [c.id for c in kids], cursor, limit=args["limit"])
+    rows = _deliverable(read, _without_consent(session, principal, kids))
     names = {c.id: c.first_name for c in kids}
     body = [_notification_json(r, names) for r in rows]
     if rows:
         _log(principal, [r.student_id for r in rows], "notifications")
-    return jsonify(items=body, cursor=cursor.encode(principal.subject), hasMore=len(rows) == args["limit"])
+    return jsonify(items=body, cursor=cursor.encode(principal.subject), hasMore=len(read) == args["limit"])
+
+
+def _without_consent(session: Any, principal: Principal, kids: list[Child]) -> frozenset[uuid.UUID]:
+    """Children whose vouchers hold no accepted consent: their offers are delivered, their meals are not."""
+    states = voucher_states(session, principal.subject, [c.id for c in kids]) if kids else {}
+    return frozenset(child for child, (_, shown) in states.items() if not shown)
+
+
+def _deliverable(rows: list[ParentNotification], hidden: frozenset[uuid.UUID]) -> list[ParentNotification]:
+    return [r for r in rows if r.voucher_id is not None or r.student_id not in hidden]
 
 
 @blueprint.get("/notifications/stream")
@@ -327,6 +338,7 @@ def notification_stream() -> Response:
     stream = _event_stream(
         factory=current_app.extensions["wallet.session_factory"], principal=principal,
         names={c.id: c.first_name for c in kids}, cursor=cursor,
+        hidden=_without_consent(session_scope.session(), principal, kids),
         lifetime=float(config.get("WALLET_PARENT_STREAM_LIFETIME_S", STREAM_LIFETIME_S)),
         poll=float(config.get("WALLET_PARENT_STREAM_POLL_S", STREAM_POLL_S)),
         keepalive=float(config.get("WALLET_PARENT_STREAM_KEEPALIVE_S", STREAM_KEEPALIVE_S)),
@@ -336,7 +348,8 @@ def notification_stream() -> Response:
 
 
 def _event_stream(*, factory: Any, principal: Principal, names: dict[uuid.UUID, str], cursor: NotificationCursor,
-                  lifetime: float, poll: float, keepalive: float) -> Iterator[str]:
+                  lifetime: float, poll: float, keepalive: float,
+                  hidden: frozenset[uuid.UUID] = frozenset()) -> Iterator[str]:
     """Runs after the view has returned: it uses a short session of its own per poll, never the request's,
     so an idle stream holds no database connection."""
     yield f"retry: {STREAM_RETRY_MS}\n: {len(names)} children\n\n"
@@ -345,7 +358,8 @@ def _event_stream(*, factory: Any, principal: Principal, names: dict[uuid.UUID, 
     while True:
         try:
             with factory() as session:
-                rows, after = read_notifications(session, ids, cursor, limit=STREAM_BATCH)
+                read, after = read_notifications(session, ids, cursor, limit=STREAM_BATCH)
+                rows = _deliverable(read, hidden)
                 if rows:
                     record_access(session, actor_role=principal.role, actor_id=principal.subject,
                                   student_ids=[r.student_id for r in rows], action="notifications",
@@ -367,5 +381,5 @@ def _event_stream(*, factory: Any, principal: Principal, names: dict[uuid.UUID, 
             last_sent = now
         if now - started >= lifetime:
             return
-        if len(rows) < STREAM_BATCH:
+        if len(read) < STREAM_BATCH:
             time.sleep(min(poll, max(0.0, started + lifetime - now)))

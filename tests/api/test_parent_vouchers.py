@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from tests.parent_factories import (  # noqa: F401 - fixtures
     PARENT_IIN,
     assert_problem,
+    meals_fixture,
     other_parent_fixture,
     parent_fixture,
 )
@@ -225,3 +226,14 @@ def test_a_pending_offer_for_next_year_does_not_hide_a_consented_child(checked, 
     child = checked.get("/api/v1/parent/children", headers=parent.headers()).get_json()["items"][0]
     assert child["today"] is None
     assert_problem(checked.get(parent.url("/meals"), headers=parent.headers()), 403, "consent_required")
+
+
+def test_meals_of_a_child_without_consent_are_not_notified(checked, parent, offers, meals) -> None:
+    meals.record(parent.child)
+    items = checked.get("/api/v1/parent/notifications", headers=parent.headers()).get_json()["items"]
+    assert [i["kind"] for i in items] == ["voucher_offered"]
+    checked.post(f"{V}/{_mine(offers, parent)}/accept", headers=parent.headers(),
+                 json={"consentTextVersion": CONSENT_VERSION})
+    meals.record(parent.child, meal_type="breakfast")
+    items = checked.get("/api/v1/parent/notifications", headers=parent.headers()).get_json()["items"]
+    assert [i["kind"] for i in items] == ["voucher_offered", "meal", "meal"]  # consent shows the earlier meal too
