@@ -24,6 +24,7 @@ from api import (
     security,
     session_scope,
     terminals,
+    vouchers,
 )
 from api.auth import idp
 from wallet.config import Settings, settings_from_env
@@ -55,7 +56,8 @@ def create_app(
     idp.init_app(app, settings)
     for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint,
                       parents.blueprint, qr.blueprint, auditors.blueprint, reconciliation.blueprint,
-                      reports.blueprint, complaints.parent_blueprint, complaints.staff_blueprint):
+                      reports.blueprint, complaints.parent_blueprint, complaints.staff_blueprint,
+                      *vouchers.BLUEPRINTS):
         app.register_blueprint(blueprint)
     console.init_app(app, settings)  # the web console (api/console): HTML pages under /console
     return app

@@ -48,6 +48,24 @@ TITLES: dict[str, dict[str, str]] = {
                           "kk": "Тегін тамаққа белсенді талон жоқ"},
     "idp_unavailable": {"en": "Identity provider unavailable", "ru": "Провайдер идентификации недоступен",
                         "kk": "Сәйкестендіру провайдері қолжетімсіз"},
+    # Vouchers and eligibility lists
+    "voucher_not_found": {"en": "Voucher not found", "ru": "Ваучер не найден", "kk": "Ваучер табылмады"},
+    "consent_required": {"en": "Consent required", "ru": "Требуется согласие", "kk": "Келісім қажет"},
+    "consent_text_outdated": {"en": "Consent text has changed", "ru": "Текст согласия изменился",
+                              "kk": "Келісім мәтіні өзгерді"},
+    "voucher_already_accepted": {"en": "Offer already accepted", "ru": "Предложение уже принято",
+                                 "kk": "Ұсыныс қабылданған"},
+    "voucher_declined": {"en": "Offer declined", "ru": "Предложение отклонено", "kk": "Ұсыныстан бас тартылған"},
+    "voucher_withdrawn": {"en": "Consent withdrawn", "ru": "Согласие отозвано", "kk": "Келісім кері қайтарылған"},
+    "voucher_not_accepted": {"en": "Offer not accepted", "ru": "Предложение не принято", "kk": "Ұсыныс қабылданбаған"},
+    "voucher_expired": {"en": "Voucher expired", "ru": "Срок ваучера истёк", "kk": "Ваучер мерзімі өтті"},
+    "offer_expired": {"en": "Offer expired", "ru": "Срок предложения истёк", "kk": "Ұсыныс мерзімі өтті"},
+    "voucher_transition_not_allowed": {"en": "Voucher cannot change so", "ru": "Недопустимое изменение ваучера",
+                                       "kk": "Ваучерді бұлай өзгертуге болмайды"},
+    "eligibility_list_invalid": {"en": "Eligibility list refused", "ru": "Список отклонён",
+                                 "kk": "Тізім қабылданбады"},
+    "eligibility_list_not_found": {"en": "Eligibility list not found", "ru": "Список не найден",
+                                   "kk": "Тізім табылмады"},
 }
 
 

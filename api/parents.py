@@ -61,6 +61,7 @@ from wallet.parents.queries import (
     today_status,
 )
 from wallet.principals import Principal
+from wallet.vouchers.views import require_consent, voucher_states
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("parents", __name__, url_prefix="/api/v1/parent")
@@ -103,9 +104,16 @@ def _child_id(raw_id: str) -> uuid.UUID | None:
         return None
 
 
-def _child(principal: Principal, raw_id: str, action: str | None = None, detail: str | None = None) -> Child:
+def _child(principal: Principal, raw_id: str, action: str | None = None, detail: str | None = None, *,
+           consent: bool = True) -> Child:
     """The caller's child with this id, or the one 404 for every other id. With `action`, the read is
-    written to the access log by the same lookup (so validate the request before calling this)."""
+    written to the access log by the same lookup (so validate the request before calling this).
+
+    With `consent`, a child of the caller whose vouchers hold no accepted consent is a 403
+    `consent_required` (wallet.vouchers.views.require_consent), checked before anything is read or logged.
+    """
+    if consent:
+        require_consent(session_scope.session(), principal.subject, _child_id(raw_id))
     note = AccessNote(principal.role, principal.subject, action, detail) if action else None
     try:
         return find_child(session_scope.session(), principal.subject, _child_id(raw_id), _now(), log=note)
@@ -132,9 +140,12 @@ def children() -> Response:
     session = session_scope.session()
     found = list_children(session, principal.subject, _now(),
                           log=AccessNote(principal.role, principal.subject, "children"))
-    todays = [today_status(session, child) for child in found]
+    states = voucher_states(session, principal.subject, [child.id for child in found]) if found else {}
+    # Without accepted consent only the offer is shown (docs/decisions.md, "Vouchers and consent").
+    todays = [today_status(session, child) if states.get(child.id, ("", True))[1] else None for child in found]
     lang = language()
-    return jsonify(items=[child_json(child, today, lang) for child, today in zip(found, todays, strict=True)])
+    return jsonify(items=[child_json(child, today, lang, states.get(child.id, (None, True))[0])
+                          for child, today in zip(found, todays, strict=True)])
 
 
 @blueprint.get("/children/<child_id>/meals/today")
@@ -251,7 +262,7 @@ def get_feedback(child_id: str, entry_id: str) -> Response:
 def access_log(child_id: str) -> Response:
     principal = authenticate_parent()
     _reading()
-    child = _child(principal, child_id)
+    child = _child(principal, child_id, consent=False)  # who read the child's data: always the parent's to see
     args = query(CursorQuery())
     binding = str(child.id)
     before = None
@@ -274,6 +285,9 @@ def access_log(child_id: str) -> Response:
 
 
 def _notification_json(row: ParentNotification, names: dict[uuid.UUID, str]) -> dict[str, Any]:
+    if row.voucher_id is not None:  # an offer (wallet.vouchers.offers): what to answer, never the ground
+        return {"childId": str(row.student_id), "childFirstName": names.get(row.student_id, ""),
+                "kind": row.kind, "voucherId": str(row.voucher_id)}
     return {"childId": str(row.student_id), "childFirstName": names.get(row.student_id, ""),
             "entryId": row.entry_id, "kind": row.kind, "mealType": row.meal_type,
             "date": row.serving_day.isoformat(), "servedAt": iso(row.served_at), "billable": row.billable}
@@ -293,12 +307,23 @@ def notifications() -> Response:
     cursor = _cursor_from(principal, args.get("since"), "query/since")
     session = session_scope.session()
     kids = list_children(session, principal.subject, _now())
-    rows, cursor = read_notifications(session, [c.id for c in kids], cursor, limit=args["limit"])
+    read, cursor = read_notifications(session, [c.id for c in kids], cursor, limit=args["limit"])
+    rows = _deliverable(read, _without_consent(session, principal, kids))
     names = {c.id: c.first_name for c in kids}
     body = [_notification_json(r, names) for r in rows]
     if rows:
         _log(principal, [r.student_id for r in rows], "notifications")
-    return jsonify(items=body, cursor=cursor.encode(principal.subject), hasMore=len(rows) == args["limit"])
+    return jsonify(items=body, cursor=cursor.encode(principal.subject), hasMore=len(read) == args["limit"])
+
+
+def _without_consent(session: Any, principal: Principal, kids: list[Child]) -> frozenset[uuid.UUID]:
+    """Children whose vouchers hold no accepted consent: their offers are delivered, their meals are not."""
+    states = voucher_states(session, principal.subject, [c.id for c in kids]) if kids else {}
+    return frozenset(child for child, (_, shown) in states.items() if not shown)
+
+
+def _deliverable(rows: list[ParentNotification], hidden: frozenset[uuid.UUID]) -> list[ParentNotification]:
+    return [r for r in rows if r.voucher_id is not None or r.student_id not in hidden]
 
 
 @blueprint.get("/notifications/stream")
@@ -313,6 +338,7 @@ def notification_stream() -> Response:
     stream = _event_stream(
         factory=current_app.extensions["wallet.session_factory"], principal=principal,
         names={c.id: c.first_name for c in kids}, cursor=cursor,
+        hidden=_without_consent(session_scope.session(), principal, kids),
         lifetime=float(config.get("WALLET_PARENT_STREAM_LIFETIME_S", STREAM_LIFETIME_S)),
         poll=float(config.get("WALLET_PARENT_STREAM_POLL_S", STREAM_POLL_S)),
         keepalive=float(config.get("WALLET_PARENT_STREAM_KEEPALIVE_S", STREAM_KEEPALIVE_S)),
@@ -322,7 +348,8 @@ def notification_stream() -> Response:
 
 
 def _event_stream(*, factory: Any, principal: Principal, names: dict[uuid.UUID, str], cursor: NotificationCursor,
-                  lifetime: float, poll: float, keepalive: float) -> Iterator[str]:
+                  lifetime: float, poll: float, keepalive: float,
+                  hidden: frozenset[uuid.UUID] = frozenset()) -> Iterator[str]:
     """Runs after the view has returned: it uses a short session of its own per poll, never the request's,
     so an idle stream holds no database connection."""
     yield f"retry: {STREAM_RETRY_MS}\n: {len(names)} children\n\n"
@@ -331,7 +358,8 @@ def _event_stream(*, factory: Any, principal: Principal, names: dict[uuid.UUID, 
     while True:
         try:
             with factory() as session:
-                rows, after = read_notifications(session, ids, cursor, limit=STREAM_BATCH)
+                read, after = read_notifications(session, ids, cursor, limit=STREAM_BATCH)
+                rows = _deliverable(read, hidden)
                 if rows:
                     record_access(session, actor_role=principal.role, actor_id=principal.subject,
                                   student_ids=[r.student_id for r in rows], action="notifications",
@@ -342,7 +370,8 @@ def _event_stream(*, factory: Any, principal: Principal, names: dict[uuid.UUID, 
         for row in rows:
             cursor = cursor.after([row])
             payload = json.dumps(_notification_json(row, names), ensure_ascii=False, separators=(",", ":"))
-            yield f"id: {cursor.encode(principal.subject)}\nevent: meal\ndata: {payload}\n\n"
+            event = "voucher" if row.voucher_id is not None else "meal"
+            yield f"id: {cursor.encode(principal.subject)}\nevent: {event}\ndata: {payload}\n\n"
         cursor = after
         now = time.monotonic()
         if rows:
@@ -352,5 +381,5 @@ def _event_stream(*, factory: Any, principal: Principal, names: dict[uuid.UUID, 
             last_sent = now
         if now - started >= lifetime:
             return
-        if len(rows) < STREAM_BATCH:
+        if len(read) < STREAM_BATCH:
             time.sleep(min(poll, max(0.0, started + lifetime - now)))

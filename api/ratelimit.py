@@ -38,7 +38,8 @@ EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})
 # Endpoints anyone may call without a token: counted by client address.
 ANONYMOUS_ENDPOINTS = frozenset({"terminals.enroll"})
 # The audience of a blueprint's tokens; any other blueprint is for staff.
-AUDIENCE_OF_BLUEPRINT = {"terminals": "terminal", "parents": "parent", "parent_complaints": "parent"}
+AUDIENCE_OF_BLUEPRINT = {"terminals": "terminal", "parents": "parent", "parent_complaints": "parent",
+                         "parent_vouchers": "parent"}
 MAX_KEYS = 50_000
 _STATE = "wallet_rate_limit"
 

@@ -26,7 +26,7 @@ from wallet.config import Settings
 
 # Endpoints whose bodies may be large (a terminal batch of 500 events, a supplier's monthly claim file); every
 # other body is small. Add an endpoint here when its view reads a large body.
-BATCH_ENDPOINTS = frozenset({"terminals.post_events", "reconciliation.submit_claim"})
+BATCH_ENDPOINTS = frozenset({"terminals.post_events", "reconciliation.submit_claim", "eligibility_lists.submit_list"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 SECURITY_HEADERS = {

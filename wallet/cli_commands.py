@@ -12,10 +12,12 @@ def register(cli: click.Group) -> None:
     from wallet.reconciliation.cli import COMMANDS as reconciliation_commands
     from wallet.reports.cli import COMMANDS as report_commands
     from wallet.terminals_cli import terminals_group
+    from wallet.vouchers.cli import vouchers_group
 
     cli.add_command(import_command)
     cli.add_command(demo_data_command)
     cli.add_command(terminals_group)
+    cli.add_command(vouchers_group)
     cli.add_command(verify_command)
     cli.add_command(checkpoint_command)
     for command in (*reconciliation_commands, *report_commands):

@@ -37,6 +37,9 @@ def schools_in_scope(principal: Principal) -> Select[tuple[int]]:
 
 def school_in_scope(session: Session, principal: Principal, school_bin: str) -> School:
     """The school with this BIN, or NotFound when it does not exist or lies outside the caller's scope."""
+    if not (len(school_bin) == 12 and school_bin.isascii() and school_bin.isdigit()):
+        # Not a BIN, so no school; and never sent to the database (PostgreSQL refuses a NUL in text: a 500).
+        raise NotFound("school_not_found", f"no school {school_bin[:20]!r} in your scope")
     school = session.scalars(
         select(School).where(School.bin == school_bin, School.id.in_(schools_in_scope(principal)))
     ).one_or_none()

@@ -106,19 +106,22 @@ def today_json(today: TodayStatus) -> dict[str, Any]:
     }
 
 
-def child_json(child: Child, today: TodayStatus, lang: str) -> dict[str, Any]:
+def child_json(child: Child, today: TodayStatus | None, lang: str, voucher_status: str | None = None) -> dict[str, Any]:
+    """`today` None: the child's vouchers hold no accepted consent, so only the school is shown."""
     placement = child.current
+    shown = placement if today is not None else None
     return {
         "childId": str(child.id),
         "firstName": child.first_name,
         "lastName": child.last_name,
         "relation": child.relation,
         "school": {"bin": placement.school.bin, "name": school_name(placement.school, lang)} if placement else None,
-        "grade": placement.grade if placement else None,
-        "className": placement.class_name if placement else None,
+        "grade": shown.grade if shown else None,
+        "className": shown.class_name if shown else None,
         "enrolledToday": child.enrolled_today,
-        "today": today_json(today),
-        "servedToday": any(m.status == "served" for m in today.meals),
+        "today": today_json(today) if today is not None else None,
+        "servedToday": today is not None and any(m.status == "served" for m in today.meals),
+        "voucherStatus": voucher_status,
     }
 
 

@@ -1,7 +1,7 @@
 """qr tokens: spent token ids (qr_token_uses); voucher and token ids on ledger entries
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-30 03:20:00.000000
 """
 
@@ -14,7 +14,7 @@ import wallet.models.base  # noqa: F401 - autogenerate renders wallet.models.bas
 
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

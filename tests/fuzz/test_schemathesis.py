@@ -39,7 +39,6 @@ from api.auth import dev_idp
 from tests.conftest import BACKENDS, fresh_database_url
 from tests.factories import TerminalKey, batch, make_world, meal_event
 from tests.parent_factories import OTHER_PARENT_IIN, PARENT_IIN, link
-from tests.qr_factories import add_voucher
 from wallet.config import Settings
 from wallet.db import make_engine, make_session_factory
 from wallet.keys import load_signing_key
@@ -103,7 +102,6 @@ def _seed(fuzz_settings: Settings, engine: Any, session_factory: Any, world: Any
         victim.register(session, world.school)
         link(session, PARENT_IIN, world.eligible[0])
         link(session, OTHER_PARENT_IIN, world.eligible[1], "father")
-        add_voucher(session, world.eligible[0], world.school.id)  # the parent's child can get QR codes
     client = app.test_client()
     # Meals (one gap in deviceSeq, one refused meal), a checkpoint and a feedback.
     events = [meal_event(world.eligible[0], 1), meal_event(world.eligible[1], 2),
@@ -113,6 +111,14 @@ def _seed(fuzz_settings: Settings, engine: Any, session_factory: Any, world: Any
     with session_factory() as session:
         make_checkpoint(session, world.school.id, load_signing_key(fuzz_settings))
         session.commit()
+    with session_factory() as session:  # the parent's child: an active voucher and next year's open offer
+        from tests.voucher_factories import voucher_for
+
+        vouchers = [voucher_for(session, world.eligible[0], world.school.id, "active", today=world.today,
+                                parent_iin=PARENT_IIN),
+                    voucher_for(session, world.eligible[0], world.school.id, "offered",
+                                today=world.today.replace(year=world.today.year + 1)),
+                    voucher_for(session, world.eligible[1], world.school.id, "offered", today=world.today)]
     parent = {"Authorization": "Bearer " + dev_idp.issue_token(fuzz_settings, PARENT_IIN, {"role": "parent"})}
     posted = client.post(f"/api/v1/parent/children/{world.eligible[0].id}/meals/{entry_ids[0]}/feedback",
                          json={"rating": 4, "tags": ["tasty"]}, headers=parent)
@@ -136,6 +142,7 @@ def _seed(fuzz_settings: Settings, engine: Any, session_factory: Any, world: Any
         "school": [world.school.bin, world.other_school.bin],
         "schoolBin": [world.school.bin, world.other_school.bin],
         "complaintId": [str(complaint_id)],
+        "voucherId": [str(v.id) for v in vouchers],
     }
     return Seeded(app=app, terminal=terminal, staff=staff, known=known, new_code=new_code)
 

@@ -19,7 +19,6 @@ from api import create_app
 from api.auth import dev_idp
 from tests.factories import TerminalKey, batch, meal_event
 from tests.parent_factories import OTHER_PARENT_IIN, PARENT_IIN, link
-from tests.qr_factories import add_voucher
 from wallet.config import Settings
 from wallet.keys import load_signing_key
 from wallet.ledger.checkpoints import make_checkpoint
@@ -52,6 +51,9 @@ class Sec:
     last_month: str
     closed_month: str = ""  # two months ago, closed for the region (the payment registry needs one)
     complaint: int = 0  # the other family's complaint about `other_entry`
+    voucher: str = ""  # the parent's child's active voucher (this school year)
+    offer: str = ""  # an open offer to the parent's child (next school year)
+    offer_b: str = ""  # another open offer to the parent's child (the year after)
 
     def token(self, who: str) -> str:
         """A bearer token of one kind of caller (see STAFF below for the staff kinds)."""
@@ -91,7 +93,7 @@ def build_sec(settings: Settings, session_factory: Any, world: Any, client: Any)
         terminal_b.register(session, world.other_school)
         link(session, PARENT_IIN, world.eligible[0])
         link(session, OTHER_PARENT_IIN, world.eligible[1], "father")
-        add_voucher(session, world.eligible[0], world.school.id)  # so that a QR code can be issued
+        vouchers = _vouchers(session, world)
     posted = client.post("/api/v1/terminal/events", headers=terminal.headers(),
                          json=batch(meal_event(world.eligible[0], 1), meal_event(world.eligible[1], 2)))
     assert posted.status_code == 200, posted.get_data(as_text=True)
@@ -114,7 +116,7 @@ def build_sec(settings: Settings, session_factory: Any, world: Any, client: Any)
               entry=entry, other_entry=other_entry, entry_b=entry_b, school=world.school.bin,
               school_b=world.other_school.bin, region=world.region.code, supplier=world.supplier.bin,
               month=f"{world.today:%Y-%m}", last_month=f"{world.today.replace(day=1) - dt.timedelta(days=1):%Y-%m}",
-              closed_month=f"{closed_month:%Y-%m}")
+              closed_month=f"{closed_month:%Y-%m}", **vouchers)
     feedback = client.post(f"/api/v1/parent/children/{sec.child}/meals/{entry}/feedback", headers=sec.headers("parent"),
                            json={"rating": 5, "tags": ["tasty"]})
     assert feedback.status_code == 201, feedback.get_data(as_text=True)
@@ -127,6 +129,19 @@ def build_sec(settings: Settings, session_factory: Any, world: Any, client: Any)
     assert filed.status_code == 201, filed.get_data(as_text=True)
     sec.complaint = filed.get_json()["complaintId"]
     return sec
+
+
+def _vouchers(session: Any, world: Any) -> dict[str, str]:
+    """The parent's child has an active voucher (so its data is shown) and offers for the next two school
+    years (to accept and decline); the other family's child an active one."""
+    from tests.voucher_factories import voucher_for
+
+    active = voucher_for(session, world.eligible[0], world.school.id, "active", today=world.today,
+                         parent_iin=PARENT_IIN)
+    voucher_for(session, world.eligible[1], world.school.id, "active", today=world.today, parent_iin=OTHER_PARENT_IIN)
+    offers = [voucher_for(session, world.eligible[0], world.school.id, "offered",
+                          today=world.today.replace(year=world.today.year + years)) for years in (1, 2)]
+    return {"voucher": str(active.id), "offer": str(offers[0].id), "offer_b": str(offers[1].id)}
 
 
 @pytest.fixture

@@ -33,7 +33,14 @@ def _event(sec: Any) -> dict[str, Any]:
     return batch(meal_event(sec.world.eligible[2], 10))
 
 
+def _eligibility_list(sec: Any) -> dict[str, Any]:
+    """This month's list of the school (as JSON; the CSV form is tested in tests/api): every pupil entitled
+    already, so the list changes nothing."""
+    return {"month": sec.month, "pupils": [{"iin": p.iin, "category": "primary_grades"} for p in sec.world.eligible]}
+
+
 P = "/api/v1/parent/children"
+V = "/api/v1/parent/vouchers"
 ROUTES = [
     Route("GET", "/healthz", "public", lambda s: "/healthz"),
     Route("GET", "/readyz", "public", lambda s: "/readyz"),
@@ -74,6 +81,12 @@ ROUTES = [
           lambda s: {"mealType": "lunch"}),
     Route("GET", "/api/v1/parent/notifications", "parent", lambda s: "/api/v1/parent/notifications"),
     Route("GET", "/api/v1/parent/notifications/stream", "parent", lambda s: "/api/v1/parent/notifications/stream"),
+    Route("GET", "/api/v1/parent/vouchers", "parent", lambda s: V),
+    Route("GET", "/api/v1/parent/vouchers/<voucher_id>", "parent", lambda s: f"{V}/{s.voucher}"),
+    Route("POST", "/api/v1/parent/vouchers/<voucher_id>/accept", "parent", lambda s: f"{V}/{s.offer}/accept",
+          lambda s: {"consentTextVersion": "2026-1"}),
+    Route("POST", "/api/v1/parent/vouchers/<voucher_id>/decline", "parent", lambda s: f"{V}/{s.offer_b}/decline"),
+    Route("POST", "/api/v1/parent/vouchers/<voucher_id>/withdraw", "parent", lambda s: f"{V}/{s.voucher}/withdraw"),
     Route("GET", "/api/v1/auditor/reconciliations", "staff",
           lambda s: f"/api/v1/auditor/reconciliations?month={s.month}&school={s.school}"),
     Route("GET", "/api/v1/auditor/reconciliations/export", "staff",
@@ -105,6 +118,10 @@ ROUTES = [
           lambda s: f"/api/v1/auditor/complaints/{s.complaint}"),
     Route("POST", "/api/v1/auditor/complaints/<complaint_id>/status", "staff",
           lambda s: f"/api/v1/auditor/complaints/{s.complaint}/status", lambda s: {"status": "in_review"}),
+    Route("POST", "/api/v1/auditor/schools/<school_bin>/eligibility-lists", "staff",
+          lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists", _eligibility_list),
+    Route("GET", "/api/v1/auditor/schools/<school_bin>/eligibility-lists", "staff",
+          lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists?month={s.month}"),
 ]
 BY_NAME = {route.name: route for route in ROUTES}
 

@@ -24,9 +24,12 @@ from wallet.models import (
     ChildAllergy,
     Complaint,
     ComplaintHistory,
+    EligibilityList,
     LedgerEntry,
     MealFeedback,
     Terminal,
+    Voucher,
+    VoucherConsent,
 )
 
 P = "/api/v1/parent/children"
@@ -51,6 +54,10 @@ def _children_routes() -> list[str]:
 def _with_child(rule_name: str, child: Callable[[Any], str], entry: Callable[[Any], int] | None = None):
     template = route(rule_name).rule.replace("<child_id>", "{child}").replace("<entry_id>", "{entry}")
     return lambda s: template.format(child=child(s), entry=(entry or (lambda s: s.entry))(s))
+
+
+def _voucher_url(suffix: str) -> Callable[[Any], str]:
+    return lambda s: f"/api/v1/parent/vouchers/{s.voucher}{suffix}"
 
 
 ATTEMPTS: list[Attempt] = [
@@ -140,6 +147,25 @@ ATTEMPTS: list[Attempt] = [
     Attempt("POST /api/v1/auditor/complaints/<complaint_id>/status", "auditor_elsewhere",
             lambda s: f"/api/v1/auditor/complaints/{s.complaint}/status", 404, "complaint_not_found",
             lambda s: {"status": "in_review"}),
+    # Another family's voucher is "no such voucher", at every voucher endpoint.
+    *(Attempt(f"{method} /api/v1/parent/vouchers/<voucher_id>{suffix}", "other_parent",
+              _voucher_url(suffix), 404,
+              "voucher_not_found", (lambda s: {"consentTextVersion": "2026-1"}) if suffix == "/accept" else None)
+      for method, suffix in (("GET", ""), ("POST", "/accept"), ("POST", "/decline"), ("POST", "/withdraw"))),
+    # A school's eligibility lists: another school's admin and auditors of other regions see no such school;
+    # auditors may read but not submit, suppliers neither.
+    Attempt("POST /api/v1/auditor/schools/<school_bin>/eligibility-lists", "school_admin_b",
+            lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists", 404, "school_not_found"),
+    Attempt("POST /api/v1/auditor/schools/<school_bin>/eligibility-lists", "auditor",
+            lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists", 403, "forbidden"),
+    Attempt("GET /api/v1/auditor/schools/<school_bin>/eligibility-lists", "school_admin_b",
+            lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists?month={s.month}", 404,
+            "school_not_found"),
+    Attempt("GET /api/v1/auditor/schools/<school_bin>/eligibility-lists", "auditor_elsewhere",
+            lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists?month={s.month}", 404,
+            "school_not_found"),
+    Attempt("GET /api/v1/auditor/schools/<school_bin>/eligibility-lists", "supplier",
+            lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists?month={s.month}", 403, "forbidden"),
     # Functions a role may not use at all, whatever the id.
     Attempt("GET /api/v1/auditor/payment-registry", "school_admin",
             lambda s: f"/api/v1/auditor/payment-registry?month={s.closed_month}&region={s.region}", 403,
@@ -170,6 +196,8 @@ def state(session_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             "ledger": count(LedgerEntry), "checkpoints": count(Checkpoint), "feedback": count(MealFeedback),
             "allergies": count(ChildAllergy), "complaints": sorted(session.execute(
                 select(Complaint.id, Complaint.status)).all()), "complaint_history": count(ComplaintHistory),
+            "consents": count(VoucherConsent), "lists": count(EligibilityList),
+            "vouchers": sorted((str(i), st) for i, st in session.execute(select(Voucher.id, Voucher.status))),
             "terminals": sorted(session.execute(select(Terminal.id, Terminal.status)).all()),
         }
 

@@ -49,6 +49,15 @@ TABLE: list[tuple[str, str, Callable[[Any], dict[str, Any]], list[tuple[str, Any
       ("editableUntil", "2099-01-01T00:00:00Z")]),
     ("PUT /api/v1/parent/children/<child_id>/allergies", "parent", lambda s: {"allergens": ["milk"]},
      [("updatedAt", "2020-01-01T00:00:00Z"), ("childId", "x")]),
+    # Accepting a voucher: its status, the time, who answered and the validity are the service's.
+    ("POST /api/v1/parent/vouchers/<voucher_id>/accept", "parent", lambda s: {"consentTextVersion": "2026-1"},
+     [("status", "active"), ("at", "2020-01-01T00:00:00Z"), ("parentIin", "000000000000"),
+      ("validFrom", "2020-01-01"), ("childId", "x")]),
+    # An eligibility list: who sent it and when, and the spans it sets, are the service's.
+    ("POST /api/v1/auditor/schools/<school_bin>/eligibility-lists", "operator",
+     lambda s: {"month": s.month, "pupils": [{"iin": s.world.eligible[0].iin, "category": "primary_grades"}]},
+     [("submittedBy", "someone"), ("schoolBin", "150340001500"), ("pupils/0/validFrom", "2020-01-01"),
+      ("pupils/0/validTo", "2099-01-01")]),
     # A supplier's claim: the ledger decides what is billable and at what price (members of a line).
     ("POST /api/v1/auditor/claims", "supplier", lambda s: {"lines": [_claim_line(s)]},
      [("lines/0/verdict", "billable"), ("lines/0/priceTiyn", 1), ("lines/0/category", "orphan")]),

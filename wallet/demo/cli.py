@@ -39,19 +39,27 @@ def _load(ctx: Context, world: DemoWorld, out_dir: Path) -> None:
             f"{kind:<12} {report.rows:>6} rows: {report.created} created, {report.updated} updated, "
             f"{report.unchanged} unchanged"
         )
+    _vouchers(session_factory, world)
     _qr_meals(ctx, session_factory, world.today)
 
 
-def _qr_meals(ctx: Context, session_factory, today: dt.date) -> None:  # type: ignore[no-untyped-def]
-    """A month of QR-based meals through the real ingest (wallet/qr/demo.py)."""
-    from wallet.keys import load_qr_signing_key
-    from wallet.qr.demo import DAYS, ensure_demo_vouchers, record_demo_qr_meals
+def _vouchers(session_factory, world: DemoWorld) -> None:  # type: ignore[no-untyped-def]
+    """Offers, acceptances with consent, declines and suspensions (wallet/demo/vouchers.py)."""
+    from wallet.demo.vouchers import make_demo_vouchers
 
     with session_factory() as session:
-        vouchers = ensure_demo_vouchers(session, today)
+        statuses = make_demo_vouchers(session, today=world.today, seed=world.seed)
+    click.echo("vouchers     " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())))
+
+
+def _qr_meals(ctx: Context, session_factory, today: dt.date) -> None:  # type: ignore[no-untyped-def]
+    """A month of QR-based meals through the real ingest (wallet/qr/demo.py), for the active vouchers."""
+    from wallet.keys import load_qr_signing_key
+    from wallet.qr.demo import DAYS, record_demo_qr_meals
+
     meals = record_demo_qr_meals(session_factory, load_qr_signing_key(ctx.settings), today,
                                  clock_tolerance=dt.timedelta(seconds=ctx.settings.device_clock_tolerance_s))
-    click.echo(f"qr meals     {meals:>6} events recorded for the last {DAYS} days ({vouchers} demo vouchers made)")
+    click.echo(f"qr meals     {meals:>6} events recorded for the last {DAYS} days")
 
 
 def _summary(world: DemoWorld) -> list[str]:

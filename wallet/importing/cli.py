@@ -2,28 +2,42 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
 from wallet.cli import EXIT_BAD_INPUT, Context, pass_context
-from wallet.db import make_session_factory
+from wallet.db import make_session_factory, transaction
 from wallet.importing.errors import ImportFailed
 from wallet.importing.service import KINDS, import_file
+from wallet.vouchers.cli import ZONE
+from wallet.vouchers.imports import import_eligibility_feed, import_eligibility_list, run_voucher_jobs
+
+# Kinds that are not registry tables of their own: a school's monthly list and the state registries' feed
+# (wallet.vouchers.imports); they and `eligibility` are followed by the voucher jobs.
+ELIGIBILITY_KINDS = ("eligibility-list", "eligibility-feed")
 
 
 @click.command("import")
-@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("kind", type=click.Choice(KINDS + ELIGIBILITY_KINDS))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_context
 def import_command(ctx: Context, kind: str, file: Path) -> None:
     """Import FILE (CSV, UTF-8) of registry data of one KIND; nothing is written if any row is wrong.
 
     Kinds, in the order they depend on each other: schools, suppliers, contracts, students, eligibility,
-    guardians, calendar, menus. See docs/import-formats.md for the columns.
+    guardians, calendar, menus; and eligibility-list (a school's monthly list, CSV) and eligibility-feed
+    (state registries, JSON lines). See docs/import-formats.md for the columns.
     """
+    factory = make_session_factory(ctx.engine())
     try:
-        report = import_file(make_session_factory(ctx.engine()), kind, file)
+        if kind in ELIGIBILITY_KINDS:
+            click.echo(_import_eligibility(factory, kind, file))
+            return
+        report = import_file(factory, kind, file)
     except ImportFailed as exc:
         for error in exc.errors:
             where = f"{file}:{error.line}"
@@ -36,3 +50,30 @@ def import_command(ctx: Context, kind: str, file: Path) -> None:
     click.echo(
         f"imported {report.kind}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged"
     )
+    if kind == "eligibility":
+        click.echo(_voucher_jobs(factory))
+
+
+def _today() -> tuple[dt.datetime, dt.date]:
+    now = dt.datetime.now(dt.UTC)
+    return now, now.astimezone(ZoneInfo(ZONE)).date()
+
+
+def _voucher_jobs(factory: sessionmaker[Session]) -> str:
+    now, today = _today()
+    with transaction(factory) as session:
+        report = run_voucher_jobs(session, today, now)
+    return f"vouchers: {report.summary()}"
+
+
+def _import_eligibility(factory: sessionmaker[Session], kind: str, file: Path) -> str:
+    now, today = _today()
+    if kind == "eligibility-list":
+        view = import_eligibility_list(factory, file, today=today, now=now)
+        vouchers = view.vouchers.summary() if view.vouchers else "nothing to do"
+        return (f"imported eligibility list of school {view.school.bin} for {view.month}: {len(view.entries)} pupils; "
+                f"since {view.previous_month or 'no earlier list'}: {len(view.added)} added, "
+                f"{len(view.removed)} removed, {len(view.category_changed)} category changed; vouchers: {vouchers}")
+    counts, report = import_eligibility_feed(factory, file, today=today, now=now)
+    return (f"imported eligibility-feed: {counts.created} created, {counts.updated} updated, "
+            f"{counts.unchanged} unchanged; vouchers: {report.summary()}")

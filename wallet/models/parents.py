@@ -39,6 +39,7 @@ FEEDBACK_TAGS = (
 ACCESS_ACTIONS = (
     "children", "meals_today", "meals", "menu", "feedback_read", "feedback_write", "allergies_read",
     "allergies_write", "notifications", "access_log", "complaints_read", "complaint_write", "qr_token",
+    "vouchers", "voucher_read", "voucher_accept", "voucher_decline", "voucher_withdraw",
 )
 # Tables the database keeps append-only (triggers in migration 0004), like the ledger.
 APPEND_ONLY_PARENT_TABLES = ("meal_feedback", "child_access_log")
@@ -108,7 +109,8 @@ class ChildAccessLog(Base):
 
 
 class ParentNotification(Base):
-    """The outbox: a row per ledger entry about a known pupil, written in the entry's own transaction.
+    """The outbox: a row per ledger entry about a known pupil, written in the entry's own transaction, and a
+    row per voucher offer (kind `voucher_offered`, with `voucher_id` and no meal columns; migration 0007).
 
     Rows of one school are inserted under that school's chain-head lock, so within a school ids grow in
     commit order; readers keep a cursor per school (wallet.parents.notifications).
@@ -118,16 +120,18 @@ class ParentNotification(Base):
     __table_args__ = (
         Index("ix_parent_notifications_student_id_id", "student_id", "id"),
         Index("ix_parent_notifications_created_at", "created_at"),
+        CheckConstraint("entry_id IS NOT NULL OR voucher_id IS NOT NULL", name="about_something"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     student_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     school_id: Mapped[int] = mapped_column(Integer)
-    entry_id: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
-    meal_type: Mapped[str] = mapped_column(String(16))
-    serving_day: Mapped[dt.date] = mapped_column(Date)
-    served_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    billable: Mapped[bool] = mapped_column(Boolean)
+    meal_type: Mapped[str | None] = mapped_column(String(16))
+    serving_day: Mapped[dt.date | None] = mapped_column(Date)
+    served_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    billable: Mapped[bool | None] = mapped_column(Boolean)
+    voucher_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wallet.models.base import Base, UTCDateTime, sql_in
@@ -102,3 +102,33 @@ class VoucherConsent(Base):
     decision: Mapped[str] = mapped_column(String(16))
     text_version: Mapped[str] = mapped_column(ForeignKey("consent_texts.version"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class EligibilityList(Base):
+    """A school's monthly list of entitled pupils, as its social pedagogue submitted it (month "YYYY-MM").
+
+    A list submitted again for the same month replaces the earlier one (corrections); the spans it set in
+    `student_eligibility` are what meals are judged on, the list is kept to show month-to-month changes.
+    """
+
+    __tablename__ = "eligibility_lists"
+    __table_args__ = (
+        UniqueConstraint("school_id", "month"),
+        CheckConstraint("length(month) = 7", name="month_format"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    submitted_by: Mapped[str] = mapped_column(String(80))
+
+
+class EligibilityListEntry(Base):
+    """One pupil on a monthly list, with the one ground they are listed under."""
+
+    __tablename__ = "eligibility_list_entries"
+    __table_args__ = (UniqueConstraint("list_id", "student_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("eligibility_lists.id", ondelete="CASCADE"))
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("students.id"))
+    category_code: Mapped[str] = mapped_column(ForeignKey("eligibility_categories.code"))

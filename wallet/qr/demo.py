@@ -6,8 +6,7 @@ children holding an active voucher, with a few realistic refusals: a screenshot 
 fetched too early, a breakfast token shown at lunch. The events go through `record_batch`, so the
 entries, verdicts and reason codes are exactly what a terminal would have produced.
 
-Vouchers come from the voucher lifecycle; until its demo data exists, `ensure_demo_vouchers` makes an
-active voucher for every pupil enrolled and eligible today (and nothing when any voucher already exists).
+Vouchers come from the voucher lifecycle's demo data (wallet/demo/vouchers.py), made just before.
 Running it again records nothing (a school whose demo terminal has entries is skipped).
 """
 
@@ -19,12 +18,12 @@ import random
 import uuid
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wallet.ingest import Batch, MealEvent, record_batch
 from wallet.ledger.signing import SigningKey
-from wallet.models import CalendarDay, Enrollment, LedgerEntry, School, StudentEligibility, Terminal, Voucher
+from wallet.models import CalendarDay, LedgerEntry, School, Terminal, Voucher
 from wallet.qr.token import QrClaims, encode_token
 
 DAYS = 30
@@ -40,30 +39,6 @@ WRONG_MEAL_SHARE = 0.005
 def _school_year(day: dt.date) -> tuple[str, dt.date, dt.date]:
     start = day.year if day.month >= 8 else day.year - 1
     return f"{start}-{start + 1}", dt.date(start, 9, 1), dt.date(start + 1, 5, 31)
-
-
-def ensure_demo_vouchers(session: Session, today: dt.date) -> int:
-    """Active vouchers for pupils enrolled and eligible today, when the database has no voucher at all."""
-    if session.scalar(select(func.count()).select_from(Voucher)):
-        return 0
-    year, start, end = _school_year(today)
-    rows = session.execute(
-        select(Enrollment.student_id, Enrollment.school_id, func.min(StudentEligibility.category_code))
-        .join(StudentEligibility, StudentEligibility.student_id == Enrollment.student_id)
-        .where(Enrollment.valid_from <= today, or_(Enrollment.valid_to.is_(None), Enrollment.valid_to >= today),
-               StudentEligibility.valid_from <= today, StudentEligibility.valid_to >= today)
-        .group_by(Enrollment.student_id, Enrollment.school_id)
-    ).all()
-    at = dt.datetime.combine(start - dt.timedelta(days=14), dt.time(9), dt.UTC)
-    rng = random.Random(f"demo-vouchers-{today}")
-    session.add_all(
-        Voucher(id=uuid.UUID(int=rng.getrandbits(128), version=4), student_id=sid, school_id=school_id,
-                school_year=year, category_code=category, valid_from=start, valid_to=end, status="active",
-                offered_at=at, offer_expires_at=at + dt.timedelta(days=30), status_changed_at=at)
-        for sid, school_id, category in sorted(rows, key=lambda r: (r[1], str(r[0])))
-    )
-    session.commit()
-    return len(rows)
 
 
 def record_demo_qr_meals(session_factory: sessionmaker[Session], key: SigningKey, today: dt.date,

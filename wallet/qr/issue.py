@@ -20,7 +20,7 @@ from wallet.errors import Conflict, InvalidInput
 from wallet.ledger.signing import SigningKey
 from wallet.parents.queries import AccessNote, find_child
 from wallet.qr.token import QrClaims, encode_token
-from wallet.qr.vouchers import active_voucher
+from wallet.vouchers import active_voucher
 
 MIN_LIFETIME_S = 30
 ACCESS_ACTION = "qr_token"

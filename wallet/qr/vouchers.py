@@ -1,8 +1,5 @@
-"""Which voucher a child holds today, straight from the `vouchers` table.
-
-The voucher lifecycle (wallet.vouchers, another branch) will provide `active_voucher` and
-`active_vouchers` with exactly this meaning; until it is merged these stand in for them, and at the merge
-the callers switch to wallet.vouchers and this module goes.
+"""The vouchers that QR tokens name, as ingest needs them: the rows by id, whatever their state, and the
+one rule of coverage (the same as `wallet.vouchers.active_voucher`: active, at this school, on this day).
 """
 
 from __future__ import annotations
@@ -17,15 +14,6 @@ from sqlalchemy.orm import Session
 from wallet.models import Voucher
 
 ACTIVE = "active"
-
-
-def active_voucher(session: Session, student_id: uuid.UUID, school_id: int, day: dt.date) -> Voucher | None:
-    """The child's voucher at this school that is active and valid on `day`, or None."""
-    return session.scalars(
-        select(Voucher).where(Voucher.student_id == student_id, Voucher.school_id == school_id,
-                              Voucher.status == ACTIVE, Voucher.valid_from <= day, Voucher.valid_to >= day)
-        .order_by(Voucher.valid_from.desc()).limit(1)
-    ).first()
 
 
 def vouchers_by_id(session: Session, voucher_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Voucher]:

@@ -1,0 +1,11 @@
+"""Digital vouchers: offers from eligibility, guardians' consent, the lifecycle, and what covers a meal.
+
+The interface other parts build on (QR tokens, ingest):
+
+- `active_voucher(session, student_id, school_id, day) -> Voucher | None`
+- `active_vouchers(session, student_ids, school_id, days) -> {(student_id, day): voucher_id}` (one query)
+"""
+
+from wallet.vouchers.coverage import active_voucher, active_vouchers
+
+__all__ = ["active_voucher", "active_vouchers"]
