@@ -161,7 +161,8 @@ def _unused_engine(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_production_refuses_the_console_without_a_secret_key(tmp_path):
     env = {"WALLET_ENV": "production", "WALLET_DATABASE_URL": "postgresql+psycopg://x@y/z",
-           "WALLET_SIGNING_KEY": str(tmp_path / "k.pem"), "WALLET_IDP_JWKS": _jwks_file(tmp_path),
+           "WALLET_SIGNING_KEY": str(tmp_path / "k.pem"), "WALLET_QR_SIGNING_KEY": str(tmp_path / "qr.pem"),
+           "WALLET_IDP_JWKS": _jwks_file(tmp_path),
            "WALLET_IDP_ISSUER": "https://idp.example"}
     without = settings_from_env(env)  # the command line needs no console secret
     with pytest.raises(ConfigError, match="WALLET_SECRET_KEY"):
@@ -176,7 +177,8 @@ def test_production_refuses_the_console_without_a_secret_key(tmp_path):
     assert "s" * 40 not in repr(settings)
     with pytest.raises(ConfigError, match="WALLET_SECRET_KEY"):
         create_app(Settings(environment="production", database_url=f"sqlite:///{tmp_path}/p.db",
-                            instance_path=tmp_path, idp_jwks=env["WALLET_IDP_JWKS"]))
+                            instance_path=tmp_path, idp_jwks=env["WALLET_IDP_JWKS"],
+                            qr_signing_key_path=tmp_path / "qr.pem"))
 
 
 def test_production_has_no_development_sign_in(tmp_path):
@@ -213,11 +215,22 @@ def test_gunicorn_entry_point_refuses_with_one_line(tmp_path, monkeypatch, capsy
     for name in [k for k in __import__("os").environ if k.startswith("WALLET_")]:
         monkeypatch.delenv(name)
     for name, value in {"WALLET_ENV": "production", "WALLET_DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
-                        "WALLET_SIGNING_KEY": str(tmp_path / "k.pem"), "WALLET_IDP_JWKS": _jwks_file(tmp_path),
+                        "WALLET_SIGNING_KEY": str(tmp_path / "k.pem"),
+                        "WALLET_QR_SIGNING_KEY": str(tmp_path / "qr.pem"), "WALLET_IDP_JWKS": _jwks_file(tmp_path),
                         "WALLET_IDP_ISSUER": "https://idp.example", "WALLET_INSTANCE_PATH": str(tmp_path)}.items():
         monkeypatch.setenv(name, value)
+    _write_ed25519_key(tmp_path / "qr.pem")  # a usable QR key, so that the console's secret is what is missing
     with pytest.raises(SystemExit) as exit_:
         wsgi.build()
     assert exit_.value.code == wsgi.APP_LOAD_ERROR
     err = capsys.readouterr().err
     assert "WALLET_SECRET_KEY" in err and err.count("\n") == 1
+
+
+def _write_ed25519_key(path):  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    path.chmod(0o600)
