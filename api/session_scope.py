@@ -21,6 +21,11 @@ def engine() -> Engine:
     return current_app.extensions["wallet.engine"]
 
 
+def factory() -> sessionmaker[Session]:
+    """The session factory, for a service that must commit in a transaction of its own."""
+    return current_app.extensions["wallet.session_factory"]
+
+
 def session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["wallet.session_factory"]()

@@ -179,6 +179,13 @@ def test_ledger_shows_checkpoints_and_runs_a_verification(console, meals, world,
     assert response.status_code == 303
     after = console.get(response.headers["Location"]).get_data(as_text=True)
     assert "class=\"highlight\"" in after and ("OK" in after)
+    # The button's run is a recorded verification run, shown with who ran it.
+    assert 'id="runs"' in after and "auditor:aud-1" in after and "console" in after
+    with session_factory() as session:
+        from wallet.models import VerificationRun
+
+        [run] = session.query(VerificationRun).all()
+        assert (run.via, run.actor, run.result, run.school_id) == ("console", "auditor:aud-1", "ok", world.school.id)
     console.sign_in("auditor_elsewhere")
     assert console.post("/console/ledger/verify", {"school": world.school.bin},
                         page="/console/ledger").status_code == 404
@@ -208,3 +215,56 @@ def test_supplier_claim_differences_are_listed(console, app, meals, world, setti
     html = console.get(f"/console/reconciliation?month={month}&school={world.school.bin}").get_data(as_text=True)
     assert 'class="num bad">1<' in html  # claimed 3, the ledger has 2
     assert f"/console/schools/{world.school.bin}/days/{world.today.isoformat()}" in html
+
+
+def _cli_verify(settings) -> int:
+    from click.testing import CliRunner
+
+    from wallet.cli import cli
+    from wallet.cli_commands import register
+
+    register(cli)
+    env = {"WALLET_ENV": "test", "WALLET_DATABASE_URL": settings.database_url,
+           "WALLET_INSTANCE_PATH": str(settings.instance_path)}
+    return CliRunner().invoke(cli, ["verify"], env=env, catch_exceptions=False).exit_code
+
+
+def test_ledger_shows_a_run_of_wallet_verify(console, meals, world, settings, engine, session_factory):
+    from sqlalchemy import text
+
+    from wallet.models import VerificationRun
+
+    meals(world.eligible[0], world.eligible[1])
+    console.sign_in("auditor")
+    assert "not verified yet" in console.get("/console/ledger", headers={"Accept-Language": "en"}).get_data(
+        as_text=True)
+    assert _cli_verify(settings) == 0
+    html = console.get("/console/ledger", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    row = html[html.index(f'id="school-{world.school.bin}"'):]
+    row = row[: row.index("</tr>")]
+    assert "pill ok" in row and "command line" in row and "all schools" in row
+
+    # A tampered entry: the next CLI run names it on the school's row and in the list of runs.
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE ledger_entries DISABLE TRIGGER USER"))
+            conn.execute(text("UPDATE ledger_entries SET price_tiyn = price_tiyn + 1 WHERE position = 2"))
+            conn.execute(text("ALTER TABLE ledger_entries ENABLE TRIGGER USER"))
+        else:
+            conn.execute(text("DROP TRIGGER IF EXISTS ledger_entries_no_update"))
+            conn.execute(text("UPDATE ledger_entries SET price_tiyn = price_tiyn + 1 WHERE position = 2"))
+    assert _cli_verify(settings) == 1
+    with session_factory() as session:
+        run = session.query(VerificationRun).order_by(VerificationRun.id.desc()).first()
+        assert (run.via, run.result, run.problem_position) == ("cli", "mismatch", 2)
+    html = console.get("/console/ledger", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    row = html[html.index(f'id="school-{world.school.bin}"'):]
+    row = row[: row.index("</tr>")]
+    assert "MISMATCH" in row and f"entry at position 2 (id {run.problem_entry_id})" in row
+    assert f'id="run-{run.id}"' in html
+
+    # Another school's administrator sees the national run, but not where it failed.
+    console.sign_in("school_admin_b")
+    html = console.get("/console/ledger", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "the first mismatch is in another school" in html and "in a school outside your scope" in html
+    assert f"entry at position 2 (id {run.problem_entry_id})" not in html and world.school.bin not in html

@@ -61,6 +61,8 @@ ROUTES = [
           lambda s: f"/api/v1/auditor/ledger/verify?school={s.school}"),
     Route("GET", "/api/v1/auditor/ledger/checkpoints", "staff",
           lambda s: f"/api/v1/auditor/ledger/checkpoints?school={s.school}"),
+    Route("GET", "/api/v1/auditor/ledger/verifications", "staff",
+          lambda s: f"/api/v1/auditor/ledger/verifications?school={s.school}"),
     Route("GET", "/api/v1/auditor/feedback", "staff", lambda s: f"/api/v1/auditor/feedback?school={s.school}"),
     Route("GET", "/api/v1/parent/children", "parent", lambda s: P),
     Route("GET", "/api/v1/parent/children/<child_id>/meals/today", "parent", lambda s: f"{P}/{s.child}/meals/today"),

@@ -28,6 +28,7 @@ from wallet.models import (
     LedgerEntry,
     MealFeedback,
     Terminal,
+    VerificationRun,
     Voucher,
     VoucherConsent,
 )
@@ -85,6 +86,17 @@ ATTEMPTS: list[Attempt] = [
             lambda s: f"/api/v1/auditor/ledger/checkpoints?school={s.school}", 404, "school_not_found"),
     Attempt("GET /api/v1/auditor/ledger/checkpoints", "auditor_elsewhere",
             lambda s: f"/api/v1/auditor/ledger/checkpoints?school={s.school}", 404, "school_not_found"),
+    # Verification runs: a school outside the region is no such school; the list without a school shows
+    # only national runs and runs of the caller's own region.
+    Attempt("GET /api/v1/auditor/ledger/verifications", "auditor_elsewhere",
+            lambda s: f"/api/v1/auditor/ledger/verifications?school={s.school}", 404, "school_not_found"),
+    Attempt("GET /api/v1/auditor/ledger/verifications", "auditor_elsewhere",
+            lambda s: "/api/v1/auditor/ledger/verifications", 200, None,
+            hides=lambda s, body: all(run["schoolBin"] not in (s.school, s.school_b) for run in body["items"])),
+    Attempt("GET /api/v1/auditor/ledger/verifications", "school_admin",
+            lambda s: f"/api/v1/auditor/ledger/verifications?school={s.school}", 403, "forbidden"),
+    Attempt("GET /api/v1/auditor/ledger/verifications", "supplier",
+            lambda s: f"/api/v1/auditor/ledger/verifications?school={s.school}", 403, "forbidden"),
     Attempt("GET /api/v1/auditor/feedback", "school_admin_b",
             lambda s: f"/api/v1/auditor/feedback?school={s.school}", 404, "school_not_found"),
     Attempt("GET /api/v1/auditor/feedback", "supplier",
@@ -199,6 +211,7 @@ def state(session_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             "consents": count(VoucherConsent), "lists": count(EligibilityList),
             "vouchers": sorted((str(i), st) for i, st in session.execute(select(Voucher.id, Voucher.status))),
             "terminals": sorted(session.execute(select(Terminal.id, Terminal.status)).all()),
+            "verification_runs": count(VerificationRun),
         }
 
 
@@ -219,6 +232,8 @@ def test_someone_elses_object_is_refused_and_nothing_changes(client, sec, sessio
     # A closed month in the region, so that lists of closed months have something to hide.
     closed = send(client, route("POST /api/v1/auditor/periods"), sec, "operator")
     assert closed.status_code == 201, closed.get_data(as_text=True)
+    # A verification run of the school, so that lists of runs have something to hide.
+    assert send(client, route("GET /api/v1/auditor/ledger/verify"), sec, "operator").status_code == 200
     before, log_before = state(session_factory), access_log(session_factory)
     failures = []
     for attempt in ATTEMPTS:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from wallet.cli import EXIT_BAD_INPUT, Context, pass_context
 from wallet.db import make_session_factory
 
+if TYPE_CHECKING:
+    from wallet.ledger.run_history import RunView
+
 EXIT_MISMATCH = 1
+MAX_HISTORY = 1000
 _BIN = re.compile(r"\d{12}")
 
 
@@ -29,36 +35,85 @@ def _check_bin(value: str | None) -> None:
     help="Check checkpoints with this Ed25519 public key (PEM); repeat for older keys. "
     "Default: the public half of the configured signing key.",
 )
+@click.option("--history", is_flag=True, help="List recent verification runs (of any host, CLI, API or console) "
+              "instead of verifying.")
+@click.option("--limit", type=click.IntRange(1, MAX_HISTORY), default=20, show_default=True,
+              help="With --history: how many runs to list.")
 @pass_context
-def verify_command(ctx: Context, school_bin: str | None, public_key_files: tuple[Path, ...]) -> None:
+def verify_command(
+    ctx: Context, school_bin: str | None, public_key_files: tuple[Path, ...], history: bool, limit: int
+) -> None:
     """Recompute every hash of every school chain and check chain heads and signed checkpoints.
 
     Prints one line per school: OK with its size and Merkle root, or FAILED naming the first entry or
     checkpoint that does not match. Exit status 0 when everything matches, 1 on any mismatch, 2 when
-    the school asked for does not exist.
+    the school asked for does not exist. Every run is recorded as a verification run (see --history).
     """
+    _check_bin(school_bin)
+    if history:
+        _print_history(ctx, school_bin, limit)
+        return
     from wallet.keys import load_public_key_file, load_signing_key, public_keys_of
+    from wallet.ledger.runs import recorded_run
     from wallet.ledger.verify import UnknownSchoolError, iter_verify
 
-    _check_bin(school_bin)
     if public_key_files:
         public_keys = dict(load_public_key_file(path) for path in public_key_files)
     else:
         public_keys = public_keys_of(load_signing_key(ctx.settings))
-    failed = checked = 0
+    session_factory = make_session_factory(ctx.engine())
     try:
-        for report in iter_verify(make_session_factory(ctx.engine()), public_keys, school_bin):
-            checked += 1
-            failed += not report.ok
-            click.echo(report.describe())
+        # The run is recorded when this block ends; exits are decided after it, from the tally.
+        with recorded_run(session_factory, via="cli", actor="cli", school_bin=school_bin) as tally:
+            for report in iter_verify(session_factory, public_keys, school_bin):
+                tally.add(report)
+                click.echo(report.describe())
     except UnknownSchoolError as exc:
         click.echo(f"wallet: {exc}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    if failed:
-        click.echo(f"wallet verify: {failed} of {checked} school chain(s) FAILED", err=True)
+    if tally.record_error is not None:
+        # Said, but not allowed to change what the check found or the exit status.
+        click.echo(f"wallet verify: warning: this run was not recorded ({tally.record_error})", err=True)
+    if tally.failed:
+        click.echo(f"wallet verify: {tally.failed} of {tally.chains} school chain(s) FAILED", err=True)
         raise SystemExit(EXIT_MISMATCH)
-    if not checked:
+    if not tally.chains:
         click.echo("no school chains to verify")
+
+
+def _print_history(ctx: Context, school_bin: str | None, limit: int) -> None:
+    from sqlalchemy import select
+
+    from wallet.ledger.run_history import list_runs
+    from wallet.models import School
+
+    with make_session_factory(ctx.engine())() as session:
+        school_id = None
+        if school_bin is not None:
+            school_id = session.scalar(select(School.id).where(School.bin == school_bin))
+            if school_id is None:
+                click.echo(f"wallet: no school with BIN {school_bin}", err=True)
+                raise SystemExit(EXIT_BAD_INPUT)
+        runs = list_runs(session, None, school_id=school_id, limit=limit)
+    for run in runs:
+        click.echo(_history_line(run))
+    if not runs:
+        click.echo("no verification runs recorded")
+
+
+def _history_line(run: RunView) -> str:
+    """One run per line, newest first: id, start (UTC), how and by whom, scope, counts, result, first problem."""
+    when = run.started_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    took = (run.finished_at - run.started_at).total_seconds()
+    line = (
+        f"#{run.id} {when} {took:.1f}s {run.via} {run.actor} {run.school_bin or 'all'} "
+        f"chains {run.chains_checked} entries {run.entries_checked} checkpoints {run.checkpoints_checked} "
+        f"{run.result.upper()} v{run.software_version}"
+    )
+    if run.problem is not None:
+        where = f" {run.problem.school_bin}" if run.problem.school_bin else ""
+        line += f" -{where} {run.problem.message}"
+    return line
 
 
 @click.command("checkpoint")

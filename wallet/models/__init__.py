@@ -42,6 +42,12 @@ from wallet.models.registry import (
     Supplier,
 )
 from wallet.models.school_life import DAY_KINDS, CalendarDay, EnrollmentCode, Menu, MenuDish, Terminal
+from wallet.models.verification import (
+    APPEND_ONLY_VERIFICATION_TABLES,
+    RUN_RESULTS,
+    RUN_VIAS,
+    VerificationRun,
+)
 from wallet.models.vouchers import (
     APPEND_ONLY_VOUCHER_TABLES,
     CONSENT_DECISIONS,
@@ -57,6 +63,7 @@ from wallet.models.vouchers import (
 __all__ = [
     "ACCESS_ACTIONS",
     "ALLERGENS",
+    "APPEND_ONLY_VERIFICATION_TABLES",
     "APPEND_ONLY_VOUCHER_TABLES",
     "CLAIM_FORMATS",
     "COMPLAINT_STATUSES",
@@ -67,6 +74,8 @@ __all__ = [
     "IDENTIFICATION_METHODS",
     "LEDGER_TABLES",
     "MEAL_TYPES",
+    "RUN_RESULTS",
+    "RUN_VIAS",
     "VERDICTS",
     "VOUCHER_STATUSES",
     "Base",
@@ -104,6 +113,7 @@ __all__ = [
     "SupplierClaimLine",
     "Terminal",
     "UsedTokenId",
+    "VerificationRun",
     "Voucher",
     "VoucherConsent",
     "VoucherTransition",
