@@ -51,7 +51,8 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--terminals", default=2, show_default=True, type=click.IntRange(1, 8))
-@click.option("--meals-per-minute", default=240.0, show_default=True, type=click.FloatRange(1, 100000))
+@click.option("--meals-per-minute", default=40.0, show_default=True, type=click.FloatRange(1, 100000),
+              help="the pace of the rush: at 40 a school's lunch and snack take a few minutes to serve")
 @click.option("--duration", default=None, type=click.FloatRange(1, None), help="seconds (default: until Ctrl-C)")
 @pass_context
 def run_demo(ctx: Context, host: str, port: int, terminals: int, meals_per_minute: float,

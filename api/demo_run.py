@@ -104,6 +104,8 @@ def run(ctx: Context, *, host: str, port: int, terminals: int, meals_per_minute:
         if tokens_file is not None:
             args += ["--parent-tokens", str(tokens_file)]
         click.echo(f"\nAPI serving at {url}  (health {url}/healthz, readiness {url}/readyz)")
+        if ctx.settings.console_enabled:
+            click.echo(f"web console at {url}/console/  (development sign-in: {url}/console/dev-sign-in)")
         click.echo(f"{terminals} simulated terminal(s) of school {bins[0]} are posting meals; Ctrl-C stops.\n")
         simulator = subprocess.Popen(args, env=env)  # noqa: S603 - fixed arguments
         simulator.wait()
