@@ -161,8 +161,8 @@ def _unused_engine(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_production_refuses_the_console_without_a_secret_key(tmp_path):
     env = {"WALLET_ENV": "production", "WALLET_DATABASE_URL": "postgresql+psycopg://x@y/z",
-           "WALLET_SIGNING_KEY": str(tmp_path / "k.pem"), "WALLET_IDP_JWKS": _jwks_file(tmp_path),
-           "WALLET_IDP_ISSUER": "https://idp.example"}
+           "WALLET_SIGNING_KEY": str(tmp_path / "k.pem"), "WALLET_QR_SIGNING_KEY": str(tmp_path / "qr.pem"),
+           "WALLET_IDP_JWKS": _jwks_file(tmp_path), "WALLET_IDP_ISSUER": "https://idp.example"}
     without = settings_from_env(env)  # the command line needs no console secret
     with pytest.raises(ConfigError, match="WALLET_SECRET_KEY"):
         create_app(without, engine=_unused_engine(tmp_path))
@@ -209,11 +209,14 @@ def test_lifetime_is_bounded_by_the_configuration(console):
 
 def test_gunicorn_entry_point_refuses_with_one_line(tmp_path, monkeypatch, capsys):
     from api import wsgi
+    from wallet.ledger.signing import SigningKey
 
     for name in [k for k in __import__("os").environ if k.startswith("WALLET_")]:
         monkeypatch.delenv(name)
+    (tmp_path / "qr.pem").write_bytes(SigningKey.generate().to_pem())  # a good QR key: only the secret is missing
     for name, value in {"WALLET_ENV": "production", "WALLET_DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
-                        "WALLET_SIGNING_KEY": str(tmp_path / "k.pem"), "WALLET_IDP_JWKS": _jwks_file(tmp_path),
+                        "WALLET_SIGNING_KEY": str(tmp_path / "k.pem"),
+                        "WALLET_QR_SIGNING_KEY": str(tmp_path / "qr.pem"), "WALLET_IDP_JWKS": _jwks_file(tmp_path),
                         "WALLET_IDP_ISSUER": "https://idp.example", "WALLET_INSTANCE_PATH": str(tmp_path)}.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(SystemExit) as exit_:
