@@ -78,3 +78,37 @@ def test_consent_withdrawn_closes_qr_and_complaints(checked, parent, offers, mea
         assert session.scalar(select(func.count()).select_from(Complaint)) == 1
     assert checked.get(parent.url("/access-log"), headers=parent.headers()).status_code == 200
     assert PARENT_IIN  # the parent fixture's IIN signs these requests
+
+
+def test_a_withdrawal_during_an_event_stream_stops_its_meals(app, session_factory, world, parent, meals) -> None:
+    """The stream judges consent at each poll that finds meals, not once when it opens."""
+    import datetime as dt
+
+    from api.parents import _event_stream
+    from tests.voucher_factories import voucher_for
+    from wallet.parents.notifications import NotificationCursor
+    from wallet.principals import Principal
+    from wallet.vouchers import service
+
+    now = dt.datetime.now(dt.UTC)
+    with session_factory() as session:
+        voucher = voucher_for(session, parent.child, world.school.id, "active", today=world.today,
+                              parent_iin=PARENT_IIN)
+    meals.record(parent.child)
+    polls = {"n": 0}
+
+    def factory():  # type: ignore[no-untyped-def]
+        polls["n"] += 1
+        if polls["n"] == 2:  # after the first poll: consent withdrawn, then another meal is recorded
+            with session_factory() as session:
+                service.withdraw(session, PARENT_IIN, voucher.id, now)
+            meals.record(parent.child, meal_type="breakfast")
+        return session_factory()
+
+    with app.app_context():
+        events = list(_event_stream(factory=factory, principal=Principal(PARENT_IIN, "parent"),
+                                    names={parent.child.id: parent.child.first_name},
+                                    cursor=NotificationCursor.fresh(now - dt.timedelta(minutes=1)),
+                                    lifetime=0.5, poll=0.02, keepalive=100.0))
+    assert polls["n"] >= 3
+    assert len([e for e in events if "event: meal" in e]) == 1
