@@ -1,7 +1,8 @@
 """Complaints to the education authority: parents file them from their feedback on a child's meal and read
 the answers; auditors of the school's region (and operators) list, read and answer them.
 
-Parents: the child is found among the caller's own (any other id is the same 404 as elsewhere), and every
+Parents: the child is found among the caller's own (any other id is the same 404 as elsewhere), a child
+whose vouchers hold no accepted consent is 403 `consent_required` as on the feedback endpoints, and every
 read of a child's complaints is written to the access log. Staff: auditors see their region, operators
 everything; school administrators and suppliers get 403 (the function is the authority's). Views parse,
 call one service (which commits) and answer.
@@ -38,6 +39,7 @@ from wallet.parents import cursors
 from wallet.parents.access_log import record_access
 from wallet.parents.queries import AccessNote, Child, ChildNotFound, find_child, read_only
 from wallet.principals import STAFF_ROLES, Principal
+from wallet.vouchers.views import require_consent
 
 parent_blueprint = Blueprint("parent_complaints", __name__, url_prefix="/api/v1/parent")
 staff_blueprint = Blueprint("complaints", __name__, url_prefix="/api/v1/auditor")
@@ -104,6 +106,9 @@ def _child_id(raw_id: str) -> uuid.UUID | None:
 
 
 def _child(principal: Principal, raw_id: str, note: AccessNote | None = None) -> Child:
+    # A complaint escalates feedback on a meal: the consent rule of the feedback endpoints applies (403
+    # consent_required for the caller's child without accepted consent, before anything is read or logged).
+    require_consent(session_scope.session(), principal.subject, _child_id(raw_id))
     try:
         return find_child(session_scope.session(), principal.subject, _child_id(raw_id), dt.datetime.now(dt.UTC),
                           log=note)

@@ -318,7 +318,11 @@ def notifications() -> Response:
 
 def _without_consent(session: Any, principal: Principal, kids: list[Child]) -> frozenset[uuid.UUID]:
     """Children whose vouchers hold no accepted consent: their offers are delivered, their meals are not."""
-    states = voucher_states(session, principal.subject, [c.id for c in kids]) if kids else {}
+    return _hidden(session, principal.subject, [c.id for c in kids])
+
+
+def _hidden(session: Any, parent_iin: str, child_ids: list[uuid.UUID]) -> frozenset[uuid.UUID]:
+    states = voucher_states(session, parent_iin, child_ids) if child_ids else {}
     return frozenset(child for child, (_, shown) in states.items() if not shown)
 
 
@@ -359,6 +363,8 @@ def _event_stream(*, factory: Any, principal: Principal, names: dict[uuid.UUID, 
         try:
             with factory() as session:
                 read, after = read_notifications(session, ids, cursor, limit=STREAM_BATCH)
+                if any(r.voucher_id is None for r in read):  # meals: consent as it is now (it may be withdrawn)
+                    hidden = _hidden(session, principal.subject, ids)
                 rows = _deliverable(read, hidden)
                 if rows:
                     record_access(session, actor_role=principal.role, actor_id=principal.subject,

@@ -1,7 +1,9 @@
 """Dynamic QR tokens for parents: `POST /api/v1/parent/children/{childId}/qr`.
 
-The view checks the body, then wallet.qr.issue finds the parent's own child (the same 404 as every other
-parents' endpoint), writes the access log and signs a token for a voucher that is active today.
+The view checks the body and the consent rule (403 `consent_required` for the caller's child whose vouchers
+hold no accepted consent, before anything is logged), then wallet.qr.issue finds the parent's own child (the
+same 404 as every other parents' endpoint), writes the access log and signs a token for a voucher that is
+active today.
 The QR signing key is read once per app (`qr_signing_key`); terminals get its public half in the roster.
 """
 
@@ -28,6 +30,7 @@ from wallet.models import MEAL_TYPES
 from wallet.parents.queries import ChildNotFound, read_only
 from wallet.qr.issue import issue_qr_token, lifetime_bounds
 from wallet.qr.token import QrKeyring
+from wallet.vouchers.views import require_consent
 
 blueprint = Blueprint("qr", __name__, url_prefix="/api/v1/parent")
 blueprint.after_request(_private)
@@ -81,6 +84,8 @@ def issue(child_id: str) -> tuple[Response, int]:
     key = qr_signing_key()
     session = session_scope.session()
     read_only(session)
+    # Without accepted consent: 403 consent_required, before anything is read or logged (as the meal endpoints).
+    require_consent(session, principal.subject, _child_id(child_id))
     try:
         issued = issue_qr_token(session, parent_iin=principal.subject, child_id=_child_id(child_id),
                                 meal_type=body["meal_type"], lifetime_s=lifetime, max_lifetime_s=high, key=key,

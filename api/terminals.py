@@ -135,7 +135,9 @@ def _result(outcome: EventOutcome) -> dict[str, Any]:
     entry = outcome.entry
     if entry is not None and outcome.status in ("recorded", "replayed"):
         result.update(
-            entryId=entry.id, verdict=entry.verdict, reasons=entry.reason_list, priceTiyn=entry.price_tiyn,
+            # No price: contracts price meals by category, so a price would tell canteen staff the child's
+            # eligibility category, which the terminal never learns (roster, QR tokens, results alike).
+            entryId=entry.id, verdict=entry.verdict, reasons=entry.reason_list,
             servingDay=entry.serving_day.isoformat(), position=entry.position, leafHash=entry.leaf_hash.hex(),
         )
     if outcome.code:

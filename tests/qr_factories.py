@@ -15,13 +15,16 @@ from wallet.keys import load_qr_signing_key
 from wallet.ledger.signing import SigningKey
 from wallet.models import Student, Voucher
 from wallet.qr.token import QrClaims, QrKeyring, encode_token
+from wallet.vouchers.years import school_year_of
 
 
 def add_voucher(session: Session, student: Student, school_id: int, *, status: str = "active",
-                valid_from: dt.date | None = None, valid_to: dt.date | None = None) -> Voucher:
-    now = dt.datetime.now(dt.UTC)
+                valid_from: dt.date | None = None, valid_to: dt.date | None = None,
+                now: dt.datetime | None = None) -> Voucher:
+    """A voucher of the school year of today (or of `now`), valid from 90 days before to 200 days after."""
+    now = now or dt.datetime.now(dt.UTC)
     today = now.date()
-    voucher = Voucher(id=uuid.uuid4(), student_id=student.id, school_id=school_id, school_year="2026-2027",
+    voucher = Voucher(id=uuid.uuid4(), student_id=student.id, school_id=school_id, school_year=school_year_of(today),
                       category_code="primary_grades", valid_from=valid_from or today - dt.timedelta(days=90),
                       valid_to=valid_to or today + dt.timedelta(days=200), status=status, offered_at=now,
                       offer_expires_at=now + dt.timedelta(days=30), status_changed_at=now)

@@ -163,6 +163,12 @@ _T: dict[str, tuple[str, str, str]] = {
     "no_checkpoint": ("no checkpoint yet", "контрольных точек нет", "бақылау нүктесі жоқ"),
     "children": ("Children", "Дети", "Балалар"),
     "no_children": ("No children are linked to you.", "К вам не привязаны дети.", "Сізге бала тіркелмеген."),
+    "consent_needed": ("A free-meal voucher offer awaits your answer: accept it, with consent to processing the "
+                       "child's data, to see the child's meals.",
+                       "Предложение талона на бесплатное питание ждёт ответа: примите его с согласием на обработку "
+                       "данных ребёнка, чтобы видеть питание ребёнка.",
+                       "Тегін тамақ талонының ұсынысы жауап күтуде: баланың тамағын көру үшін оны баланың деректерін "
+                       "өңдеуге келісіммен қабылдаңыз."),
     "class": ("Class", "Класс", "Сынып"),
     "todays_meals": ("Today's meals", "Питание сегодня", "Бүгінгі тамақ"),
     "history": ("History", "История", "Тарих"),

@@ -1,6 +1,9 @@
 """The parent preview: what a parent's mobile app shows (children, today's meals, history, the menu with
 allergen warnings) and its feedback form, at phone width. The same services as the parent API, and every read
 of a child's data is written to the access log the same way (find_child / list_children with an AccessNote).
+The consent rule is the API's too (wallet.vouchers.views): a child whose vouchers hold no accepted consent is
+shown by name with a note that the offer awaits an answer, nothing of its meals or menu is read or logged,
+and feedback on its meals is refused (403 consent_required).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from wallet.parents.queries import (
     today_status,
 )
 from wallet.principals import Principal
+from wallet.vouchers.views import require_consent, voucher_states
 
 HISTORY_DAYS = 30
 HISTORY_ITEMS = 30
@@ -57,8 +61,15 @@ def _page(who: Principal, child_raw: str | None, *, rate: str | None, draft: dic
     child = None
     today = history = menu = feedback = None
     rate_id = None
+    consent_needed = False
     if child_raw or children:
         raw = child_raw or str(children[0].id)
+        wanted = params.child_id(raw)
+        consent_needed = wanted is not None and not voucher_states(session, who.subject, [wanted]).get(
+            wanted, ("", True))[1]
+    if consent_needed:
+        child = _child(who, raw, None)  # the caller's own child (else the usual 404); listed, nothing read
+    elif child_raw or children:
         child = _child(who, raw, "meals_today")
         today = today_status(session, child)
         child = _child(who, raw, "meals", f"{child.today - dt.timedelta(days=HISTORY_DAYS - 1)}..{child.today}")
@@ -79,6 +90,7 @@ def _page(who: Principal, child_raw: str | None, *, rate: str | None, draft: dic
         "console/parent.html", children=children, child=child, today=today, history=history or [], menu=menu,
         warnings=allergen_warnings, rate_id=rate_id, feedback=feedback, draft=draft, errors=errors,
         tags=FEEDBACK_TAGS, max_comment=MAX_COMMENT, saved=request.args.get("saved") == "1",
+        consent_needed=consent_needed,
         return_to=url_for("console.parent_preview", child=str(child.id)) if child else "",
     )
     return Response(body, status=status, mimetype="text/html")
@@ -115,6 +127,7 @@ def _validate(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
 def parent_feedback() -> Response:
     who = principal()
     child_raw = request.form.get("child")
+    require_consent(session_scope.session(), who.subject, params.child_id(child_raw))
     child = _child(who, child_raw, None)  # another parent's child: the same 404 as a child that does not exist
     values, errors = _validate(request.form)
     if not errors:

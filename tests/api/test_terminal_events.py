@@ -9,7 +9,7 @@ def test_a_batch_is_recorded_and_a_replay_returns_the_same_results(checked, worl
     assert first.status_code == 200, first.get_json()
     results = first.get_json()["results"]
     assert [r["status"] for r in results] == ["recorded", "recorded"]
-    assert results[0]["verdict"] == "billable" and results[0]["priceTiyn"] == world.price["lunch"]
+    assert results[0]["verdict"] == "billable" and "priceTiyn" not in results[0]
     assert results[1]["verdict"] == "not_billable" and results[1]["reasons"] == ["not_eligible"]
     assert [r["position"] for r in results] == [1, 2]
     again = checked.post("/api/v1/terminal/events", json=body, headers=terminal_key.headers())
@@ -75,3 +75,25 @@ def test_device_clock_far_from_the_server_is_out_of_bounds(checked, world, termi
                             json=batch(meal_event(world.eligible[0], 1, served_at=skewed), sent_at=skewed))
     result = response.get_json()["results"][0]
     assert result["verdict"] == "not_billable" and "device_clock_out_of_bounds" in result["reasons"]
+
+
+def test_results_do_not_tell_canteen_staff_a_childs_category(checked, world, terminal_key, session_factory):
+    """Two pupils eligible on grounds priced differently: their results differ in ids and hashes only."""
+    from sqlalchemy import select
+
+    from wallet.models import Contract, ContractPrice, StudentEligibility
+
+    orphan = world.eligible[1]
+    with session_factory() as session:
+        contract = session.get(Contract, world.contract.id)
+        contract.prices.append(ContractPrice(meal_type="lunch", category_code="orphan", price_tiyn=99000))
+        for row in session.scalars(select(StudentEligibility).where(StudentEligibility.student_id == orphan.id)):
+            row.category_code = "orphan"
+        session.commit()
+    body = batch(meal_event(world.eligible[0], 1), meal_event(orphan, 2))
+    response = checked.post("/api/v1/terminal/events", json=body, headers=terminal_key.headers())
+    first, second = response.get_json()["results"]
+    same = {"index", "eventId", "entryId", "position", "leafHash"}
+    assert {k: v for k, v in first.items() if k not in same} == {k: v for k, v in second.items() if k not in same}
+    assert first["verdict"] == "billable" and "99000" not in response.get_data(as_text=True)
+    assert "orphan" not in response.get_data(as_text=True)

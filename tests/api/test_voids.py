@@ -48,7 +48,7 @@ def test_an_operator_voids_a_meal(checked, settings, session_factory, world, ter
     body = response.get_json()
     assert body["refersTo"] == meal["entryId"] and body["entryId"] != meal["entryId"]
     assert body["position"] == meal["position"] + 1
-    assert body["priceTiyn"] == meal["priceTiyn"] == world.price["lunch"]
+    assert body["priceTiyn"] == world.price["lunch"]
     with session_factory() as session:
         void = session.get(LedgerEntry, body["entryId"])
         assert void.kind == "void" and void.actor == "operator:op-1" and void.note == "served twice by mistake"

@@ -135,3 +135,32 @@ def test_staff_and_parents_keep_to_their_own_pages(console, world):
     console.sign_in("parent")
     for path in ("/console/ledger", "/console/reconciliation", f"/console/schools/{world.school.bin}"):
         assert console.get(path).status_code == 403, path
+
+
+def test_a_child_without_consent_shows_the_offer_note_only(console, meals, world, session_factory):
+    """The API's consent rule: an offer not yet accepted hides the child's meals and menu in the preview too."""
+    from wallet.models import Voucher
+    from wallet.vouchers.offers import offer_vouchers
+    from wallet.vouchers.years import school_year_of
+
+    [entry_id] = meals(world.eligible[0])
+    with session_factory() as session:
+        offer_vouchers(session, school_year_of(world.today), world.today)
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(Voucher).where(
+            Voucher.student_id == world.eligible[0].id)) == 1
+    console.sign_in("parent")
+    page = console.get(f"/console/parent?child={world.eligible[0].id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="consent-needed"' in html
+    assert world.eligible[0].first_name in html
+    assert f"rate={entry_id}" not in html and "Плов" not in html and "Pilaf" not in html
+    with session_factory() as session:
+        actions = set(session.scalars(select(ChildAccessLog.action).where(
+            ChildAccessLog.student_id == world.eligible[0].id)))
+    assert actions == {"children"}
+    response = console.client.post("/console/parent/feedback", data={
+        "csrf_token": csrf_of(html), "child": str(world.eligible[0].id), "entry": str(entry_id), "rating": "5"})
+    assert response.status_code == 403
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(MealFeedback)) == 0

@@ -211,26 +211,18 @@ def test_lifetime_is_bounded_by_the_configuration(console):
 
 def test_gunicorn_entry_point_refuses_with_one_line(tmp_path, monkeypatch, capsys):
     from api import wsgi
+    from wallet.ledger.signing import SigningKey
 
     for name in [k for k in __import__("os").environ if k.startswith("WALLET_")]:
         monkeypatch.delenv(name)
+    (tmp_path / "qr.pem").write_bytes(SigningKey.generate().to_pem())  # a good QR key: only the secret is missing
     for name, value in {"WALLET_ENV": "production", "WALLET_DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
                         "WALLET_SIGNING_KEY": str(tmp_path / "k.pem"),
                         "WALLET_QR_SIGNING_KEY": str(tmp_path / "qr.pem"), "WALLET_IDP_JWKS": _jwks_file(tmp_path),
                         "WALLET_IDP_ISSUER": "https://idp.example", "WALLET_INSTANCE_PATH": str(tmp_path)}.items():
         monkeypatch.setenv(name, value)
-    _write_ed25519_key(tmp_path / "qr.pem")  # a usable QR key, so that the console's secret is what is missing
     with pytest.raises(SystemExit) as exit_:
         wsgi.build()
     assert exit_.value.code == wsgi.APP_LOAD_ERROR
     err = capsys.readouterr().err
     assert "WALLET_SECRET_KEY" in err and err.count("\n") == 1
-
-
-def _write_ed25519_key(path):  # type: ignore[no-untyped-def]
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    path.write_bytes(Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    path.chmod(0o600)

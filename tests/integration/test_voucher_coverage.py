@@ -44,3 +44,36 @@ def test_batch_form_answers_in_one_query(session_factory, engine, world) -> None
         }
         assert active_vouchers(session, [], world.school.id, days) == {}
         assert active_vouchers(session, [pupils[0].id], world.school.id, []) == {}
+
+
+def test_the_ingest_rule_on_a_voucher_read_by_id_is_the_same_rule(session_factory, world) -> None:
+    """`covers` (ingest: the QR token's voucher by id) agrees with `active_voucher` (QR issue) on every case."""
+    from wallet.vouchers import covers, vouchers_by_id
+
+    today = world.today
+    statuses = ["active", "suspended", "accepted", "offered", "withdrawn"]
+    with session_factory() as session:
+        made = [voucher_for(session, pupil, world.school.id, status, today=today)
+                for pupil, status in zip(world.eligible, statuses, strict=False)]
+        read = vouchers_by_id(session, [v.id for v in made])
+        assert set(read) == {v.id for v in made}
+        for voucher in made:
+            for school in (world.school, world.other_school):
+                for day in (today, voucher.valid_from - dt.timedelta(days=1), voucher.valid_to,
+                            voucher.valid_to + dt.timedelta(days=1)):
+                    found = active_voucher(session, voucher.student_id, school.id, day)
+                    assert covers(read[voucher.id], school.id, day) == (found is not None and found.id == voucher.id)
+        assert not covers(None, world.school.id, today)
+
+
+def test_test_vouchers_take_the_school_year_of_their_day(session_factory, world) -> None:
+    """The QR tests' voucher factory derives the school year from the day, never a fixed year."""
+    from tests.qr_factories import add_voucher
+
+    with session_factory() as session:
+        later = add_voucher(session, world.eligible[0], world.school.id,
+                            now=dt.datetime(2031, 9, 10, 8, tzinfo=dt.UTC))
+        assert later.school_year == "2031-2032"
+        summer = add_voucher(session, world.eligible[1], world.school.id,
+                             now=dt.datetime(2030, 6, 20, 8, tzinfo=dt.UTC))
+        assert summer.school_year == "2030-2031"

@@ -205,3 +205,11 @@ def test_pupil_count_is_bounded():
         build(students=0, today=TODAY)
     with pytest.raises(ValueError, match="students"):
         build(students=10**6, today=TODAY)
+
+
+@pytest.mark.parametrize("day", [dt.date(2026, 5, 31), dt.date(2026, 6, 1), dt.date(2026, 8, 31), dt.date(2026, 9, 1),
+                                 dt.date(2027, 1, 15), dt.date(2027, 7, 20)])
+def test_the_demo_school_year_is_the_vouchers_school_year(day):
+    from wallet.vouchers.years import school_year_of as voucher_year
+
+    assert f"{school_year_of(day)}-{school_year_of(day) + 1}" == voucher_year(day)

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from wallet.demo import catalogue as cat
 from wallet.identifiers import make_bin, make_iin
+from wallet.vouchers import years
 
 # The import order: each kind refers only to kinds before it.
 KINDS = ("schools", "suppliers", "contracts", "students", "eligibility", "guardians", "calendar", "menus")
@@ -159,8 +160,9 @@ class _Identities:
 
 
 def school_year_of(today: dt.date) -> int:
-    """The year whose 1 September starts the school year of `today` (June-August: the coming one)."""
-    return today.year if today.month >= 6 else today.year - 1
+    """The year whose 1 September starts the school year of `today` (June-August: the coming one), by the
+    vouchers' rule (wallet.vouchers.years), so the demo's pupils, calendar and vouchers share one year."""
+    return int(years.school_year_of(today)[:4])
 
 
 def calendar_months(today: dt.date) -> tuple[tuple[int, int], ...]:
@@ -344,7 +346,7 @@ def _people(rng: random.Random, year: int, count: int, school_bins: list[str], w
     students: list[Row] = []
     eligibility: list[Row] = []
     guardians: list[Row] = []
-    school_year = (dt.date(year, 9, 1), dt.date(year + 1, 5, 31))
+    school_year = years.parse_school_year(f"{year}-{year + 1}")
     for pupil in pupils:
         family, female, grade, iin = pupil.family, pupil.female, pupil.grade, pupil.iin
         name, for_son, for_daughter = family.father

@@ -36,11 +36,6 @@ EXPIRED_SHARE = 0.01
 WRONG_MEAL_SHARE = 0.005
 
 
-def _school_year(day: dt.date) -> tuple[str, dt.date, dt.date]:
-    start = day.year if day.month >= 8 else day.year - 1
-    return f"{start}-{start + 1}", dt.date(start, 9, 1), dt.date(start + 1, 5, 31)
-
-
 def record_demo_qr_meals(session_factory: sessionmaker[Session], key: SigningKey, today: dt.date,
                          *, clock_tolerance: dt.timedelta, seed: int = 2026) -> int:
     """Record the month of QR meals; returns the number of events recorded (0 when already there)."""

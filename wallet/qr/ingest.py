@@ -37,7 +37,7 @@ from wallet.qr.reasons import (
     VOUCHER_NOT_ACTIVE,
 )
 from wallet.qr.token import QrClaims
-from wallet.qr.vouchers import is_active_on, vouchers_by_id
+from wallet.vouchers.coverage import covers, vouchers_by_id
 
 
 @dataclass
@@ -77,7 +77,7 @@ class QrBatchContext:
             else:
                 self.spent.add(claims.token_id)
         voucher = self.vouchers.get(claims.voucher_id)
-        if not is_active_on(voucher, self.school_id, day):
+        if not covers(voucher, self.school_id, day):
             reasons.append(VOUCHER_NOT_ACTIVE)
         if sent_ref and voucher is not None and sent_ref != str(voucher.student_id):
             reasons.append(QR_TOKEN_OTHER_STUDENT)

@@ -17,12 +17,30 @@ from sqlalchemy.orm import Session
 
 from wallet.models import Voucher
 
+COVERING_STATUS = "active"
+
+
+def covers(voucher: Voucher | None, school_id: int, day: dt.date) -> bool:
+    """The coverage rule on a voucher already read (ingest has the QR token's voucher by id): its current
+    status is active, it is for this school, and `day` lies within its validity. The queries below select
+    exactly these vouchers."""
+    return (voucher is not None and voucher.status == COVERING_STATUS and voucher.school_id == school_id
+            and voucher.valid_from <= day <= voucher.valid_to)
+
+
+def vouchers_by_id(session: Session, voucher_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Voucher]:
+    """The vouchers with these ids, whatever their state (the caller judges coverage with `covers`)."""
+    ids = set(voucher_ids)
+    if not ids:
+        return {}
+    return {v.id: v for v in session.scalars(select(Voucher).where(Voucher.id.in_(ids)))}
+
 
 def active_voucher(session: Session, student_id: uuid.UUID, school_id: int, day: dt.date) -> Voucher | None:
     """The voucher that makes a meal of this pupil on `day` at this school covered, or None."""
     return session.scalars(
         select(Voucher).where(
-            Voucher.student_id == student_id, Voucher.school_id == school_id, Voucher.status == "active",
+            Voucher.student_id == student_id, Voucher.school_id == school_id, Voucher.status == COVERING_STATUS,
             Voucher.valid_from <= day, Voucher.valid_to >= day,
         ).order_by(Voucher.valid_from.desc()).limit(1)
     ).first()
@@ -45,7 +63,7 @@ def active_vouchers(
         among = Voucher.student_id.in_(ids)
     rows = session.execute(
         select(Voucher.id, Voucher.student_id, Voucher.valid_from, Voucher.valid_to).where(
-            among, Voucher.school_id == school_id, Voucher.status == "active",
+            among, Voucher.school_id == school_id, Voucher.status == COVERING_STATUS,
             Voucher.valid_from <= day_set[-1], Voucher.valid_to >= day_set[0],
         )
     )
