@@ -1,6 +1,7 @@
 # Two commands for a fresh machine with Python 3.11:
-#   make run   set up, migrate the SQLite file, load demo data, serve the API and a simulated terminal
-#   make test  set up and run the whole test suite
+#   make run   set up, migrate the SQLite file, load demo data, serve the API and the web console with
+#              two simulated canteen terminals posting meals
+#   make test  set up, install chromium and chromium-driver when missing (as root), run the whole test suite
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -18,7 +19,8 @@ $(BIN)/wallet: pyproject.toml
 
 setup: $(BIN)/wallet
 
-# Chromium and chromedriver for the console's browser tests (tests/console/test_browser.py), when missing.
+# Chromium and chromedriver for the console's browser tests (tests/console/test_browser.py): installed with
+# apt-get when missing and running as root; otherwise .ci/browser says what to install.
 browser:
 	@.ci/browser
 
