@@ -74,7 +74,7 @@ def last_run_per_school(session: Session, principal: Principal | None, school_id
     own = dict(session.execute(
         select(VerificationRun.school_id, func.max(VerificationRun.id))
         .where(VerificationRun.school_id.in_(ids)).group_by(VerificationRun.school_id)
-    ).tuples().all())
+    ).all())
     national = session.scalar(select(func.max(VerificationRun.id)).where(VerificationRun.school_id.is_(None)))
     newest = {school_id: max(own.get(school_id) or 0, national or 0) for school_id in school_ids}
     wanted = {run_id for run_id in newest.values() if run_id}
@@ -109,7 +109,7 @@ def _bins(session: Session, school_ids: Iterable[int | None]) -> dict[int, str]:
     ids = {i for i in school_ids if i is not None}
     if not ids:
         return {}
-    return dict(session.execute(select(School.id, School.bin).where(School.id.in_(ids))).tuples().all())
+    return dict(session.execute(select(School.id, School.bin).where(School.id.in_(ids))).all())
 
 
 def _visible_schools(
