@@ -21,6 +21,7 @@ from api import session_scope
 from api.auth.idp import authenticate_parent, authenticate_staff
 from api.errors import ProblemError
 from api.i18n import language
+from api.parents import private_answer
 from api.schemas.common import json_body, load, query
 from api.schemas.parents import StrictInteger, iso
 from wallet.complaints import (
@@ -89,13 +90,7 @@ def complaint_json(view: ComplaintView, *, for_parent: bool) -> dict[str, Any]:
 # --- parents --------------------------------------------------------------------------------------------
 
 
-@parent_blueprint.after_request
-def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Language"] = language()
-    response.vary.add("Accept-Language")
-    response.vary.add("Authorization")
-    return response
+parent_blueprint.after_request(private_answer)
 
 
 def _child_id(raw_id: str) -> uuid.UUID | None:

@@ -78,14 +78,18 @@ STREAM_RETRY_MS = 2000
 STREAM_BATCH = 100
 
 
-@blueprint.after_request
-def _private(response: Response) -> Response:
+def private_answer(response: Response) -> Response:
+    """Headers of every answer about a parent's children: never cached, varies by language and caller.
+    The other parent blueprints (vouchers, QR codes, complaints) register it too."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Language"] = language()
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.vary.add("Accept-Language")
     response.vary.add("Authorization")
     return response
+
+
+blueprint.after_request(private_answer)
 
 
 def _now() -> dt.datetime:

@@ -19,7 +19,7 @@ from marshmallow import Schema, fields, validate
 from api import session_scope
 from api.auth.idp import authenticate_parent
 from api.errors import ProblemError
-from api.parents import CHILD_INSTANCE, _child_id, _private
+from api.parents import CHILD_INSTANCE, _child_id, private_answer
 from api.schemas.common import json_body, load
 from api.schemas.parents import StrictInteger, iso
 from wallet.config import Settings
@@ -33,7 +33,7 @@ from wallet.qr.token import QrKeyring
 from wallet.vouchers.views import require_consent
 
 blueprint = Blueprint("qr", __name__, url_prefix="/api/v1/parent")
-blueprint.after_request(_private)
+blueprint.after_request(private_answer)
 
 _EXTENSION = "wallet_qr_key"
 

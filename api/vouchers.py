@@ -18,6 +18,7 @@ from api import session_scope
 from api.auth.idp import authenticate_parent, authenticate_staff
 from api.errors import ProblemError
 from api.i18n import language
+from api.parents import private_answer
 from api.schemas.common import json_body, load, query
 from api.schemas.vouchers import AcceptBody, MonthQuery, eligibility_list_json, voucher_json
 from wallet.errors import NotFound
@@ -32,13 +33,7 @@ blueprint = Blueprint("parent_vouchers", __name__, url_prefix="/api/v1/parent/vo
 VOUCHER_INSTANCE = "/api/v1/parent/vouchers/{voucherId}"
 
 
-@blueprint.after_request
-def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Language"] = language()
-    response.vary.add("Accept-Language")
-    response.vary.add("Authorization")
-    return response
+blueprint.after_request(private_answer)
 
 
 def _now() -> dt.datetime:
