@@ -5,12 +5,25 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wallet.models import Student, Voucher, VoucherConsent, VoucherTransition
+from wallet.vouchers.offers import offer_vouchers
 from wallet.vouchers.years import parse_school_year, school_year_of
 
 CONSENT_VERSION = "2026-1"
+
+
+@pytest.fixture(name="offers")
+def offers_fixture(session_factory, world, parent, other_parent):  # type: ignore[no-untyped-def]
+    """Offers to every entitled pupil of the world, through the service; returns {student id: voucher id}.
+    Import it into a test module by its function name, like the parent fixtures."""
+    with session_factory() as session:
+        offer_vouchers(session, school_year_of(world.today), world.today)
+        session.commit()
+        return {v.student_id: v.id for v in session.scalars(select(Voucher))}
 
 
 def voucher_for(session: Session, student: Student, school_id: int, status: str = "active", *,

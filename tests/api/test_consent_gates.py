@@ -7,7 +7,6 @@ checked before anything is read or written to the access log. Other parents' chi
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from tests.parent_factories import (  # noqa: F401 - fixtures
@@ -17,20 +16,11 @@ from tests.parent_factories import (  # noqa: F401 - fixtures
     other_parent_fixture,
     parent_fixture,
 )
-from tests.voucher_factories import CONSENT_VERSION
-from wallet.models import ChildAccessLog, Complaint, Voucher
-from wallet.vouchers.offers import offer_vouchers
-from wallet.vouchers.years import school_year_of
+from tests.voucher_factories import CONSENT_VERSION, offers_fixture  # noqa: F401 - fixture
+from wallet.models import ChildAccessLog, Complaint
 
 V = "/api/v1/parent/vouchers"
 
-
-@pytest.fixture
-def offers(session_factory, world, parent, other_parent):  # type: ignore[no-untyped-def]
-    with session_factory() as session:
-        offer_vouchers(session, school_year_of(world.today), world.today)
-        session.commit()
-        return {v.student_id: v.id for v in session.scalars(select(Voucher))}
 
 
 def _log_count(session_factory, child_id) -> int:  # type: ignore[no-untyped-def]

@@ -16,21 +16,11 @@ from tests.parent_factories import (  # noqa: F401 - fixtures
     other_parent_fixture,
     parent_fixture,
 )
-from tests.voucher_factories import CONSENT_VERSION
+from tests.voucher_factories import CONSENT_VERSION, offers_fixture  # noqa: F401 - fixture
 from wallet.models import ChildAccessLog, ConsentText, Voucher, VoucherConsent
-from wallet.vouchers.offers import offer_vouchers
-from wallet.vouchers.years import school_year_of
 
 V = "/api/v1/parent/vouchers"
 
-
-@pytest.fixture
-def offers(session_factory, world, parent, other_parent):  # type: ignore[no-untyped-def]
-    """Offers to every entitled pupil of the world; returns {student id: voucher id}."""
-    with session_factory() as session:
-        offer_vouchers(session, school_year_of(world.today), world.today)
-        session.commit()
-        return {v.student_id: v.id for v in session.scalars(select(Voucher))}
 
 
 def _mine(offers, parent) -> str:  # type: ignore[no-untyped-def]
