@@ -61,7 +61,7 @@ from wallet.parents.queries import (
     today_status,
 )
 from wallet.principals import Principal
-from wallet.vouchers.views import require_consent, voucher_states
+from wallet.vouchers.views import voucher_states
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("parents", __name__, url_prefix="/api/v1/parent")
@@ -114,13 +114,12 @@ def _child(principal: Principal, raw_id: str, action: str | None = None, detail:
     written to the access log by the same lookup (so validate the request before calling this).
 
     With `consent`, a child of the caller whose vouchers hold no accepted consent is a 403
-    `consent_required` (wallet.vouchers.views.require_consent), checked before anything is read or logged.
+    `consent_required` (wallet.vouchers.consent_rule), checked by the lookup itself; nothing is read or logged.
     """
-    if consent:
-        require_consent(session_scope.session(), principal.subject, _child_id(raw_id))
     note = AccessNote(principal.role, principal.subject, action, detail) if action else None
     try:
-        return find_child(session_scope.session(), principal.subject, _child_id(raw_id), _now(), log=note)
+        return find_child(session_scope.session(), principal.subject, _child_id(raw_id), _now(), log=note,
+                          consent=consent)
     except ChildNotFound as exc:
         raise ProblemError(404, exc.code, exc.message, extra={"instance": CHILD_INSTANCE}) from None
 

@@ -161,7 +161,49 @@ def test_children_without_consent_show_the_offer_only(checked, parent, offers) -
         assert_problem(checked.get(parent.url(suffix), headers=parent.headers()), 403, "consent_required")
     assert_problem(checked.put(parent.url("/allergies"), headers=parent.headers(), json={"allergens": []}), 403,
                    "consent_required")
-    assert checked.get(parent.url("/access-log"), headers=parent.headers()).status_code == 200
+    log = checked.get(parent.url("/access-log"), headers=parent.headers())
+    assert log.status_code == 200
+    assert [item["action"] for item in log.get_json()["items"]] == ["children"]  # refused reads are not reads
+
+
+# Each case: the child's vouchers, one school year apart (status, whether an accepted consent was given), and
+# whether its data are shown. The rule: consent holding now, or an accepted voucher expired and none withdrawn.
+CONSENT_CASES = [
+    ([], True),
+    ([("offered", False)], False),
+    ([("declined", False)], False),
+    ([("accepted", True)], True),
+    ([("active", True)], True),
+    ([("suspended", True)], True),
+    ([("withdrawn", True)], False),
+    ([("expired", True)], True),
+    ([("expired", False)], False),
+    ([("expired", True), ("withdrawn", True)], False),
+    ([("expired", True), ("offered", False)], True),
+    ([("withdrawn", True), ("active", True)], True),
+]
+
+
+@pytest.mark.parametrize(("vouchers", "shown"), CONSENT_CASES,
+                         ids=["+".join(s for s, _ in v) or "none" for v, _ in CONSENT_CASES])
+def test_the_consent_rule(checked, parent, session_factory, world, vouchers, shown) -> None:
+    from tests.voucher_factories import voucher_for
+
+    with session_factory() as session:
+        for years_back, (status, consented) in enumerate(vouchers):
+            day = world.today.replace(year=world.today.year - years_back)
+            voucher = voucher_for(session, parent.child, world.school.id, status, today=day)
+            if consented:
+                session.add(VoucherConsent(voucher_id=voucher.id, parent_iin=PARENT_IIN, decision="accepted",
+                                           text_version=CONSENT_VERSION, at=dt.datetime.now(dt.UTC)))
+                session.commit()
+    today = checked.get(parent.url("/meals/today"), headers=parent.headers())
+    if shown:
+        assert today.status_code == 200, today.get_json()
+    else:
+        assert_problem(today, 403, "consent_required")
+    listed = checked.get("/api/v1/parent/children", headers=parent.headers()).get_json()["items"][0]
+    assert (listed["today"] is not None) is shown
 
 
 def test_children_with_consent_show_everything(checked, parent, offers) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    not_,
     null,
     select,
     tuple_,
@@ -52,6 +53,7 @@ from wallet.models import (
 )
 from wallet.models.base import UTCDateTime
 from wallet.parents.access_log import record_access
+from wallet.vouchers.consent_rule import consent_required, consent_withheld
 
 DEFAULT_ZONE = "Asia/Almaty"
 MAX_RANGE_DAYS = 366
@@ -214,12 +216,18 @@ def _logging(lookup: Any, links_condition: Any) -> Any:
 
 
 _CHILDREN_LOGGED = _logging(_CHILDREN, _links.c.parent_iin == bindparam("parent_iin"))
-_ONE_CHILD_LOGGED = _logging(
-    _ONE_CHILD, and_(_links.c.parent_iin == bindparam("parent_iin"), _links.c.student_id == bindparam("child_id")))
+_THE_LINK = and_(_links.c.parent_iin == bindparam("parent_iin"), _links.c.student_id == bindparam("child_id"))
+_ONE_CHILD_LOGGED = _logging(_ONE_CHILD, _THE_LINK)
+# With the consent rule (wallet.vouchers.consent_rule) as a last column, and the read logged only when the
+# rule lets the child's data be shown: a refused read is not a read.
+_ONE_CHILD_CONSENT = _ONE_CHILD.add_columns(consent_withheld(_students.c.id).label("withheld"))
+_ONE_CHILD_CONSENT_LOGGED = _logging(_ONE_CHILD_CONSENT, and_(_THE_LINK, not_(consent_withheld(_links.c.student_id))))
 
 
 def _lookup(session: Session, plain: Any, logged: Any, params: dict[str, Any], note: AccessNote | None,
-            now: dt.datetime) -> list[Any]:
+            now: dt.datetime, *, gated: bool = False) -> list[Any]:
+    """`gated`: the statements end with the consent rule's `withheld` column, and a withheld child's read
+    is not logged."""
     conn = session.connection()
     if note is not None and conn.dialect.name == "postgresql":
         rows = conn.execute(logged, {**params, "log_at": now, "log_role": note.actor_role,
@@ -229,9 +237,10 @@ def _lookup(session: Session, plain: Any, logged: Any, params: dict[str, Any], n
             session.commit()
         return rows
     rows = conn.execute(plain, params).all()
-    if note is not None and rows:
+    read = [r[1] for r in rows if not (gated and r[-1])]
+    if note is not None and read:
         record_access(session, actor_role=note.actor_role, actor_id=note.actor_id,
-                      student_ids=[r[1] for r in rows], action=note.action, detail=note.detail, now=now)
+                      student_ids=read, action=note.action, detail=note.detail, now=now)
     return rows
 
 
@@ -278,16 +287,26 @@ def list_children(session: Session, parent_iin: str, now: dt.datetime, log: Acce
 
 
 def find_child(session: Session, parent_iin: str, child_id: uuid.UUID | None, now: dt.datetime,
-               log: AccessNote | None = None) -> Child:
+               log: AccessNote | None = None, *, consent: bool = False) -> Child:
     """The parent's child with this id; ChildNotFound otherwise (also for a None id: a malformed one).
 
     With `log`, the read is written to the access log when (and only when) the child is found: on
     PostgreSQL by the lookup statement itself, elsewhere right after it. Validate the request first.
+
+    With `consent`, a child of the parent whose data the consent rule withholds (vouchers, but no accepted
+    consent: wallet.vouchers.consent_rule) is Forbidden `consent_required`, checked by the same statement,
+    and its read is not logged.
     """
     if child_id is None:
         raise child_not_found()
-    rows = _lookup(session, _ONE_CHILD, _ONE_CHILD_LOGGED, {"parent_iin": parent_iin, "child_id": child_id},
-                   log, now)
+    params = {"parent_iin": parent_iin, "child_id": child_id}
+    if not consent:
+        rows = _lookup(session, _ONE_CHILD, _ONE_CHILD_LOGGED, params, log, now)
+    else:
+        rows = _lookup(session, _ONE_CHILD_CONSENT, _ONE_CHILD_CONSENT_LOGGED, params, log, now, gated=True)
+        if rows and rows[0][-1]:
+            raise consent_required()
+        rows = [row[:-1] for row in rows]
     if not rows:
         raise child_not_found()
     return _assemble(rows, now)[0]

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wallet.errors import Forbidden
 from wallet.models import (
     ConsentText,
     EligibilityCategory,
@@ -26,6 +24,7 @@ from wallet.models import (
     Voucher,
     VoucherConsent,
 )
+from wallet.vouchers.consent_rule import consent_required, consent_shown, consent_withheld
 from wallet.vouchers.lifecycle import CONSENTED_STATUSES
 from wallet.vouchers.service import current_consent_text, offer_open, voucher_not_found
 
@@ -106,46 +105,32 @@ def parent_voucher_view(session: Session, parent_iin: str, voucher_id: uuid.UUID
 def voucher_states(session: Session, parent_iin: str,
                    child_ids: Iterable[uuid.UUID] | None = None) -> dict[uuid.UUID, tuple[str, bool]]:
     """Per child of this parent that has vouchers: (status of the latest voucher, whether its data may be
-    shown). A child without any voucher is absent: legacy data, shown as before vouchers existed.
-
-    Shown: a voucher of the child is accepted, active or suspended (consent holds now, whatever later offer
-    is pending), or an accepted voucher has expired and consent was never withdrawn (the years consented
-    to stay visible). Not shown: only offers, declines, lapsed offers, or a withdrawal.
-    """
-    query = (select(Voucher.student_id, Voucher.id, Voucher.status, Voucher.school_year, Voucher.offered_at)
+    shown by the consent rule of wallet.vouchers.consent_rule). A child without any voucher is absent:
+    legacy data, shown as before vouchers existed."""
+    query = (select(Voucher.student_id, Voucher.status, Voucher.school_year, Voucher.offered_at,
+                    consent_shown(Voucher.student_id))
              .join(GuardianLink, GuardianLink.student_id == Voucher.student_id)
              .where(GuardianLink.parent_iin == parent_iin))
     if child_ids is not None:
         query = query.where(Voucher.student_id.in_(list(child_ids)))
-    rows = session.execute(query).all()
-    expired = [vid for _, vid, status, _, _ in rows if status == "expired"]
-    accepted_once = set(session.scalars(select(VoucherConsent.voucher_id).where(
-        VoucherConsent.voucher_id.in_(expired), VoucherConsent.decision == "accepted"))) if expired else set()
-    latest: dict[uuid.UUID, tuple[str, dt.datetime, str]] = {}
-    statuses: dict[uuid.UUID, set[str]] = defaultdict(set)
-    for sid, vid, status, year, offered_at in rows:
-        statuses[sid].add("expired_accepted" if vid in accepted_once else status)
+    latest: dict[uuid.UUID, tuple[str, dt.datetime, str, bool]] = {}
+    for sid, status, year, offered_at, shown in session.execute(query):
         if sid not in latest or (year, offered_at) > latest[sid][:2]:
-            latest[sid] = (year, offered_at, status)
-    return {sid: (latest[sid][2], _shown(found)) for sid, found in statuses.items()}
-
-
-def _shown(statuses: set[str]) -> bool:
-    if statuses & set(CONSENTED_STATUSES):
-        return True
-    return "expired_accepted" in statuses and "withdrawn" not in statuses
+            latest[sid] = (year, offered_at, status, bool(shown))
+    return {sid: (status, shown) for sid, (_, _, status, shown) in latest.items()}
 
 
 def require_consent(session: Session, parent_iin: str, child_id: uuid.UUID | None) -> None:
     """Forbidden (`consent_required`) when this parent's child has vouchers but no accepted consent.
 
     Children of other parents and unknown ids pass (the caller's own lookup answers them with its 404), so
-    this check tells nothing about children that are not the caller's.
+    this check tells nothing about children that are not the caller's. (A parent's reads in wallet.parents
+    check the same rule inside the child lookup: find_child(..., consent=True).)
     """
     if child_id is None:
         return
-    state = voucher_states(session, parent_iin, [child_id]).get(child_id)
-    if state is not None and not state[1]:
-        raise Forbidden("consent_required",
-                        "Accept the free-meal voucher offer to see this child's meals; until then only the "
-                        "offer is shown.")
+    withheld = session.scalar(
+        select(consent_withheld(GuardianLink.student_id))
+        .where(GuardianLink.parent_iin == parent_iin, GuardianLink.student_id == child_id))
+    if withheld:
+        raise consent_required()
