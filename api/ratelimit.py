@@ -20,14 +20,16 @@ may get up to W x H times the figure in the worst case, and a restart forgets th
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-import jwt
 from flask import Flask, Response, current_app, g, request
 
 from api.errors import ProblemError
@@ -130,14 +132,26 @@ def claimed_identity(endpoint: str | None) -> tuple[str, str] | None:
     if scheme.lower() != "bearer" or not token or len(token) > 8192:
         return None
     kind = AUDIENCE_OF_BLUEPRINT.get(endpoint.partition(".")[0], "staff")
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return None
-    claim = claims.get("iss" if kind == "terminal" else "sub") if isinstance(claims, dict) else None
+    claims = unverified_claims(token)
+    claim = claims.get("iss" if kind == "terminal" else "sub") if claims is not None else None
     if not isinstance(claim, str) or not 0 < len(claim) <= 128:
         return None
     return kind, claim
+
+
+def unverified_claims(token: str) -> dict[str, Any] | None:
+    """The payload of a compact JWS, not checked at all: only a bucket key to look at (see the module notes).
+
+    Read with base64 and json directly: PyJWT's unverified decode checks every character of every segment
+    in Python, a tenth of a millisecond per request, for a token the view verifies anyway."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeDecodeError):  # binascii.Error and JSONDecodeError are ValueErrors
+        return None
+    return claims if isinstance(claims, dict) else None
 
 
 def _address() -> str:

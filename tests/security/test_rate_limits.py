@@ -189,3 +189,27 @@ def test_buckets_forget_the_least_recently_used_keys():
         buckets.take(key)
     assert buckets.wait("a") == 0.0  # forgotten: a full bucket again
     assert buckets.wait("d") == pytest.approx(30.0)
+
+
+# --- the unverified claims the buckets are keyed by ---------------------------------------------------------------
+
+
+def test_unverified_claims_read_a_token_as_pyjwt_does() -> None:
+    import jwt
+
+    from api.ratelimit import unverified_claims
+
+    for claims in ({"sub": "880101300123", "exp": 2_000_000_000}, {"iss": "T-1", "sub": "тест", "n": [1, {"a": None}]}):
+        token = jwt.encode(claims, "a-secret-for-this-test-only-32-bytes!", algorithm="HS256")
+        assert unverified_claims(token) == jwt.decode(token, options={"verify_signature": False}) == claims
+
+
+@pytest.mark.parametrize("token", [
+    "", "a.b", "a.b.c.d", "eyJhbGciOiJub25lIn0..", "x.@@@@.y", "x.bm90IGpzb24.y",  # "not json"
+    "x.WzEsMl0.y",  # [1,2]: JSON, but not an object
+    "x.gA.y",  # one byte that is not UTF-8
+])
+def test_unverified_claims_of_garbage_are_none(token: str) -> None:
+    from api.ratelimit import unverified_claims
+
+    assert unverified_claims(token) is None
