@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, not_, or_
+from sqlalchemy import ColumnElement, and_, exists, literal_column, not_, or_
 
 from wallet.errors import Forbidden
 from wallet.models import Voucher, VoucherConsent
@@ -25,6 +25,11 @@ _VOUCHERS = Voucher.__table__
 _CONSENTS = VoucherConsent.__table__
 
 
+def _one_of_consented(status: Any) -> ColumnElement[bool]:
+    # Constants written into the statement: an IN of bound values would be expanded on every execution.
+    return status.in_([literal_column(f"'{value}'") for value in CONSENTED_STATUSES])
+
+
 def consent_shown(student_id: Any) -> ColumnElement[bool]:
     """True when a voucher of the child holds consent now, or an accepted one expired and none was withdrawn
     (false for a child without vouchers: combine with `has_vouchers`, or use `consent_withheld`)."""
@@ -32,7 +37,7 @@ def consent_shown(student_id: Any) -> ColumnElement[bool]:
     expired = _VOUCHERS.alias("expired_accepted")
     withdrawn = _VOUCHERS.alias("withdrawn")
     return or_(
-        exists().where(consented.c.student_id == student_id, consented.c.status.in_(CONSENTED_STATUSES)),
+        exists().where(consented.c.student_id == student_id, _one_of_consented(consented.c.status)),
         and_(
             exists().where(expired.c.student_id == student_id, expired.c.status == "expired",
                            exists().where(_CONSENTS.c.voucher_id == expired.c.id,
