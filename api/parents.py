@@ -53,6 +53,7 @@ from wallet.parents.queries import (
     Child,
     ChildNotFound,
     check_range,
+    child_today,
     day_menu,
     find_child,
     list_children,
@@ -121,7 +122,11 @@ def _child(principal: Principal, raw_id: str, action: str | None = None, detail:
         return find_child(session_scope.session(), principal.subject, _child_id(raw_id), _now(), log=note,
                           consent=consent)
     except ChildNotFound as exc:
-        raise ProblemError(404, exc.code, exc.message, extra={"instance": CHILD_INSTANCE}) from None
+        raise _not_found(exc) from None
+
+
+def _not_found(exc: ChildNotFound) -> ProblemError:
+    return ProblemError(404, exc.code, exc.message, extra={"instance": CHILD_INSTANCE})
 
 
 def _log(principal: Principal, child_ids: Any, action: str, detail: str | None = None) -> None:
@@ -155,8 +160,11 @@ def children() -> Response:
 def meals_today(child_id: str) -> Response:
     principal = authenticate_parent()
     _reading()
-    child = _child(principal, child_id, "meals_today")
-    today = today_status(session_scope.session(), child)
+    note = AccessNote(principal.role, principal.subject, "meals_today")
+    try:
+        child, today = child_today(session_scope.session(), principal.subject, _child_id(child_id), _now(), note)
+    except ChildNotFound as exc:
+        raise _not_found(exc) from None
     return jsonify(childId=str(child.id), **today_json(today))
 
 

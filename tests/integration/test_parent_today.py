@@ -1,0 +1,52 @@
+"""meals/today in one round trip (wallet.parents.queries.child_today) answers exactly what the child lookup and
+today_status answer separately: served, voided, refused and not-yet meals, a holiday, and a school whose zone
+keeps another day than the default zone's (the statement's facts are then not used)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+
+from tests.parent_factories import PARENT_IIN, meals_fixture, parent_fixture  # noqa: F401 - fixtures
+from wallet.models import School
+from wallet.parents.queries import AccessNote, child_today, find_child, read_only, today_status
+
+NOTE = AccessNote("parent", PARENT_IIN, "meals_today")
+
+
+def _both(session_factory, child_id, now):  # type: ignore[no-untyped-def]
+    with session_factory() as session:
+        read_only(session)
+        merged = child_today(session, PARENT_IIN, child_id, now, NOTE)
+    with session_factory() as session:
+        child = find_child(session, PARENT_IIN, child_id, now, consent=True)
+        separate = (child, today_status(session, child))
+    return merged, separate
+
+
+def test_the_same_answer_as_the_two_statements(session_factory, world, parent, meals, client) -> None:
+    meals.record(parent.child, meal_type="breakfast")
+    assert meals.record(parent.child)["verdict"] == "billable"
+    assert meals.record(parent.child)["verdict"] == "not_billable"  # a second lunch
+    now = dt.datetime.now(dt.UTC)
+    merged, separate = _both(session_factory, parent.child.id, now)
+    assert merged == separate
+    statuses = {m.meal_type: m.status for m in merged[1].meals}
+    assert statuses["lunch"] == "served" and statuses["breakfast"] in ("served", "not_eligible")
+    holiday = now - dt.timedelta(days=1)  # the day before is a holiday at the world's school
+    assert _both(session_factory, parent.child.id, holiday)[0] == _both(session_factory, parent.child.id, holiday)[1]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati"])
+def test_a_school_in_another_zone_keeps_its_own_day(session_factory, world, parent, zone) -> None:
+    with session_factory() as session:
+        session.execute(update(School).where(School.id == world.school.id).values(timezone=zone))
+        session.commit()
+    for hour in (1, 12, 21):  # around midnight in one zone or the other
+        now = dt.datetime.combine(world.today, dt.time(hour), dt.UTC)
+        merged, separate = _both(session_factory, parent.child.id, now)
+        assert merged == separate
+        assert merged[0].today == now.astimezone(ZoneInfo(zone)).date()
