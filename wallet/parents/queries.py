@@ -221,7 +221,8 @@ _ONE_CHILD_LOGGED = _logging(_ONE_CHILD, _THE_LINK)
 # With the consent rule (wallet.vouchers.consent_rule) as a last column, and the read logged only when the
 # rule lets the child's data be shown: a refused read is not a read.
 _ONE_CHILD_CONSENT = _ONE_CHILD.add_columns(consent_withheld(_students.c.id).label("withheld"))
-_ONE_CHILD_CONSENT_LOGGED = _logging(_ONE_CHILD_CONSENT, and_(_THE_LINK, not_(consent_withheld(_links.c.student_id))))
+_CONSENT_GATE = and_(_THE_LINK, not_(consent_withheld(_links.c.student_id)))
+_ONE_CHILD_CONSENT_LOGGED = _logging(_ONE_CHILD_CONSENT, _CONSENT_GATE)
 
 
 def _lookup(session: Session, plain: Any, logged: Any, params: dict[str, Any], note: AccessNote | None,
@@ -343,7 +344,7 @@ def _day_facts(child_id: Any, day: Any, school_id: Any, outer: tuple[Any, ...] =
     return union_all(*(part.correlate(*outer) for part in parts) if outer else parts)
 
 
-# One round trip for a day (wallet.parents.queries.today_status).
+# A day's facts for today_status, with the child, the day and the school as parameters.
 _TODAY = _day_facts(bindparam("child_id"), bindparam("day"), bindparam("school_id"))
 
 # On PostgreSQL, the same facts as a JSON array on each row of the child lookup, for the row's school and the
@@ -356,7 +357,7 @@ _FACTS_JSON = (
     .scalar_subquery().label("facts")
 )
 _ONE_CHILD_TODAY = _ONE_CHILD_CONSENT.add_columns(_FACTS_JSON)
-_ONE_CHILD_TODAY_LOGGED = _logging(_ONE_CHILD_TODAY, and_(_THE_LINK, not_(consent_withheld(_links.c.student_id))))
+_ONE_CHILD_TODAY_LOGGED = _logging(_ONE_CHILD_TODAY, _CONSENT_GATE)
 
 
 def _rank(category: str) -> tuple[int, str]:
