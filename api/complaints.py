@@ -40,7 +40,6 @@ from wallet.parents import cursors
 from wallet.parents.access_log import record_access
 from wallet.parents.queries import AccessNote, Child, ChildNotFound, find_child, read_only
 from wallet.principals import STAFF_ROLES, Principal
-from wallet.vouchers.views import require_consent
 
 parent_blueprint = Blueprint("parent_complaints", __name__, url_prefix="/api/v1/parent")
 staff_blueprint = Blueprint("complaints", __name__, url_prefix="/api/v1/auditor")
@@ -102,11 +101,10 @@ def _child_id(raw_id: str) -> uuid.UUID | None:
 
 def _child(principal: Principal, raw_id: str, note: AccessNote | None = None) -> Child:
     # A complaint escalates feedback on a meal: the consent rule of the feedback endpoints applies (403
-    # consent_required for the caller's child without accepted consent, before anything is read or logged).
-    require_consent(session_scope.session(), principal.subject, _child_id(raw_id))
+    # consent_required for the caller's child without accepted consent; nothing is read or logged).
     try:
         return find_child(session_scope.session(), principal.subject, _child_id(raw_id), dt.datetime.now(dt.UTC),
-                          log=note)
+                          log=note, consent=True)
     except ChildNotFound as exc:
         raise ProblemError(404, exc.code, exc.message, extra={"instance": CHILD_INSTANCE}) from None
 

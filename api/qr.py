@@ -30,7 +30,6 @@ from wallet.models import MEAL_TYPES
 from wallet.parents.queries import ChildNotFound, read_only
 from wallet.qr.issue import issue_qr_token, lifetime_bounds
 from wallet.qr.token import QrKeyring
-from wallet.vouchers.views import require_consent
 
 blueprint = Blueprint("qr", __name__, url_prefix="/api/v1/parent")
 blueprint.after_request(private_answer)
@@ -84,8 +83,7 @@ def issue(child_id: str) -> tuple[Response, int]:
     key = qr_signing_key()
     session = session_scope.session()
     read_only(session)
-    # Without accepted consent: 403 consent_required, before anything is read or logged (as the meal endpoints).
-    require_consent(session, principal.subject, _child_id(child_id))
+    # Without accepted consent: 403 consent_required from the child lookup; nothing is read or logged.
     try:
         issued = issue_qr_token(session, parent_iin=principal.subject, child_id=_child_id(child_id),
                                 meal_type=body["meal_type"], lifetime_s=lifetime, max_lifetime_s=high, key=key,

@@ -47,7 +47,7 @@ def issue_qr_token(
     if not low <= lifetime <= high:
         raise InvalidInput("validation_failed", f"lifetimeS must be {low}-{high} seconds.")
     child = find_child(session, parent_iin, child_id, now,
-                       log=AccessNote(actor_role, parent_iin, ACCESS_ACTION, meal_type))
+                       log=AccessNote(actor_role, parent_iin, ACCESS_ACTION, meal_type), consent=True)
     placement = child.current if child.enrolled_today else None
     voucher = None
     if placement is not None:

@@ -24,7 +24,7 @@ from wallet.models import (
     Voucher,
     VoucherConsent,
 )
-from wallet.vouchers.consent_rule import consent_required, consent_shown, consent_withheld
+from wallet.vouchers.consent_rule import consent_shown
 from wallet.vouchers.lifecycle import CONSENTED_STATUSES
 from wallet.vouchers.service import current_consent_text, offer_open, voucher_not_found
 
@@ -119,18 +119,3 @@ def voucher_states(session: Session, parent_iin: str,
             latest[sid] = (year, offered_at, status, bool(shown))
     return {sid: (status, shown) for sid, (_, _, status, shown) in latest.items()}
 
-
-def require_consent(session: Session, parent_iin: str, child_id: uuid.UUID | None) -> None:
-    """Forbidden (`consent_required`) when this parent's child has vouchers but no accepted consent.
-
-    Children of other parents and unknown ids pass (the caller's own lookup answers them with its 404), so
-    this check tells nothing about children that are not the caller's. (A parent's reads in wallet.parents
-    check the same rule inside the child lookup: find_child(..., consent=True).)
-    """
-    if child_id is None:
-        return
-    withheld = session.scalar(
-        select(consent_withheld(GuardianLink.student_id))
-        .where(GuardianLink.parent_iin == parent_iin, GuardianLink.student_id == child_id))
-    if withheld:
-        raise consent_required()
