@@ -228,8 +228,8 @@ def rebuild(session: Session, school_ids: Iterable[int] | None = None) -> tuple[
     for table, keys, values, fresh in ((_DAY, DAY_KEYS, DAY_VALUES, fresh_day_totals),
                                        (_CHILD, CHILD_KEYS, CHILD_VALUES, fresh_child_totals)):
         session.execute(_scoped(delete(table), table.c.school_id, ids))  # type: ignore[arg-type]
-        result = session.execute(table.insert().from_select(list(keys + values), fresh(dialect, ids)))
-        counts.append(result.rowcount)
+        session.execute(table.insert().from_select(list(keys + values), fresh(dialect, ids)))
+        counts.append(session.scalar(_scoped(select(func.count()).select_from(table), table.c.school_id, ids)) or 0)
     return counts[0], counts[1]
 
 
