@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -33,6 +33,7 @@ from sqlalchemy import (
     Integer,
     Interval,
     String,
+    Uuid,
     and_,
     case,
     cast,
@@ -327,7 +328,7 @@ _NUMERIC = (
 )
 _KEYS: dict[str, Any] = {
     "school_id": Integer, "supplier_id": Integer, "category": String, "meal_type": String, "day": Date,
-    "terminal_id": String, "day_kind": String, "student_id": String,
+    "terminal_id": String, "day_kind": String, "student_id": Uuid,
 }
 
 
@@ -415,10 +416,13 @@ class _Query:
             raw.create_aggregate("wallet_bit_or", 1, _BitOr)
         else:
             # For this transaction only: hash aggregation in memory; no JIT (compiling these expressions
-            # costs seconds); and parallel plans, which the planner undervalues here because it cannot know
-            # how few groups the month's rows fall into (measured: tests/bench/bench_reconciliation.py).
-            for setting in (f"work_mem = '{WORK_MEM}'", "jit = off", "parallel_setup_cost = 0",
-                            "parallel_tuple_cost = 0"):
+            # costs seconds); and, over the entries, parallel plans, which the planner undervalues there
+            # because it cannot know how few groups the month's rows fall into. Over the totals (some
+            # hundred thousand rows) parallel plans cost more than they save, the ceiling's included
+            # (measured: tests/bench/bench_reconciliation.py).
+            parallel = (("parallel_setup_cost = 0", "parallel_tuple_cost = 0") if self.from_entries
+                        else ("max_parallel_workers_per_gather = 0",))
+            for setting in (f"work_mem = '{WORK_MEM}'", "jit = off", *parallel):
                 session.execute(text(f"SET LOCAL {setting}"))
 
     # shared pieces
@@ -636,7 +640,7 @@ class _Query:
         with two billable meals of one type (the bit test above)."""
         return (
             self._part("child", {"school_id": children.c.school_id,
-                                 "student_id": cast(children.c.student_id, String),
+                                 "student_id": children.c.student_id,
                                  "meal_type": children.c.meal_type},
                        {n: children.c[n] for n in _CHILD_NUMERIC})
             .select_from(children)
@@ -867,27 +871,31 @@ class _Query:
         month's entries read again, day by day (few children, through the index on student and day)."""
         if not flagged:
             return []
-        ids = {uuid.UUID(str(r.student_id)) for r in flagged}
+        parsed = {r.student_id: r.student_id if isinstance(r.student_id, uuid.UUID) else uuid.UUID(str(r.student_id))
+                  for r in flagged}
+        ids = set(parsed.values())
         iins = dict(self.session.execute(select(Student.id, Student.iin).where(one_of(self.session, Student.id, ids)))
                     .all())
+        shown_iin = {sid: None if iin is None else iin if self.scope.show_iin else mask_iin(iin)
+                     for sid, iin in iins.items()}
 
         def shown(student_id: uuid.UUID) -> str | None:
-            iin = iins.get(student_id)
-            return None if iin is None else iin if self.scope.show_iin else mask_iin(iin)
+            return shown_iin.get(student_id)
 
+        days = self.month.days()
         found: list[ChildAnomaly] = []
         again: set[uuid.UUID] = set()  # children whose entries must be read day by day
         for r in flagged:
-            student_id = uuid.UUID(str(r.student_id))
+            student_id = parsed[r.student_id]
             if (_bit_count(r.bits) != r.net or _bit_count(r.dup_days) != r.dup
                     or _bit_count(r.not_enrolled_days) != r.not_enrolled):
                 again.add(student_id)
                 continue
             for mask, anomaly in ((r.dup_days, "repeated_meal_attempts"),
                                   (r.not_enrolled_days, "not_enrolled_attempts")):
-                found += [ChildAnomaly(r.school_id, str(student_id), shown(student_id),
-                                       self.month.first_day + dt.timedelta(days=bit), r.meal_type, anomaly, 1)
-                          for bit in range(31) if (mask or 0) >> bit & 1]
+                found += [ChildAnomaly(r.school_id, str(student_id), shown(student_id), days[bit], r.meal_type,
+                                       anomaly, 1)
+                          for bit in _set_bits(mask or 0)]
         if again:
             e, frozen = _E, self.frozen()
             billable = e.c.verdict == "billable"
@@ -1011,6 +1019,14 @@ class _Query:
 
 def _bit_count(value: int | None) -> int | None:
     return None if value is None else bin(value).count("1") if value >= 0 else -1
+
+
+def _set_bits(mask: int) -> Iterator[int]:
+    """The positions of the one-bits of a non-negative mask, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
 
 
 
