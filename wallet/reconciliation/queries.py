@@ -324,11 +324,11 @@ _CHILD_NUMERIC = ("net", "bits", "dup", "dup_days", "not_enrolled", "not_enrolle
 _NUMERIC = (
     "attempts", "meals", "amount", "voids", "void_amount", "refused",
     *(f"r_{code}" for code in REASON_CODES),
-    "late", "late_billable", "seq_min", "seq_max", "seq_n", "claimed_meals", "claimed_amount", *_CHILD_NUMERIC,
+    "late", "late_billable", "seq_min", "seq_max", "seq_n", "claimed_meals", "claimed_amount",
 )
 _KEYS: dict[str, Any] = {
     "school_id": Integer, "supplier_id": Integer, "category": String, "meal_type": String, "day": Date,
-    "terminal_id": String, "day_kind": String, "student_id": Uuid,
+    "terminal_id": String, "day_kind": String,
 }
 
 
@@ -625,25 +625,32 @@ class _Query:
         ]
         parts += self._day_parts(g)
         parts.append(self._terminal_part(g))
-        parts.append(self._child_part(children))
         if self.claims:
             parts += self._claim_parts(g2)
         rows: dict[str, list[_Row]] = {p: [] for p in ("line", "total", "day_off", "day_empty", "terminal",
                                                         "claim_diff", "claim_school", "claim_supplier", "child")}
-        for row in self.session.execute(union_all(*parts)).mappings():
-            values = dict(row)
+        result = self.session.execute(union_all(*parts))
+        names = list(result.keys())
+        for row in result:
+            values = dict(zip(names, row, strict=True))
             rows[values["part"]].append(_Row(values["part"], values))
+        # The flagged children in a statement of their own, read in the same snapshot: tens of thousands of
+        # rows when many children have refused attempts, with their few columns and IINs, where the union
+        # would pad each of them to every column of every part.
+        result = self.session.execute(self._child_part(children))
+        names = list(result.keys())
+        rows["child"] = [_Row("child", dict(zip(names, row, strict=True))) for row in result]
         return rows
 
     def _child_part(self, children: Any) -> Select[Any]:
         """Children with something to look at: refused second meals or meals where not enrolled, or a day
         with two billable meals of one type (the bit test above)."""
+        students = Student.__table__
         return (
-            self._part("child", {"school_id": children.c.school_id,
-                                 "student_id": children.c.student_id,
-                                 "meal_type": children.c.meal_type},
-                       {n: children.c[n] for n in _CHILD_NUMERIC})
+            select(children.c.school_id, children.c.student_id, children.c.meal_type,
+                   *(children.c[n] for n in _CHILD_NUMERIC), students.c.iin)
             .select_from(children)
+            .outerjoin(students, students.c.id == children.c.student_id)
             .where(or_(children.c.dup > 0, children.c.not_enrolled > 0,
                        _popcount(self.dialect, children.c.bits) != children.c.net))
         )
@@ -873,11 +880,8 @@ class _Query:
             return []
         parsed = {r.student_id: r.student_id if isinstance(r.student_id, uuid.UUID) else uuid.UUID(str(r.student_id))
                   for r in flagged}
-        ids = set(parsed.values())
-        iins = dict(self.session.execute(select(Student.id, Student.iin).where(one_of(self.session, Student.id, ids)))
-                    .all())
-        shown_iin = {sid: None if iin is None else iin if self.scope.show_iin else mask_iin(iin)
-                     for sid, iin in iins.items()}
+        shown_iin = {parsed[r.student_id]: None if r.iin is None else r.iin if self.scope.show_iin else mask_iin(r.iin)
+                     for r in flagged}
 
         def shown(student_id: uuid.UUID) -> str | None:
             return shown_iin.get(student_id)
