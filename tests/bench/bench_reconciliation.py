@@ -17,7 +17,11 @@ Then, in the same run and alternating, each three times (the best counts):
   (a) baseline: SELECT school_id, meal_type, count(*) ... GROUP BY school_id, meal_type over the same rows
       (the region's schools, the month's serving days);
   (b) wallet.reconciliation.queries.reconcile for the region and month, every statement, in one
-      REPEATABLE READ read-only snapshot as the API runs it; each statement is timed too.
+      REPEATABLE READ read-only snapshot as the API runs it; each statement is timed too. The month is
+      open, so its groupings are read from the derived totals, which the load fills afterwards with
+      wallet.ledger.totals.rebuild (the entries are loaded with SQL, past append_entries; timed);
+  (b') the same with from_entries=True (the entries' path, which a closed month takes), for comparison;
+      its result must equal (b)'s.
 The ratio (b)/(a) is the figure. Finally the month's entries are exported to XLSX (xlsxwriter
 constant_memory) for 1,000,000 and 4,000,000 rows, each in a fresh child process that reports its own
 peak RSS (ru_maxrss), so memory can be compared across sizes; CSV is exported at 4,000,000 for reference.
@@ -309,7 +313,7 @@ def measure(repeats: int) -> dict[str, object]:
             spans = timed_statements(session)
             t0 = time.perf_counter()
             scope = resolve_scope(session, operator, region=REGION)
-            rec = reconcile(session, scope, month)
+            rec = reconcile(session, scope, month)  # an open month: read through the derived totals
             timings["reconcile"].append(time.perf_counter() - t0)
             for name, seconds in spans.items():
                 statements.setdefault(name, []).append(seconds)
@@ -365,7 +369,9 @@ def timed_statements(session) -> dict[str, float]:  # type: ignore[no-untyped-de
 
 def statement_name(statement: str) -> str:
     if "WITH g AS" in statement:
-        return "main: the month's entries, two aggregations (lines, totals, days, terminals, children, claims)"
+        return "main: the month's line aggregation (lines, totals, days, terminals, claims)"
+    if "WITH children AS" in statement:
+        return "flagged children: the per-child aggregation, with their IINs"
     if "ceiling" in statement:
         return "ceiling"
     if "billed_twice" in statement or ("HAVING" in statement and "student_id" in statement):
