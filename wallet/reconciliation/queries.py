@@ -33,7 +33,6 @@ from sqlalchemy import (
     Integer,
     Interval,
     String,
-    Uuid,
     and_,
     case,
     cast,
@@ -388,6 +387,10 @@ def _least(dialect: str, *values: Any) -> ColumnElement[Any]:
 class _Row:
     part: str
     values: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        # The columns as plain attributes too (read tens of thousands of times when many children are flagged).
+        self.__dict__.update({k: v for k, v in self.values.items() if k not in ("part", "values")})
 
     def __getattr__(self, name: str) -> Any:
         try:
