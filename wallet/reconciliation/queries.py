@@ -13,6 +13,11 @@ terminals flagged above, the exact missing sequence runs.
 
 Everything is read in one snapshot and, for a closed month, only up to the chain sizes signed at the close,
 so a closed month gives the same figures every time.
+
+An open month's first groupings (per school x day x ... x lateness, and per child) are read from the
+derived totals kept by `wallet.ledger.append.append_entries` (`wallet/ledger/totals.py`), which hold
+exactly those groups; a closed month, or `from_entries=True`, reads the entries. Everything after those two
+groupings is the same SQL either way. The flagged children come from a second statement of their own.
 """
 
 from __future__ import annotations
