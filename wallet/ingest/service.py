@@ -67,7 +67,7 @@ def _record_once(
                              clock_tolerance)
     ctx = _context_for(session, school, [e for e, _ in fresh], qr_ctx)
     entries = [_judge(event, outcome, ctx, qr_ctx, terminal, batch, clock_tolerance) for event, outcome in fresh]
-    append_entries(session, head, entries)
+    append_entries(session, head, entries, zone=school.timezone)
     qr_ctx.record_uses(session)
     session.add_all(
         MealSlot(student_id=e.student_id, serving_day=e.serving_day, meal_type=e.meal_type, entry_id=e.id)

@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 from wallet.ledger.canonical import flat_canonical_bytes
 from wallet.ledger.chain import GENESIS_CHAIN_HASH, next_chain_hash
 from wallet.ledger.merkle import CompactRange, leaf_hash
-from wallet.models import ChainHead, LedgerEntry
+from wallet.ledger.totals import add_entries
+from wallet.models import ChainHead, LedgerEntry, School
 
 ENTRY_FORMAT = "wallet-entry/v1"
+DEFAULT_ZONE = "Asia/Almaty"
 
 # The entry fields that are hashed, in the names they carry in the canonical JSON. No personal data:
 # students are opaque references, terminals and schools are ids.
@@ -97,8 +99,10 @@ def _reserve_ids(session: Session, entries: Sequence[LedgerEntry]) -> None:
         entry.id = entry_id
 
 
-def append_entries(session: Session, head: ChainHead, entries: Sequence[LedgerEntry]) -> None:
-    """Give each entry the next position, its payload and hashes; add them; move the head."""
+def append_entries(session: Session, head: ChainHead, entries: Sequence[LedgerEntry], *,
+                   zone: str | None = None) -> None:
+    """Give each entry the next position, its payload and hashes; add them; move the head; fold them into
+    the derived totals. `zone`: the school's time zone, when the caller has it at hand (else it is read)."""
     _reserve_ids(session, entries)
     frontier = CompactRange.from_bytes(head.frontier)
     chain = head.chain_hash
@@ -119,3 +123,7 @@ def append_entries(session: Session, head: ChainHead, entries: Sequence[LedgerEn
     head.frontier = frontier.to_bytes()
     head.updated_at = dt.datetime.now(dt.UTC)
     session.flush()
+    if entries:
+        if zone is None:
+            zone = session.scalar(select(School.timezone).where(School.id == head.school_id))
+        add_entries(session, entries, zone or DEFAULT_ZONE)

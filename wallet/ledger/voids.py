@@ -44,7 +44,7 @@ def void_entry(session: Session, entry_id: int, principal: Principal, reason: st
         contract_id=original.contract_id, price_tiyn=original.price_tiyn, refers_to=original.id,
         actor=principal.actor, note=reason,
     )
-    append_entries(session, head, [void])
+    append_entries(session, head, [void], zone=school.timezone)
     session.execute(delete(MealSlot).where(MealSlot.entry_id == original.id))
     session.commit()
     return void

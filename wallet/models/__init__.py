@@ -42,6 +42,7 @@ from wallet.models.registry import (
     Supplier,
 )
 from wallet.models.school_life import DAY_KINDS, CalendarDay, EnrollmentCode, Menu, MenuDish, Terminal
+from wallet.models.totals import LedgerChildMonthTotal, LedgerDayTotal
 from wallet.models.verification import (
     APPEND_ONLY_VERIFICATION_TABLES,
     RUN_RESULTS,
@@ -96,6 +97,8 @@ __all__ = [
     "Enrollment",
     "EnrollmentCode",
     "GuardianLink",
+    "LedgerChildMonthTotal",
+    "LedgerDayTotal",
     "LedgerEntry",
     "MealFeedback",
     "MealSlot",

@@ -13,13 +13,18 @@ terminals flagged above, the exact missing sequence runs.
 
 Everything is read in one snapshot and, for a closed month, only up to the chain sizes signed at the close,
 so a closed month gives the same figures every time.
+
+An open month's first groupings (per school x day x ... x lateness, and per child) are read from the
+derived totals kept by `wallet.ledger.append.append_entries` (`wallet/ledger/totals.py`), which hold
+exactly those groups; a closed month, or `from_entries=True`, reads the entries. Everything after those two
+groupings is the same SQL either way. The flagged children come from a second statement of their own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -60,6 +65,8 @@ from wallet.models import (
     Contract,
     ContractPrice,
     Enrollment,
+    LedgerChildMonthTotal,
+    LedgerDayTotal,
     LedgerEntry,
     PeriodCloseCheckpoint,
     School,
@@ -70,6 +77,7 @@ from wallet.models import (
     SupplierClaimLine,
 )
 from wallet.models.base import UTCDateTime
+from wallet.models.totals import NO_CONTRACT, NO_TEXT
 from wallet.reconciliation.heads import AsOf, frozen_sizes, load_as_of
 from wallet.reconciliation.months import Month, day_end_utc
 from wallet.reconciliation.scope import Scope
@@ -246,14 +254,19 @@ class Reconciliation:
 # --- entry point ----------------------------------------------------------------------------------------
 
 
-def reconcile(session: Session, scope: Scope, month: Month, *, now: dt.datetime | None = None) -> Reconciliation:
-    """The month's reconciliation for the scope, read in the session's current transaction (one snapshot)."""
+def reconcile(session: Session, scope: Scope, month: Month, *, now: dt.datetime | None = None,
+              from_entries: bool = False) -> Reconciliation:
+    """The month's reconciliation for the scope, read in the session's current transaction (one snapshot).
+
+    An open month's first aggregations come from the derived totals; `from_entries` reads the entries
+    instead (as a closed month always does), to check one against the other."""
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     as_of = load_as_of(session, scope, month)
     # A closed month is stamped with its close, so files made from it are identical whenever they are made.
     generated_at = as_of.closed_at if as_of.closed and as_of.closed_at is not None else now.replace(microsecond=0)
     claims = _latest_claims(session, scope, month)
-    ctx = _Query(session, scope, month, now, claims, any_frozen=any(h.frozen for h in as_of.heads))
+    ctx = _Query(session, scope, month, now, claims, any_frozen=any(h.frozen for h in as_of.heads),
+                 from_entries=from_entries)
     main = ctx.main_rows()
     ceilings, ceiling_total = ctx.ceilings()
     lines = _lines(main["line"], ceilings)
@@ -309,15 +322,17 @@ def reconcile(session: Session, scope: Scope, month: Month, *, now: dt.datetime 
 
 _E = LedgerEntry.__table__
 _S = School.__table__
+_DAY_TOTALS = LedgerDayTotal.__table__
+_CHILD_TOTALS = LedgerChildMonthTotal.__table__
 _CHILD_NUMERIC = ("net", "bits", "dup", "dup_days", "not_enrolled", "not_enrolled_days")
 _NUMERIC = (
     "attempts", "meals", "amount", "voids", "void_amount", "refused",
     *(f"r_{code}" for code in REASON_CODES),
-    "late", "late_billable", "seq_min", "seq_max", "seq_n", "claimed_meals", "claimed_amount", *_CHILD_NUMERIC,
+    "late", "late_billable", "seq_min", "seq_max", "seq_n", "claimed_meals", "claimed_amount",
 )
 _KEYS: dict[str, Any] = {
     "school_id": Integer, "supplier_id": Integer, "category": String, "meal_type": String, "day": Date,
-    "terminal_id": String, "day_kind": String, "student_id": String,
+    "terminal_id": String, "day_kind": String,
 }
 
 
@@ -378,6 +393,10 @@ class _Row:
     part: str
     values: dict[str, Any]
 
+    def __post_init__(self) -> None:
+        # The columns as plain attributes too (read tens of thousands of times when many children are flagged).
+        self.__dict__.update({k: v for k, v in self.values.items() if k not in ("part", "values")})
+
     def __getattr__(self, name: str) -> Any:
         try:
             return self.values[name]
@@ -387,13 +406,16 @@ class _Row:
 
 class _Query:
     def __init__(self, session: Session, scope: Scope, month: Month, now: dt.datetime,
-                 claims: list[ClaimInfo], *, any_frozen: bool = True) -> None:
+                 claims: list[ClaimInfo], *, any_frozen: bool = True, from_entries: bool = False) -> None:
         self.session = session
         self.scope = scope
         self.month = month
         self.now = now
         self.claims = claims
         self.any_frozen = any_frozen  # without a frozen school, the statements skip the join to close sizes
+        # An open month (no school frozen) is read from the derived totals, which hold its groups; a closed
+        # month, or a caller who asks (tests, `wallet totals check`), reads the entries themselves.
+        self.from_entries = from_entries or any_frozen
         self.dialect = session.get_bind().dialect.name
         self.zones = scope.timezones or ["Asia/Almaty"]
         if self.dialect == "sqlite":
@@ -402,10 +424,13 @@ class _Query:
             raw.create_aggregate("wallet_bit_or", 1, _BitOr)
         else:
             # For this transaction only: hash aggregation in memory; no JIT (compiling these expressions
-            # costs seconds); and parallel plans, which the planner undervalues here because it cannot know
-            # how few groups the month's rows fall into (measured: tests/bench/bench_reconciliation.py).
-            for setting in (f"work_mem = '{WORK_MEM}'", "jit = off", "parallel_setup_cost = 0",
-                            "parallel_tuple_cost = 0"):
+            # costs seconds); and, over the entries, parallel plans, which the planner undervalues there
+            # because it cannot know how few groups the month's rows fall into. Over the totals (some
+            # hundred thousand rows) parallel plans cost more than they save, the ceiling's included
+            # (measured: tests/bench/bench_reconciliation.py).
+            parallel = (("parallel_setup_cost = 0", "parallel_tuple_cost = 0") if self.from_entries
+                        else ("max_parallel_workers_per_gather = 0",))
+            for setting in (f"work_mem = '{WORK_MEM}'", "jit = off", *parallel):
                 session.execute(text(f"SET LOCAL {setting}"))
 
     # shared pieces
@@ -461,34 +486,17 @@ class _Query:
                    for day in [*self.month.days(), self.month.next().first_day]}
         return offsets.pop() if len(offsets) == 1 else None
 
-    def base(self) -> tuple[Any, Any]:
-        """The two aggregations of the month's entries: `g` per school x day x meal type x category x
-        contract x terminal, and one per school x child.
+    # the month's entries grouped by their raw values: read from the entries, or from the derived totals
 
-        Each first groups the rows by their raw values (kind, verdict, reasons, lateness) with a handful
-        of plain aggregates: a parallel hash aggregation whose cost per row is a few additions. The
-        conditional sums (meals, amounts, refusals by reason, ...) are then taken over those few groups.
-        (Conditional sums straight over the rows cost ~2 us a row; one GROUPING SETS pass over both
-        groupings cannot run in parallel. Both were measured slower.)"""
+    _RAW_LABELS = ("school_id", "day", "meal_type", "category", "contract_id", "terminal_id")
+
+    def _raw_from_entries(self) -> Any:
         e, frozen = _E, self.frozen()
         cutoff, needs_schools = self.late_cutoff()
-        day_bit = _day_bit(self.dialect, e.c.serving_day, self.month.first_day)
         late = case((e.c.received_at >= cutoff, 1), else_=0)
-
-        def rows(columns: list[Any]) -> Select[Any]:
-            statement = select(*columns).select_from(e)
-            if needs_schools:
-                statement = statement.join(_S, _S.c.id == e.c.school_id)
-            if not self.any_frozen:
-                return statement.where(*self.month_entries())
-            return (statement.outerjoin(frozen, frozen.c.school_id == e.c.school_id)
-                    .where(*self.month_entries(),
-                           or_(frozen.c.tree_size.is_(None), e.c.position <= frozen.c.tree_size)))
-
         keys = [e.c.school_id, e.c.serving_day, e.c.meal_type, e.c.category_code, e.c.contract_id, e.c.terminal_id]
-        labels = ("school_id", "day", "meal_type", "category", "contract_id", "terminal_id")
-        raw = rows([
-            *(k.label(n) for k, n in zip(keys, labels, strict=True)), e.c.kind, e.c.verdict, e.c.reasons,
+        return self._entry_rows([
+            *(k.label(n) for k, n in zip(keys, self._RAW_LABELS, strict=True)), e.c.kind, e.c.verdict, e.c.reasons,
             late.label("late"),
             cast(func.count(), BigInteger).label("n"),
             # Prices are summed as 32-bit values (a meal costs far less than 2^31 tiyn): PostgreSQL then keeps
@@ -498,10 +506,68 @@ class _Query:
             cast(func.max(e.c.device_seq), BigInteger).label("seq_max"),
             cast(func.count(e.c.device_seq), BigInteger).label("seq_n"),
             cast(func.max(frozen.c.tree_size) if self.any_frozen else null(), BigInteger).label("frozen_size"),
-        ]).group_by(*keys, e.c.kind, e.c.verdict, e.c.reasons, late).subquery("raw")
+        ], frozen, needs_schools).group_by(*keys, e.c.kind, e.c.verdict, e.c.reasons, late).subquery("raw")
+
+    def _raw_from_totals(self) -> Any:
+        """The same rows from `ledger_day_totals`, whose key is exactly that grouping (sentinels back to NULL)."""
+        t = _DAY_TOTALS
+        keys = [t.c.school_id, t.c.serving_day, t.c.meal_type, func.nullif(t.c.category_code, NO_TEXT),
+                func.nullif(t.c.contract_id, NO_CONTRACT), func.nullif(t.c.terminal_id, NO_TEXT)]
+        return (
+            select(*(k.label(n) for k, n in zip(keys, self._RAW_LABELS, strict=True)), t.c.kind, t.c.verdict,
+                   t.c.reasons, t.c.late, t.c.n, t.c.amount, t.c.seq_min, t.c.seq_max, t.c.seq_n,
+                   cast(null(), BigInteger).label("frozen_size"))
+            .where(self.in_scope(t.c.school_id), t.c.serving_day >= self.month.first_day,
+                   t.c.serving_day <= self.month.last_day)
+            .subquery("raw")
+        )
+
+    def _per_child_from_entries(self) -> Any:
+        e, frozen = _E, self.frozen()
+        day_bit = _day_bit(self.dialect, e.c.serving_day, self.month.first_day)
+        return self._entry_rows([
+            e.c.school_id, e.c.student_id, e.c.meal_type, e.c.kind, e.c.verdict, e.c.reasons,
+            cast(func.count(), BigInteger).label("n"),
+            cast(func.sum(day_bit), BigInteger).label("bits"),
+            _bit_or(self.dialect, day_bit).label("mask"),
+        ], frozen).where(e.c.student_id.is_not(None)).group_by(
+            e.c.school_id, e.c.student_id, e.c.meal_type, e.c.kind, e.c.verdict, e.c.reasons).subquery("per_child")
+
+    def _per_child_from_totals(self) -> Any:
+        t = _CHILD_TOTALS
+        return (
+            select(t.c.school_id, t.c.student_id, t.c.meal_type, t.c.kind, t.c.verdict, t.c.reasons, t.c.n,
+                   t.c.bits, t.c.mask)
+            .where(self.in_scope(t.c.school_id), t.c.month == str(self.month))
+            .subquery("per_child")
+        )
+
+    def _entry_rows(self, columns: list[Any], frozen: Any, needs_schools: bool = False) -> Select[Any]:
+        """The month's entries of the scope, up to the close sizes of frozen schools."""
+        e = _E
+        statement = select(*columns).select_from(e)
+        if needs_schools:
+            statement = statement.join(_S, _S.c.id == e.c.school_id)
+        if not self.any_frozen:
+            return statement.where(*self.month_entries())
+        return (statement.outerjoin(frozen, frozen.c.school_id == e.c.school_id)
+                .where(*self.month_entries(), or_(frozen.c.tree_size.is_(None), e.c.position <= frozen.c.tree_size)))
+
+    def base(self) -> tuple[Any, Any]:
+        """The two aggregations of the month's entries: `g` per school x day x meal type x category x
+        contract x terminal, and one per school x child.
+
+        Each first groups the rows by their raw values (kind, verdict, reasons, lateness) with a handful
+        of plain aggregates: a parallel hash aggregation whose cost per row is a few additions. The
+        conditional sums (meals, amounts, refusals by reason, ...) are then taken over those few groups.
+        (Conditional sums straight over the rows cost ~2 us a row; one GROUPING SETS pass over both
+        groupings cannot run in parallel. Both were measured slower.) For an open month both first
+        groupings are read from the derived totals instead, which hold exactly those groups."""
+        raw = self._raw_from_entries() if self.from_entries else self._raw_from_totals()
         is_meal = raw.c.kind == "meal"
         billable = raw.c.verdict == "billable"
         is_late = raw.c.late == 1
+        labels = self._RAW_LABELS
         g = (
             select(
                 *(raw.c[n] for n in labels),
@@ -527,13 +593,7 @@ class _Query:
         # meals of a type, and the sum of 2^(day-1) over them, have as many one-bits as meals exactly when
         # no day has two (adding a day's bit twice carries); refused attempts keep their days (bit or) and
         # count, and as many as bits means one a day.
-        per_child = rows([
-            e.c.school_id, e.c.student_id, e.c.meal_type, e.c.kind, e.c.verdict, e.c.reasons,
-            cast(func.count(), BigInteger).label("n"),
-            cast(func.sum(day_bit), BigInteger).label("bits"),
-            _bit_or(self.dialect, day_bit).label("mask"),
-        ]).where(e.c.student_id.is_not(None)).group_by(
-            e.c.school_id, e.c.student_id, e.c.meal_type, e.c.kind, e.c.verdict, e.c.reasons).subquery("per_child")
+        per_child = self._per_child_from_entries() if self.from_entries else self._per_child_from_totals()
         c = per_child
         c_billable = c.c.verdict == "billable"
         sign = case((c.c.kind == "meal", 1), else_=-1)
@@ -573,25 +633,32 @@ class _Query:
         ]
         parts += self._day_parts(g)
         parts.append(self._terminal_part(g))
-        parts.append(self._child_part(children))
         if self.claims:
             parts += self._claim_parts(g2)
         rows: dict[str, list[_Row]] = {p: [] for p in ("line", "total", "day_off", "day_empty", "terminal",
                                                         "claim_diff", "claim_school", "claim_supplier", "child")}
-        for row in self.session.execute(union_all(*parts)).mappings():
-            values = dict(row)
+        result = self.session.execute(union_all(*parts))
+        names = list(result.keys())
+        for row in result:
+            values = dict(zip(names, row, strict=True))
             rows[values["part"]].append(_Row(values["part"], values))
+        # The flagged children in a statement of their own, read in the same snapshot: tens of thousands of
+        # rows when many children have refused attempts, with their few columns and IINs, where the union
+        # would pad each of them to every column of every part.
+        result = self.session.execute(self._child_part(children))
+        names = list(result.keys())
+        rows["child"] = [_Row("child", dict(zip(names, row, strict=True))) for row in result]
         return rows
 
     def _child_part(self, children: Any) -> Select[Any]:
         """Children with something to look at: refused second meals or meals where not enrolled, or a day
         with two billable meals of one type (the bit test above)."""
+        students = Student.__table__
         return (
-            self._part("child", {"school_id": children.c.school_id,
-                                 "student_id": cast(children.c.student_id, String),
-                                 "meal_type": children.c.meal_type},
-                       {n: children.c[n] for n in _CHILD_NUMERIC})
+            select(children.c.school_id, children.c.student_id, children.c.meal_type,
+                   *(children.c[n] for n in _CHILD_NUMERIC), students.c.iin)
             .select_from(children)
+            .outerjoin(students, students.c.id == children.c.student_id)
             .where(or_(children.c.dup > 0, children.c.not_enrolled > 0,
                        _popcount(self.dialect, children.c.bits) != children.c.net))
         )
@@ -819,27 +886,28 @@ class _Query:
         month's entries read again, day by day (few children, through the index on student and day)."""
         if not flagged:
             return []
-        ids = {uuid.UUID(str(r.student_id)) for r in flagged}
-        iins = dict(self.session.execute(select(Student.id, Student.iin).where(one_of(self.session, Student.id, ids)))
-                    .all())
+        parsed = {r.student_id: r.student_id if isinstance(r.student_id, uuid.UUID) else uuid.UUID(str(r.student_id))
+                  for r in flagged}
+        shown_iin = {parsed[r.student_id]: None if r.iin is None else r.iin if self.scope.show_iin else mask_iin(r.iin)
+                     for r in flagged}
 
         def shown(student_id: uuid.UUID) -> str | None:
-            iin = iins.get(student_id)
-            return None if iin is None else iin if self.scope.show_iin else mask_iin(iin)
+            return shown_iin.get(student_id)
 
+        days = self.month.days()
         found: list[ChildAnomaly] = []
         again: set[uuid.UUID] = set()  # children whose entries must be read day by day
         for r in flagged:
-            student_id = uuid.UUID(str(r.student_id))
+            student_id = parsed[r.student_id]
             if (_bit_count(r.bits) != r.net or _bit_count(r.dup_days) != r.dup
                     or _bit_count(r.not_enrolled_days) != r.not_enrolled):
                 again.add(student_id)
                 continue
             for mask, anomaly in ((r.dup_days, "repeated_meal_attempts"),
                                   (r.not_enrolled_days, "not_enrolled_attempts")):
-                found += [ChildAnomaly(r.school_id, str(student_id), shown(student_id),
-                                       self.month.first_day + dt.timedelta(days=bit), r.meal_type, anomaly, 1)
-                          for bit in range(31) if (mask or 0) >> bit & 1]
+                found += [ChildAnomaly(r.school_id, str(student_id), shown(student_id), days[bit], r.meal_type,
+                                       anomaly, 1)
+                          for bit in _set_bits(mask or 0)]
         if again:
             e, frozen = _E, self.frozen()
             billable = e.c.verdict == "billable"
@@ -963,6 +1031,14 @@ class _Query:
 
 def _bit_count(value: int | None) -> int | None:
     return None if value is None else bin(value).count("1") if value >= 0 else -1
+
+
+def _set_bits(mask: int) -> Iterator[int]:
+    """The positions of the one-bits of a non-negative mask, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
 
 
 
