@@ -533,13 +533,14 @@ class _Query:
         ], frozen).where(e.c.student_id.is_not(None)).group_by(
             e.c.school_id, e.c.student_id, e.c.meal_type, e.c.kind, e.c.verdict, e.c.reasons).subquery("per_child")
 
-    def _per_child_from_totals(self) -> Any:
+    def _children_from_totals(self) -> Any:
+        """The per-child sums, as `base` makes them from the entries, read from `ledger_child_month_totals`,
+        which holds them per child, month and meal type."""
         t = _CHILD_TOTALS
         return (
-            select(t.c.school_id, t.c.student_id, t.c.meal_type, t.c.kind, t.c.verdict, t.c.reasons, t.c.n,
-                   t.c.bits, t.c.mask)
+            select(t.c.school_id, t.c.student_id, t.c.meal_type, *(t.c[n] for n in _CHILD_NUMERIC))
             .where(self.in_scope(t.c.school_id), t.c.month == str(self.month))
-            .subquery("per_child")
+            .cte("children")
         )
 
     def _entry_rows(self, columns: list[Any], frozen: Any, needs_schools: bool = False) -> Select[Any]:
@@ -592,9 +593,10 @@ class _Query:
         # Per child: the days of its meals as bits, by meal type, kind, verdict and reasons. Net billable
         # meals of a type, and the sum of 2^(day-1) over them, have as many one-bits as meals exactly when
         # no day has two (adding a day's bit twice carries); refused attempts keep their days (bit or) and
-        # count, and as many as bits means one a day.
-        per_child = self._per_child_from_entries() if self.from_entries else self._per_child_from_totals()
-        c = per_child
+        # count, and as many as bits means one a day. The derived totals hold these sums per child already.
+        if not self.from_entries:
+            return g, self._children_from_totals()
+        c = self._per_child_from_entries()
         c_billable = c.c.verdict == "billable"
         sign = case((c.c.kind == "meal", 1), else_=-1)
         dup = and_(c.c.kind == "meal", ~c_billable, c.c.reasons.like("%duplicate_meal%"))
