@@ -16,7 +16,8 @@ so a closed month gives the same figures every time.
 
 An open month's first groupings (per school x day x ... x lateness, and per child) are read from the
 derived totals kept by `wallet.ledger.append.append_entries` (`wallet/ledger/totals.py`), which hold
-exactly those groups; a closed month, or `from_entries=True`, reads the entries. Everything after those two
+exactly those groups (the per-child one already summed per child and meal type, so the flagged children
+are a filter over it); a closed month, or `from_entries=True`, reads the entries. Everything after those
 groupings is the same SQL either way. The flagged children come from a second statement of their own.
 """
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -647,9 +648,7 @@ class _Query:
         # The flagged children in a statement of their own, read in the same snapshot: tens of thousands of
         # rows when many children have refused attempts, with their few columns and IINs, where the union
         # would pad each of them to every column of every part.
-        result = self.session.execute(self._child_part(children))
-        names = list(result.keys())
-        rows["child"] = [_Row("child", dict(zip(names, row, strict=True))) for row in result]
+        rows["child"] = self.session.execute(self._child_part(children)).tuples().all()  # type: ignore[assignment]
         return rows
 
     def _child_part(self, children: Any) -> Select[Any]:
@@ -882,34 +881,43 @@ class _Query:
 
     # children
 
-    def children(self, flagged: list[_Row]) -> list[ChildAnomaly]:
+    def children(self, flagged: list[Any]) -> list[ChildAnomaly]:
         """The anomalies of the children flagged by the main statement. Their days come from its bit masks
         when each day has one; a child with a day of two (double billing, or two refused attempts) has its
-        month's entries read again, day by day (few children, through the index on student and day)."""
+        month's entries read again, day by day (few children, through the index on student and day).
+
+        Tens of thousands of children can be flagged (every refused second meal): the loop reads each row
+        once, as a tuple, and makes its anomalies without further lookups."""
         if not flagged:
             return []
-        parsed = {r.student_id: r.student_id if isinstance(r.student_id, uuid.UUID) else uuid.UUID(str(r.student_id))
-                  for r in flagged}
-        shown_iin = {parsed[r.student_id]: None if r.iin is None else r.iin if self.scope.show_iin else mask_iin(r.iin)
-                     for r in flagged}
+        show_iin = self.scope.show_iin
+        shown_iin: dict[uuid.UUID, str | None] = {}
 
         def shown(student_id: uuid.UUID) -> str | None:
             return shown_iin.get(student_id)
 
         days = self.month.days()
         found: list[ChildAnomaly] = []
+        add = found.append
         again: set[uuid.UUID] = set()  # children whose entries must be read day by day
-        for r in flagged:
-            student_id = parsed[r.student_id]
-            if (_bit_count(r.bits) != r.net or _bit_count(r.dup_days) != r.dup
-                    or _bit_count(r.not_enrolled_days) != r.not_enrolled):
+        for school_id, student_id, meal_type, net, bits, dup, dup_days, not_enrolled, not_enrolled_days, iin \
+                in flagged:
+            if not isinstance(student_id, uuid.UUID):
+                student_id = uuid.UUID(str(student_id))
+            iin = None if iin is None else iin if show_iin else mask_iin(iin)
+            shown_iin[student_id] = iin
+            dup_days, not_enrolled_days = dup_days or 0, not_enrolled_days or 0
+            bits = bits or 0
+            if ((bits.bit_count() if bits >= 0 else -1) != net or dup_days.bit_count() != dup
+                    or not_enrolled_days.bit_count() != not_enrolled):
                 again.add(student_id)
                 continue
-            for mask, anomaly in ((r.dup_days, "repeated_meal_attempts"),
-                                  (r.not_enrolled_days, "not_enrolled_attempts")):
-                found += [ChildAnomaly(r.school_id, str(student_id), shown(student_id), days[bit], r.meal_type,
-                                       anomaly, 1)
-                          for bit in _set_bits(mask or 0)]
+            student = str(student_id)
+            for mask, anomaly in ((dup_days, "repeated_meal_attempts"), (not_enrolled_days, "not_enrolled_attempts")):
+                while mask:
+                    low = mask & -mask
+                    add(ChildAnomaly(school_id, student, iin, days[low.bit_length() - 1], meal_type, anomaly, 1))
+                    mask ^= low
         if again:
             e, frozen = _E, self.frozen()
             billable = e.c.verdict == "billable"
@@ -1032,15 +1040,8 @@ class _Query:
 
 
 def _bit_count(value: int | None) -> int | None:
-    return None if value is None else bin(value).count("1") if value >= 0 else -1
+    return None if value is None else value.bit_count() if value >= 0 else -1
 
-
-def _set_bits(mask: int) -> Iterator[int]:
-    """The positions of the one-bits of a non-negative mask, lowest first."""
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
 
 
 
