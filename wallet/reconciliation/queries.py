@@ -341,6 +341,15 @@ def _sum(condition: ColumnElement[bool], value: Any = 1) -> ColumnElement[int]:
     return cast(func.sum(case((condition, value), else_=0)), BigInteger)
 
 
+_AMOUNTS = ("amount", "void_amount", "claimed_amount")
+
+
+def _total(column: Any, name: str = "") -> ColumnElement[int]:
+    """The sum of a column of `g`: a count (per school x day x ... group, far below 2^31) is summed as a
+    32-bit value, which PostgreSQL sums in a plain 64-bit state; an amount as the 64-bit value it is."""
+    return cast(func.sum(column if name in _AMOUNTS else cast(column, Integer)), BigInteger)
+
+
 def _day_bit(dialect: str, day: Any, first: dt.date) -> ColumnElement[int]:
     """2^(day of month - 1): 31 days fit a 32-bit integer, whose sums PostgreSQL keeps cheaply."""
     if dialect == "postgresql":
@@ -570,22 +579,27 @@ class _Query:
         billable = raw.c.verdict == "billable"
         is_late = raw.c.late == 1
         labels = self._RAW_LABELS
+        # Counts are summed as 32-bit values (a group's count is far below 2^31): PostgreSQL then keeps a
+        # plain 64-bit sum per group and aggregate, where a sum of 64-bit values keeps a 128-bit state
+        # allocated apart, for each of the ~20 sums of each of the tens of thousands of groups (measured:
+        # that aggregation took half the line statement's time). Amounts stay 64-bit.
+        count = cast(raw.c.n, Integer)
         g = (
             select(
                 *(raw.c[n] for n in labels),
-                _sum(is_meal, raw.c.n).label("attempts"),
-                _sum(and_(is_meal, billable), raw.c.n).label("meals"),
+                _sum(is_meal, count).label("attempts"),
+                _sum(and_(is_meal, billable), count).label("meals"),
                 _sum(and_(is_meal, billable), raw.c.amount).label("amount"),
-                _sum(and_(raw.c.kind == "void", billable), raw.c.n).label("voids"),
+                _sum(and_(raw.c.kind == "void", billable), count).label("voids"),
                 _sum(and_(raw.c.kind == "void", billable), raw.c.amount).label("void_amount"),
-                _sum(and_(is_meal, ~billable), raw.c.n).label("refused"),
-                *(_sum(and_(is_meal, ~billable, raw.c.reasons.like(f"%{code}%")), raw.c.n).label(f"r_{code}")
+                _sum(and_(is_meal, ~billable), count).label("refused"),
+                *(_sum(and_(is_meal, ~billable, raw.c.reasons.like(f"%{code}%")), count).label(f"r_{code}")
                   for code in REASON_CODES),
-                _sum(and_(is_meal, is_late), raw.c.n).label("late"),
-                _sum(and_(is_meal, billable, is_late), raw.c.n).label("late_billable"),
+                _sum(and_(is_meal, is_late), count).label("late"),
+                _sum(and_(is_meal, billable, is_late), count).label("late_billable"),
                 cast(func.min(raw.c.seq_min), BigInteger).label("seq_min"),
                 cast(func.max(raw.c.seq_max), BigInteger).label("seq_max"),
-                cast(func.sum(raw.c.seq_n), BigInteger).label("seq_n"),
+                cast(func.sum(cast(raw.c.seq_n, Integer)), BigInteger).label("seq_n"),
                 cast(func.max(raw.c.frozen_size), BigInteger).label("frozen_size"),
             )
             .group_by(*(raw.c[n] for n in labels))
@@ -626,7 +640,7 @@ class _Query:
             .cte("g2")
         )
         mine = [g2.c.supplier_id == self.scope.supplier_id] if self.scope.supplier_id else []
-        sums = {n: cast(func.sum(g2.c[n]), BigInteger) for n in _NUMERIC if n in g2.c and not n.startswith("seq")}
+        sums = {n: _total(g2.c[n], n) for n in _NUMERIC if n in g2.c and not n.startswith("seq")}
         parts: list[Select[Any]] = [
             self._part("line", {"school_id": g2.c.school_id, "supplier_id": g2.c.supplier_id,
                                 "category": g2.c.category, "meal_type": g2.c.meal_type}, sums)
@@ -672,8 +686,8 @@ class _Query:
 
     def _day_parts(self, g: Any) -> list[Select[Any]]:
         per_day = (
-            select(g.c.school_id, g.c.day, cast(func.sum(g.c.attempts), BigInteger).label("attempts"),
-                   cast(func.sum(g.c.meals) - func.sum(g.c.voids), BigInteger).label("meals"))
+            select(g.c.school_id, g.c.day, _total(g.c.attempts).label("attempts"),
+                   cast(_total(g.c.meals) - _total(g.c.voids), BigInteger).label("meals"))
             .group_by(g.c.school_id, g.c.day)
             .cte("per_day")
         )
@@ -704,7 +718,7 @@ class _Query:
         per_terminal = (
             select(g.c.school_id, g.c.terminal_id, cast(func.min(g.c.seq_min), BigInteger).label("seq_min"),
                    cast(func.max(g.c.seq_max), BigInteger).label("seq_max"),
-                   cast(func.sum(g.c.seq_n), BigInteger).label("seq_n"),
+                   _total(g.c.seq_n).label("seq_n"),
                    func.max(g.c.frozen_size).label("frozen_size"))
             .where(g.c.terminal_id.is_not(None))
             .group_by(g.c.school_id, g.c.terminal_id)
