@@ -190,7 +190,7 @@ class SequenceGap:
         return self.last_missing - self.first_missing + 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChildAnomaly:
     school_id: int
     student_id: str
@@ -671,8 +671,11 @@ class _Query:
         """Children with something to look at: refused second meals or meals where not enrolled, or a day
         with two billable meals of one type (the bit test above)."""
         students = Student.__table__
+        # On PostgreSQL the id comes as its text, which the anomalies show (no UUID made and printed per row).
+        student_id = (cast(children.c.student_id, String) if self.dialect == "postgresql"
+                      else children.c.student_id)
         return (
-            select(children.c.school_id, children.c.student_id, children.c.meal_type,
+            select(children.c.school_id, student_id.label("student_id"), children.c.meal_type,
                    *(children.c[n] for n in _CHILD_NUMERIC), students.c.iin)
             .select_from(children)
             .outerjoin(students, students.c.id == children.c.student_id)
@@ -907,10 +910,7 @@ class _Query:
         if not flagged:
             return []
         show_iin = self.scope.show_iin
-        shown_iin: dict[uuid.UUID, str | None] = {}
-
-        def shown(student_id: uuid.UUID) -> str | None:
-            return shown_iin.get(student_id)
+        shown_iin: dict[str, str | None] = {}  # by the id's text
 
         days = self.month.days()
         found: list[ChildAnomaly] = []
@@ -918,17 +918,15 @@ class _Query:
         again: set[uuid.UUID] = set()  # children whose entries must be read day by day
         for school_id, student_id, meal_type, net, bits, dup, dup_days, not_enrolled, not_enrolled_days, iin \
                 in flagged:
-            if not isinstance(student_id, uuid.UUID):
-                student_id = uuid.UUID(str(student_id))
+            student = student_id if isinstance(student_id, str) else str(student_id)
             iin = None if iin is None else iin if show_iin else mask_iin(iin)
-            shown_iin[student_id] = iin
+            shown_iin[student] = iin
             dup_days, not_enrolled_days = dup_days or 0, not_enrolled_days or 0
             bits = bits or 0
             if ((bits.bit_count() if bits >= 0 else -1) != net or dup_days.bit_count() != dup
                     or not_enrolled_days.bit_count() != not_enrolled):
-                again.add(student_id)
+                again.add(student_id if isinstance(student_id, uuid.UUID) else uuid.UUID(student))
                 continue
-            student = str(student_id)
             for mask, anomaly in ((dup_days, "repeated_meal_attempts"), (not_enrolled_days, "not_enrolled_attempts")):
                 while mask:
                     low = mask & -mask
@@ -950,10 +948,11 @@ class _Query:
                 .having(or_(net > 1, dup > 0, not_enrolled > 0))
             )
             for r in rows:
+                student = str(r.student_id)
                 for anomaly, count in (("billed_twice", r.net if r.net > 1 else 0),
                                        ("repeated_meal_attempts", r.dup), ("not_enrolled_attempts", r.not_enrolled)):
                     if count:
-                        found.append(ChildAnomaly(r.school_id, str(r.student_id), shown(r.student_id), r.serving_day,
+                        found.append(ChildAnomaly(r.school_id, student, shown_iin.get(student), r.serving_day,
                                                   r.meal_type, anomaly, int(count)))
         return found
 
