@@ -268,7 +268,7 @@ def reconcile(session: Session, scope: Scope, month: Month, *, now: dt.datetime 
     claims = _latest_claims(session, scope, month)
     ctx = _Query(session, scope, month, now, claims, any_frozen=any(h.frozen for h in as_of.heads),
                  from_entries=from_entries)
-    main = ctx.main_rows()
+    main, flagged_children = ctx.main_rows()
     ceilings, ceiling_total = ctx.ceilings()
     lines = _lines(main["line"], ceilings)
     totals = _totals(main["total"], ceiling_total)
@@ -300,8 +300,11 @@ def reconcile(session: Session, scope: Scope, month: Month, *, now: dt.datetime 
     days = sorted(_day_anomalies(main["day_off"], main["day_empty"]), key=lambda d: (school_bin(d.school_id), d.day))
     gaps = sorted(ctx.sequence_gaps(main["terminal"]),
                   key=lambda g: (school_bin(g.school_id), g.terminal_id, g.first_missing))
-    children = sorted(ctx.children(main["child"]),
-                      key=lambda c: (school_bin(c.school_id), c.day, c.student_id, c.meal_type, c.anomaly))
+    # Sorted by (school BIN, day, child, meal type, anomaly) through one string a row ('\0' between the
+    # fields keeps the order of the tuple): tens of thousands of keys that are not tuples give the garbage
+    # collector nothing to track.
+    children = sorted(flagged_children, key=lambda c: f"{school_bin(c.school_id)}\0{c.day.isoformat()}\0"
+                                                      f"{c.student_id}\0{c.meal_type}\0{c.anomaly}")
     claim_totals = sorted(
         [_comparison(r, with_school=r.school_id is not None) for r in main["claim_school"] + main["claim_supplier"]],
         key=lambda c: (supplier_bin(c.supplier_id), c.school_id is not None,
@@ -631,7 +634,7 @@ class _Query:
         )
         return g, children
 
-    def main_rows(self) -> dict[str, list[_Row]]:
+    def main_rows(self) -> tuple[dict[str, list[_Row]], list[ChildAnomaly]]:
         g, children = self.base()
         billed, covering, supplier = self.supplier_of(g)
         g2 = (
@@ -655,7 +658,7 @@ class _Query:
         if self.claims:
             parts += self._claim_parts(g2)
         rows: dict[str, list[_Row]] = {p: [] for p in ("line", "total", "day_off", "day_empty", "terminal",
-                                                        "claim_diff", "claim_school", "claim_supplier", "child")}
+                                                        "claim_diff", "claim_school", "claim_supplier")}
         result = self.session.execute(union_all(*parts))
         names = list(result.keys())
         for row in result:
@@ -664,8 +667,8 @@ class _Query:
         # The flagged children in a statement of their own, read in the same snapshot: tens of thousands of
         # rows when many children have refused attempts, with their few columns and IINs, where the union
         # would pad each of them to every column of every part.
-        rows["child"] = self.session.execute(self._child_part(children)).tuples().all()  # type: ignore[assignment]
-        return rows
+        # Their anomalies are made as the rows are read, so no list of rows outlives the loop.
+        return rows, self.children(self.session.execute(self._child_part(children)).tuples())
 
     def _child_part(self, children: Any) -> Select[Any]:
         """Children with something to look at: refused second meals or meals where not enrolled, or a day
@@ -900,15 +903,13 @@ class _Query:
 
     # children
 
-    def children(self, flagged: list[Any]) -> list[ChildAnomaly]:
+    def children(self, flagged: Iterable[Any]) -> list[ChildAnomaly]:
         """The anomalies of the children flagged by the main statement. Their days come from its bit masks
         when each day has one; a child with a day of two (double billing, or two refused attempts) has its
         month's entries read again, day by day (few children, through the index on student and day).
 
         Tens of thousands of children can be flagged (every refused second meal): the loop reads each row
         once, as a tuple, and makes its anomalies without further lookups."""
-        if not flagged:
-            return []
         show_iin = self.scope.show_iin
         shown_iin: dict[str, str | None] = {}  # by the id's text
 
