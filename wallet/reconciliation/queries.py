@@ -842,7 +842,7 @@ class _Query:
                    func.count().label("children"))
             .join(b, and_(b.c.school_id == a.c.school_id, b.c.student_id == a.c.student_id,
                           tuple_(a.c.category_code, a.c.lo, a.c.hi) < tuple_(b.c.category_code, b.c.lo, b.c.hi)))
-            .where(a.c.k == 2)
+            .where(a.c.k == 2, b.c.k == 2)  # the same child: b has two spans too (fewer rows to join)
             .group_by(a.c.school_id, a.c.category_code, a.c.lo, a.c.hi, b.c.category_code, b.c.lo, b.c.hi)
             .subquery("pairs")
         )
