@@ -668,7 +668,7 @@ class _Query:
         # rows when many children have refused attempts, with their few columns and IINs, where the union
         # would pad each of them to every column of every part.
         # Their anomalies are made as the rows are read, so no list of rows outlives the loop.
-        return rows, self.children(self.session.execute(self._child_part(children)).tuples())
+        return rows, self.children(self.session.execute(self._child_part(children)))
 
     def _child_part(self, children: Any) -> Select[Any]:
         """Children with something to look at: refused second meals or meals where not enrolled, or a day
