@@ -1059,8 +1059,6 @@ def _bit_count(value: int | None) -> int | None:
     return None if value is None else value.bit_count() if value >= 0 else -1
 
 
-
-
 def _latest_claims(session: Session, scope: Scope, month: Month) -> list[ClaimInfo]:
     latest = (
         select(SupplierClaim.supplier_id, func.max(SupplierClaim.version).label("version"))
