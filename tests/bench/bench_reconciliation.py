@@ -371,7 +371,7 @@ def statement_name(statement: str) -> str:
     if "WITH g AS" in statement:
         return "main: the month's line aggregation (lines, totals, days, terminals, claims)"
     if "WITH children AS" in statement:
-        return "flagged children: the per-child aggregation, with their IINs"
+        return "flagged children, with their IINs (a filtered scan of the child-month totals)"
     if "ceiling" in statement:
         return "ceiling"
     if "billed_twice" in statement or ("HAVING" in statement and "student_id" in statement):

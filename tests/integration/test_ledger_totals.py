@@ -109,12 +109,18 @@ def _python_totals(session) -> tuple[dict, dict]:
             row[2].append(e.device_seq)
             row[3] += 1
         if e.student_id is not None:
-            c = child.setdefault((e.school_id, f"{e.serving_day:%Y-%m}", e.student_id, e.meal_type, e.kind,
-                                  e.verdict, e.reasons), [0, 0, 0])
+            c = child.setdefault((e.school_id, f"{e.serving_day:%Y-%m}", e.student_id, e.meal_type),
+                                 [0, 0, 0, 0, 0, 0])
             bit = 1 << (e.serving_day.day - 1)
-            c[0] += 1
-            c[1] += bit
-            c[2] |= bit
+            if e.verdict == "billable":
+                sign = 1 if e.kind == "meal" else -1
+                c[0] += sign
+                c[1] += sign * bit
+            elif e.kind == "meal":
+                for reason, at in (("duplicate_meal", 2), ("not_enrolled", 4)):
+                    if reason in e.reasons.split(","):
+                        c[at] += 1
+                        c[at + 1] |= bit
     return ({k: (n, a, min(s, default=None), max(s, default=None), sn) for k, (n, a, s, sn) in day.items()},
             {k: tuple(v) for k, v in child.items()})
 
@@ -127,11 +133,13 @@ def test_appends_keep_the_totals_equal_to_the_entries(session_factory, seed):
         day, child = _rows(session)
         want_day, want_child = _python_totals(session)
     assert {r[:10]: r[10:] for r in day} == want_day
-    assert {r[:7]: r[7:] for r in child} == want_child
+    assert {r[:4]: r[4:] for r in child} == want_child
     # the data exercise what they should
     assert {r[9] for r in day} == {0, 1} and {r[3] for r in day} >= {"", "orphan"}
     assert {r[5] for r in day} > {""} and {r[6] for r in day} == {"meal", "void"}
     assert {r[1] for r in child} >= {"2024-02", "2024-03", "2026-02", "2026-03", "2026-04"}
+    assert {r[4] for r in child} > {0, 1} and any(r[4] < 0 for r in child)  # two a day; voids
+    assert any(r[6] for r in child) and any(r[8] for r in child)  # refused duplicates and not enrolled
 
 
 def test_rebuild_gives_the_rows_appends_made(session_factory):
@@ -207,7 +215,14 @@ def test_the_migration_fills_the_totals_from_existing_entries(engine, session_fa
     with session_factory() as session:
         maintained = _rows(session)
     migrate.downgrade(engine, "0010")
-    migrate.upgrade(engine, "0011")
+    migrate.upgrade(engine)  # 0011 fills the tables, 0012 reshapes and fills the child-month totals
     with session_factory() as session:
         assert _rows(session) == maintained
         assert maintained[0] and maintained[1]
+    migrate.downgrade(engine, "0011")  # 0011's shape, filled again
+    with session_factory() as session:
+        assert session.scalar(text("SELECT sum(n) FROM ledger_child_month_totals")) == session.scalar(
+            text("SELECT count(*) FROM ledger_entries WHERE student_id IS NOT NULL"))
+    migrate.upgrade(engine)
+    with session_factory() as session:
+        assert _rows(session) == maintained

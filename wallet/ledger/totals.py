@@ -22,6 +22,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Integer,
+    and_,
     case,
     cast,
     delete,
@@ -46,8 +47,10 @@ _S = School.__table__
 DAY_KEYS = ("school_id", "serving_day", "meal_type", "category_code", "contract_id", "terminal_id", "kind",
             "verdict", "reasons", "late")
 DAY_VALUES = ("n", "amount", "seq_min", "seq_max", "seq_n")
-CHILD_KEYS = ("school_id", "month", "student_id", "meal_type", "kind", "verdict", "reasons")
-CHILD_VALUES = ("n", "bits", "mask")
+CHILD_KEYS = ("school_id", "month", "student_id", "meal_type")
+CHILD_VALUES = ("net", "bits", "dup", "dup_days", "not_enrolled", "not_enrolled_days")
+# Refused meal attempts counted apart per child (the reconciliation's child anomalies): reasons naming them.
+DUPLICATE_MEAL, NOT_ENROLLED = "duplicate_meal", "not_enrolled"
 
 
 @lru_cache(maxsize=4096)
@@ -68,7 +71,7 @@ def add_entries(session: Session, entries: Sequence[LedgerEntry], zone: str) -> 
     if not entries:
         return
     days: dict[tuple[Any, ...], list[Any]] = {}
-    children: dict[tuple[Any, ...], list[int]] = {}
+    children: dict[tuple[Any, ...], list[int]] = {}  # net, bits, dup, dup_days, not_enrolled, not_enrolled_days
     for e in entries:
         reasons = e.reasons or ""
         price = e.price_tiyn or 0
@@ -88,14 +91,21 @@ def add_entries(session: Session, entries: Sequence[LedgerEntry], zone: str) -> 
                 found[4] += 1
         if e.student_id is not None:
             bit = 1 << (e.serving_day.day - 1)
-            child_key = (e.school_id, f"{e.serving_day:%Y-%m}", e.student_id, e.meal_type, e.kind, e.verdict, reasons)
+            child_key = (e.school_id, f"{e.serving_day:%Y-%m}", e.student_id, e.meal_type)
             child = children.get(child_key)
             if child is None:
-                children[child_key] = [1, bit, bit]
-            else:
-                child[0] += 1
-                child[1] += bit
-                child[2] |= bit
+                child = children[child_key] = [0, 0, 0, 0, 0, 0]
+            if e.verdict == "billable":
+                sign = 1 if e.kind == "meal" else -1
+                child[0] += sign
+                child[1] += sign * bit
+            elif e.kind == "meal":
+                if DUPLICATE_MEAL in reasons:
+                    child[2] += 1
+                    child[3] |= bit
+                if NOT_ENROLLED in reasons:
+                    child[4] += 1
+                    child[5] |= bit
     dialect = session.get_bind().dialect.name
     # Key order: two transactions never take the same rows in opposite orders.
     day_rows = [(*k, *days[k]) for k in sorted(days)]
@@ -115,7 +125,7 @@ def add_entries(session: Session, entries: Sequence[LedgerEntry], zone: str) -> 
 
 _DAY_TYPES = ("integer", "date", "text", "text", "integer", "text", "text", "text", "text", "integer", "bigint",
               "bigint", "bigint", "bigint", "bigint")
-_CHILD_TYPES = ("integer", "text", "uuid", "text", "text", "text", "text", "bigint", "bigint", "bigint")
+_CHILD_TYPES = ("integer", "text", "uuid", "text", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint")
 
 
 def _pg_upsert(table: Any, names: tuple[str, ...], types: tuple[str, ...], keys: tuple[str, ...],
@@ -132,7 +142,9 @@ _PG_DAY_UPSERT = _pg_upsert(
     "seq_max = GREATEST(t.seq_max, excluded.seq_max), seq_n = t.seq_n + excluded.seq_n")
 _PG_CHILD_UPSERT = _pg_upsert(
     _CHILD, CHILD_KEYS + CHILD_VALUES, _CHILD_TYPES, CHILD_KEYS,
-    "n = t.n + excluded.n, bits = t.bits + excluded.bits, mask = t.mask | excluded.mask")
+    "net = t.net + excluded.net, bits = t.bits + excluded.bits, dup = t.dup + excluded.dup, "
+    "dup_days = t.dup_days | excluded.dup_days, not_enrolled = t.not_enrolled + excluded.not_enrolled, "
+    "not_enrolled_days = t.not_enrolled_days | excluded.not_enrolled_days")
 
 
 @lru_cache(maxsize=4)
@@ -157,7 +169,9 @@ def _child_upsert(dialect: str) -> Any:
     new, t = statement.excluded, _CHILD.c
     return statement.on_conflict_do_update(
         index_elements=list(CHILD_KEYS),
-        set_={"n": t.n + new.n, "bits": t.bits + new.bits, "mask": t.mask.op("|")(new.mask)},
+        set_={"net": t.net + new.net, "bits": t.bits + new.bits, "dup": t.dup + new.dup,
+              "dup_days": t.dup_days.op("|")(new.dup_days), "not_enrolled": t.not_enrolled + new.not_enrolled,
+              "not_enrolled_days": t.not_enrolled_days.op("|")(new.not_enrolled_days)},
     )
 
 
@@ -225,17 +239,28 @@ def fresh_child_totals(dialect: str, school_ids: Iterable[int] | None = None) ->
     if dialect == "postgresql":
         month = func.to_char(e.serving_day, "YYYY-MM")
         bit = literal(1, BigInteger).op("<<")(cast(func.extract("day", e.serving_day), Integer) - 1)
-        mask = func.bit_or(bit)
+        bit_or = func.bit_or
     else:
         month = func.strftime("%Y-%m", e.serving_day)
         bit = literal(1).op("<<")(cast(func.strftime("%d", e.serving_day), Integer) - 1)
-        mask = func.wallet_bit_or(bit)
-    keys = [e.school_id, month, e.student_id, e.meal_type, e.kind, e.verdict, e.reasons]
+        bit_or = func.wallet_bit_or
+    billable = e.verdict == "billable"
+    sign = case((e.kind == "meal", 1), else_=-1)
+    dup = and_(e.kind == "meal", e.verdict != "billable", e.reasons.like(f"%{DUPLICATE_MEAL}%"))
+    not_enrolled = and_(e.kind == "meal", e.verdict != "billable", e.reasons.like(f"%{NOT_ENROLLED}%"))
+
+    def total(value: Any) -> ColumnElement[int]:
+        return cast(func.coalesce(value, 0), BigInteger)
+
+    keys = [e.school_id, month, e.student_id, e.meal_type]
     statement = (
         select(*(k.label(n) for k, n in zip(keys, CHILD_KEYS, strict=True)),
-               cast(func.count(), BigInteger).label("n"),
-               cast(func.sum(bit), BigInteger).label("bits"),
-               cast(mask, BigInteger).label("mask"))
+               total(func.sum(case((billable, sign), else_=0))).label("net"),
+               total(func.sum(case((billable, sign * bit), else_=0))).label("bits"),
+               total(func.sum(case((dup, 1), else_=0))).label("dup"),
+               total(bit_or(case((dup, bit), else_=0))).label("dup_days"),
+               total(func.sum(case((not_enrolled, 1), else_=0))).label("not_enrolled"),
+               total(bit_or(case((not_enrolled, bit), else_=0))).label("not_enrolled_days"))
         .where(e.student_id.is_not(None))
         .group_by(*keys)
     )

@@ -50,17 +50,24 @@ class LedgerDayTotal(Base):
 
 
 class LedgerChildMonthTotal(Base):
-    """A child's entries of one month (of the serving day), by meal type, kind, verdict and reasons: their
-    count, the sum of 2^(day of month - 1) over them and the bitwise or of those bits."""
+    """A child's entries of one month (of the serving day) and meal type, summed into what decides whether
+    the reconciliation flags the child (migration 0012; before, one row per kind, verdict and reasons).
+
+    `net`: billable meals minus billable voids (and other billable kinds); `bits`: the same signed sum of
+    2^(day of month - 1) over them, so `net` equals the number of one-bits of `bits` exactly when no day
+    has two net billable meals. `dup` / `not_enrolled`: refused meal attempts whose reasons name
+    `duplicate_meal` / `not_enrolled`; `dup_days` / `not_enrolled_days`: the bitwise or of their days' bits.
+    A child is flagged when `dup > 0 OR not_enrolled > 0 OR bit_count(bits) != net`: a test on one row.
+    """
 
     __tablename__ = "ledger_child_month_totals"
     school_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     student_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     meal_type: Mapped[str] = mapped_column(String(16), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
-    verdict: Mapped[str] = mapped_column(String(16), primary_key=True)
-    reasons: Mapped[str] = mapped_column(String(200), primary_key=True)
-    n: Mapped[int] = mapped_column(BigInteger)
+    net: Mapped[int] = mapped_column(BigInteger)
     bits: Mapped[int] = mapped_column(BigInteger)
-    mask: Mapped[int] = mapped_column(BigInteger)
+    dup: Mapped[int] = mapped_column(BigInteger)
+    dup_days: Mapped[int] = mapped_column(BigInteger)
+    not_enrolled: Mapped[int] = mapped_column(BigInteger)
+    not_enrolled_days: Mapped[int] = mapped_column(BigInteger)

@@ -16,7 +16,8 @@ so a closed month gives the same figures every time.
 
 An open month's first groupings (per school x day x ... x lateness, and per child) are read from the
 derived totals kept by `wallet.ledger.append.append_entries` (`wallet/ledger/totals.py`), which hold
-exactly those groups; a closed month, or `from_entries=True`, reads the entries. Everything after those two
+exactly those groups (the per-child one already summed per child and meal type, so the flagged children
+are a filter over it); a closed month, or `from_entries=True`, reads the entries. Everything after those
 groupings is the same SQL either way. The flagged children come from a second statement of their own.
 """
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -189,7 +190,7 @@ class SequenceGap:
         return self.last_missing - self.first_missing + 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChildAnomaly:
     school_id: int
     student_id: str
@@ -267,7 +268,7 @@ def reconcile(session: Session, scope: Scope, month: Month, *, now: dt.datetime 
     claims = _latest_claims(session, scope, month)
     ctx = _Query(session, scope, month, now, claims, any_frozen=any(h.frozen for h in as_of.heads),
                  from_entries=from_entries)
-    main = ctx.main_rows()
+    main, flagged_children = ctx.main_rows()
     ceilings, ceiling_total = ctx.ceilings()
     lines = _lines(main["line"], ceilings)
     totals = _totals(main["total"], ceiling_total)
@@ -299,8 +300,11 @@ def reconcile(session: Session, scope: Scope, month: Month, *, now: dt.datetime 
     days = sorted(_day_anomalies(main["day_off"], main["day_empty"]), key=lambda d: (school_bin(d.school_id), d.day))
     gaps = sorted(ctx.sequence_gaps(main["terminal"]),
                   key=lambda g: (school_bin(g.school_id), g.terminal_id, g.first_missing))
-    children = sorted(ctx.children(main["child"]),
-                      key=lambda c: (school_bin(c.school_id), c.day, c.student_id, c.meal_type, c.anomaly))
+    # Sorted by (school BIN, day, child, meal type, anomaly) through one string a row ('\0' between the
+    # fields keeps the order of the tuple): tens of thousands of keys that are not tuples give the garbage
+    # collector nothing to track.
+    children = sorted(flagged_children, key=lambda c: f"{school_bin(c.school_id)}\0{c.day.isoformat()}\0"
+                                                      f"{c.student_id}\0{c.meal_type}\0{c.anomaly}")
     claim_totals = sorted(
         [_comparison(r, with_school=r.school_id is not None) for r in main["claim_school"] + main["claim_supplier"]],
         key=lambda c: (supplier_bin(c.supplier_id), c.school_id is not None,
@@ -337,7 +341,18 @@ _KEYS: dict[str, Any] = {
 
 
 def _sum(condition: ColumnElement[bool], value: Any = 1) -> ColumnElement[int]:
-    return cast(func.sum(case((condition, value), else_=0)), BigInteger)
+    """The sum of `value` over the rows where `condition` holds, 0 when none does. A FILTER clause, not a
+    CASE: the rows it leaves out cost no call of the aggregate (most rows match few of a statement's sums)."""
+    return cast(func.coalesce(func.sum(value).filter(condition), 0), BigInteger)
+
+
+_AMOUNTS = ("amount", "void_amount", "claimed_amount")
+
+
+def _total(column: Any, name: str = "") -> ColumnElement[int]:
+    """The sum of a column of `g`: a count (per school x day x ... group, far below 2^31) is summed as a
+    32-bit value, which PostgreSQL sums in a plain 64-bit state; an amount as the 64-bit value it is."""
+    return cast(func.sum(column if name in _AMOUNTS else cast(column, Integer)), BigInteger)
 
 
 def _day_bit(dialect: str, day: Any, first: dt.date) -> ColumnElement[int]:
@@ -533,13 +548,14 @@ class _Query:
         ], frozen).where(e.c.student_id.is_not(None)).group_by(
             e.c.school_id, e.c.student_id, e.c.meal_type, e.c.kind, e.c.verdict, e.c.reasons).subquery("per_child")
 
-    def _per_child_from_totals(self) -> Any:
+    def _children_from_totals(self) -> Any:
+        """The per-child sums, as `base` makes them from the entries, read from `ledger_child_month_totals`,
+        which holds them per child, month and meal type."""
         t = _CHILD_TOTALS
         return (
-            select(t.c.school_id, t.c.student_id, t.c.meal_type, t.c.kind, t.c.verdict, t.c.reasons, t.c.n,
-                   t.c.bits, t.c.mask)
+            select(t.c.school_id, t.c.student_id, t.c.meal_type, *(t.c[n] for n in _CHILD_NUMERIC))
             .where(self.in_scope(t.c.school_id), t.c.month == str(self.month))
-            .subquery("per_child")
+            .cte("children")
         )
 
     def _entry_rows(self, columns: list[Any], frozen: Any, needs_schools: bool = False) -> Select[Any]:
@@ -568,22 +584,27 @@ class _Query:
         billable = raw.c.verdict == "billable"
         is_late = raw.c.late == 1
         labels = self._RAW_LABELS
+        # Counts are summed as 32-bit values (a group's count is far below 2^31): PostgreSQL then keeps a
+        # plain 64-bit sum per group and aggregate, where a sum of 64-bit values keeps a 128-bit state
+        # allocated apart, for each of the ~20 sums of each of the tens of thousands of groups (measured:
+        # that aggregation took half the line statement's time). Amounts stay 64-bit.
+        count = cast(raw.c.n, Integer)
         g = (
             select(
                 *(raw.c[n] for n in labels),
-                _sum(is_meal, raw.c.n).label("attempts"),
-                _sum(and_(is_meal, billable), raw.c.n).label("meals"),
+                _sum(is_meal, count).label("attempts"),
+                _sum(and_(is_meal, billable), count).label("meals"),
                 _sum(and_(is_meal, billable), raw.c.amount).label("amount"),
-                _sum(and_(raw.c.kind == "void", billable), raw.c.n).label("voids"),
+                _sum(and_(raw.c.kind == "void", billable), count).label("voids"),
                 _sum(and_(raw.c.kind == "void", billable), raw.c.amount).label("void_amount"),
-                _sum(and_(is_meal, ~billable), raw.c.n).label("refused"),
-                *(_sum(and_(is_meal, ~billable, raw.c.reasons.like(f"%{code}%")), raw.c.n).label(f"r_{code}")
+                _sum(and_(is_meal, ~billable), count).label("refused"),
+                *(_sum(and_(is_meal, ~billable, raw.c.reasons.like(f"%{code}%")), count).label(f"r_{code}")
                   for code in REASON_CODES),
-                _sum(and_(is_meal, is_late), raw.c.n).label("late"),
-                _sum(and_(is_meal, billable, is_late), raw.c.n).label("late_billable"),
+                _sum(and_(is_meal, is_late), count).label("late"),
+                _sum(and_(is_meal, billable, is_late), count).label("late_billable"),
                 cast(func.min(raw.c.seq_min), BigInteger).label("seq_min"),
                 cast(func.max(raw.c.seq_max), BigInteger).label("seq_max"),
-                cast(func.sum(raw.c.seq_n), BigInteger).label("seq_n"),
+                cast(func.sum(cast(raw.c.seq_n, Integer)), BigInteger).label("seq_n"),
                 cast(func.max(raw.c.frozen_size), BigInteger).label("frozen_size"),
             )
             .group_by(*(raw.c[n] for n in labels))
@@ -592,9 +613,10 @@ class _Query:
         # Per child: the days of its meals as bits, by meal type, kind, verdict and reasons. Net billable
         # meals of a type, and the sum of 2^(day-1) over them, have as many one-bits as meals exactly when
         # no day has two (adding a day's bit twice carries); refused attempts keep their days (bit or) and
-        # count, and as many as bits means one a day.
-        per_child = self._per_child_from_entries() if self.from_entries else self._per_child_from_totals()
-        c = per_child
+        # count, and as many as bits means one a day. The derived totals hold these sums per child already.
+        if not self.from_entries:
+            return g, self._children_from_totals()
+        c = self._per_child_from_entries()
         c_billable = c.c.verdict == "billable"
         sign = case((c.c.kind == "meal", 1), else_=-1)
         dup = and_(c.c.kind == "meal", ~c_billable, c.c.reasons.like("%duplicate_meal%"))
@@ -612,7 +634,7 @@ class _Query:
         )
         return g, children
 
-    def main_rows(self) -> dict[str, list[_Row]]:
+    def main_rows(self) -> tuple[dict[str, list[_Row]], list[ChildAnomaly]]:
         g, children = self.base()
         billed, covering, supplier = self.supplier_of(g)
         g2 = (
@@ -623,7 +645,7 @@ class _Query:
             .cte("g2")
         )
         mine = [g2.c.supplier_id == self.scope.supplier_id] if self.scope.supplier_id else []
-        sums = {n: cast(func.sum(g2.c[n]), BigInteger) for n in _NUMERIC if n in g2.c and not n.startswith("seq")}
+        sums = {n: _total(g2.c[n], n) for n in _NUMERIC if n in g2.c and not n.startswith("seq")}
         parts: list[Select[Any]] = [
             self._part("line", {"school_id": g2.c.school_id, "supplier_id": g2.c.supplier_id,
                                 "category": g2.c.category, "meal_type": g2.c.meal_type}, sums)
@@ -636,7 +658,7 @@ class _Query:
         if self.claims:
             parts += self._claim_parts(g2)
         rows: dict[str, list[_Row]] = {p: [] for p in ("line", "total", "day_off", "day_empty", "terminal",
-                                                        "claim_diff", "claim_school", "claim_supplier", "child")}
+                                                        "claim_diff", "claim_school", "claim_supplier")}
         result = self.session.execute(union_all(*parts))
         names = list(result.keys())
         for row in result:
@@ -645,17 +667,18 @@ class _Query:
         # The flagged children in a statement of their own, read in the same snapshot: tens of thousands of
         # rows when many children have refused attempts, with their few columns and IINs, where the union
         # would pad each of them to every column of every part.
-        result = self.session.execute(self._child_part(children))
-        names = list(result.keys())
-        rows["child"] = [_Row("child", dict(zip(names, row, strict=True))) for row in result]
-        return rows
+        # Their anomalies are made as the rows are read, so no list of rows outlives the loop.
+        return rows, self.children(self.session.execute(self._child_part(children)))
 
     def _child_part(self, children: Any) -> Select[Any]:
         """Children with something to look at: refused second meals or meals where not enrolled, or a day
         with two billable meals of one type (the bit test above)."""
         students = Student.__table__
+        # On PostgreSQL the id comes as its text, which the anomalies show (no UUID made and printed per row).
+        student_id = (cast(children.c.student_id, String) if self.dialect == "postgresql"
+                      else children.c.student_id)
         return (
-            select(children.c.school_id, children.c.student_id, children.c.meal_type,
+            select(children.c.school_id, student_id.label("student_id"), children.c.meal_type,
                    *(children.c[n] for n in _CHILD_NUMERIC), students.c.iin)
             .select_from(children)
             .outerjoin(students, students.c.id == children.c.student_id)
@@ -671,8 +694,8 @@ class _Query:
 
     def _day_parts(self, g: Any) -> list[Select[Any]]:
         per_day = (
-            select(g.c.school_id, g.c.day, cast(func.sum(g.c.attempts), BigInteger).label("attempts"),
-                   cast(func.sum(g.c.meals) - func.sum(g.c.voids), BigInteger).label("meals"))
+            select(g.c.school_id, g.c.day, _total(g.c.attempts).label("attempts"),
+                   cast(_total(g.c.meals) - _total(g.c.voids), BigInteger).label("meals"))
             .group_by(g.c.school_id, g.c.day)
             .cte("per_day")
         )
@@ -703,7 +726,7 @@ class _Query:
         per_terminal = (
             select(g.c.school_id, g.c.terminal_id, cast(func.min(g.c.seq_min), BigInteger).label("seq_min"),
                    cast(func.max(g.c.seq_max), BigInteger).label("seq_max"),
-                   cast(func.sum(g.c.seq_n), BigInteger).label("seq_n"),
+                   _total(g.c.seq_n).label("seq_n"),
                    func.max(g.c.frozen_size).label("frozen_size"))
             .where(g.c.terminal_id.is_not(None))
             .group_by(g.c.school_id, g.c.terminal_id)
@@ -819,7 +842,7 @@ class _Query:
                    func.count().label("children"))
             .join(b, and_(b.c.school_id == a.c.school_id, b.c.student_id == a.c.student_id,
                           tuple_(a.c.category_code, a.c.lo, a.c.hi) < tuple_(b.c.category_code, b.c.lo, b.c.hi)))
-            .where(a.c.k == 2)
+            .where(a.c.k == 2, b.c.k == 2)  # the same child: b has two spans too (fewer rows to join)
             .group_by(a.c.school_id, a.c.category_code, a.c.lo, a.c.hi, b.c.category_code, b.c.lo, b.c.hi)
             .subquery("pairs")
         )
@@ -880,34 +903,36 @@ class _Query:
 
     # children
 
-    def children(self, flagged: list[_Row]) -> list[ChildAnomaly]:
+    def children(self, flagged: Iterable[Any]) -> list[ChildAnomaly]:
         """The anomalies of the children flagged by the main statement. Their days come from its bit masks
         when each day has one; a child with a day of two (double billing, or two refused attempts) has its
-        month's entries read again, day by day (few children, through the index on student and day)."""
-        if not flagged:
-            return []
-        parsed = {r.student_id: r.student_id if isinstance(r.student_id, uuid.UUID) else uuid.UUID(str(r.student_id))
-                  for r in flagged}
-        shown_iin = {parsed[r.student_id]: None if r.iin is None else r.iin if self.scope.show_iin else mask_iin(r.iin)
-                     for r in flagged}
+        month's entries read again, day by day (few children, through the index on student and day).
 
-        def shown(student_id: uuid.UUID) -> str | None:
-            return shown_iin.get(student_id)
+        Tens of thousands of children can be flagged (every refused second meal): the loop reads each row
+        once, as a tuple, and makes its anomalies without further lookups."""
+        show_iin = self.scope.show_iin
+        shown_iin: dict[str, str | None] = {}  # by the id's text
 
         days = self.month.days()
         found: list[ChildAnomaly] = []
+        add = found.append
         again: set[uuid.UUID] = set()  # children whose entries must be read day by day
-        for r in flagged:
-            student_id = parsed[r.student_id]
-            if (_bit_count(r.bits) != r.net or _bit_count(r.dup_days) != r.dup
-                    or _bit_count(r.not_enrolled_days) != r.not_enrolled):
-                again.add(student_id)
+        for school_id, student_id, meal_type, net, bits, dup, dup_days, not_enrolled, not_enrolled_days, iin \
+                in flagged:
+            student = student_id if isinstance(student_id, str) else str(student_id)
+            iin = None if iin is None else iin if show_iin else mask_iin(iin)
+            shown_iin[student] = iin
+            dup_days, not_enrolled_days = dup_days or 0, not_enrolled_days or 0
+            bits = bits or 0
+            if ((bits.bit_count() if bits >= 0 else -1) != net or dup_days.bit_count() != dup
+                    or not_enrolled_days.bit_count() != not_enrolled):
+                again.add(student_id if isinstance(student_id, uuid.UUID) else uuid.UUID(student))
                 continue
-            for mask, anomaly in ((r.dup_days, "repeated_meal_attempts"),
-                                  (r.not_enrolled_days, "not_enrolled_attempts")):
-                found += [ChildAnomaly(r.school_id, str(student_id), shown(student_id), days[bit], r.meal_type,
-                                       anomaly, 1)
-                          for bit in _set_bits(mask or 0)]
+            for mask, anomaly in ((dup_days, "repeated_meal_attempts"), (not_enrolled_days, "not_enrolled_attempts")):
+                while mask:
+                    low = mask & -mask
+                    add(ChildAnomaly(school_id, student, iin, days[low.bit_length() - 1], meal_type, anomaly, 1))
+                    mask ^= low
         if again:
             e, frozen = _E, self.frozen()
             billable = e.c.verdict == "billable"
@@ -924,10 +949,11 @@ class _Query:
                 .having(or_(net > 1, dup > 0, not_enrolled > 0))
             )
             for r in rows:
+                student = str(r.student_id)
                 for anomaly, count in (("billed_twice", r.net if r.net > 1 else 0),
                                        ("repeated_meal_attempts", r.dup), ("not_enrolled_attempts", r.not_enrolled)):
                     if count:
-                        found.append(ChildAnomaly(r.school_id, str(r.student_id), shown(r.student_id), r.serving_day,
+                        found.append(ChildAnomaly(r.school_id, student, shown_iin.get(student), r.serving_day,
                                                   r.meal_type, anomaly, int(count)))
         return found
 
@@ -1030,16 +1056,7 @@ class _Query:
 
 
 def _bit_count(value: int | None) -> int | None:
-    return None if value is None else bin(value).count("1") if value >= 0 else -1
-
-
-def _set_bits(mask: int) -> Iterator[int]:
-    """The positions of the one-bits of a non-negative mask, lowest first."""
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
-
+    return None if value is None else value.bit_count() if value >= 0 else -1
 
 
 def _latest_claims(session: Session, scope: Scope, month: Month) -> list[ClaimInfo]:
