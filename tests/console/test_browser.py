@@ -95,9 +95,13 @@ class Walk:
         return self.driver.find_element(By.CSS_SELECTOR, selector)
 
     def wait(self, condition: Any, message: str) -> Any:
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, WAIT_S, poll_frequency=0.2).until(condition, message)
+        # While a form's answer replaces the page, an element found on the old page goes stale: try again.
+        return WebDriverWait(self.driver, WAIT_S, poll_frequency=0.2,
+                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+                             ).until(condition, message)
 
     def sign_out(self) -> None:
         self.css("form[action='/console/sign-out'] button").click()
