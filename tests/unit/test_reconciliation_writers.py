@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 
 from wallet.errors import InvalidInput
+from wallet.ledger.totals import day_end_utc
 from wallet.reconciliation import writers
-from wallet.reconciliation.months import Month, day_end_utc, parse_month, reportable_month
+from wallet.reconciliation.months import Month, parse_month, reportable_month
 from wallet.reconciliation.writers import Column, Document, Table, neutralise, write
 
 

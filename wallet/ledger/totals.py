@@ -182,7 +182,7 @@ def _register_sqlite_functions(session: Session) -> None:
     if session.get_bind().dialect.name == "sqlite":
         raw = session.connection().connection.driver_connection
         raw.create_function("wallet_is_late", 3, _sqlite_is_late, deterministic=True)
-        raw.create_aggregate("wallet_bit_or", 1, _BitOr)
+        raw.create_aggregate("wallet_bit_or", 1, SqliteBitOr)
 
 
 def _sqlite_is_late(received_at: str, serving_day: str, zone: str) -> int:
@@ -191,7 +191,9 @@ def _sqlite_is_late(received_at: str, serving_day: str, zone: str) -> int:
     return 1 if is_late(received, dt.date.fromisoformat(serving_day), zone) else 0
 
 
-class _BitOr:
+class SqliteBitOr:
+    """BIT_OR for SQLite (registered as `wallet_bit_or`; the reconciliation uses it too)."""
+
     def __init__(self) -> None:
         self.value = 0
 

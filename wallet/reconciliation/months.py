@@ -58,11 +58,6 @@ def parse_month(value: object, field: str = "month") -> Month:
     return Month(int(match.group(1)), int(match.group(2)))
 
 
-def day_end_utc(day: dt.date, zone: str) -> dt.datetime:
-    """The first instant after `day` in `zone`, in UTC: an entry received then or later is late."""
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), ZoneInfo(zone)).astimezone(dt.UTC)
-
-
 def reportable_month(value: object, now: dt.datetime | None = None, field: str = "month") -> Month:
     """A month that has begun somewhere (reports on a month that has not started are refused)."""
     month = parse_month(value, field)

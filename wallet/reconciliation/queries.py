@@ -59,6 +59,7 @@ from sqlalchemy.sql import Select
 from wallet.identifiers import mask_iin
 from wallet.ingest.context import CATEGORY_PRIORITY, one_of
 from wallet.ingest.rules import REASON_CODES
+from wallet.ledger.totals import SqliteBitOr, day_end_utc
 from wallet.models import (
     CalendarDay,
     Checkpoint,
@@ -80,7 +81,7 @@ from wallet.models import (
 from wallet.models.base import UTCDateTime
 from wallet.models.totals import NO_CONTRACT, NO_TEXT
 from wallet.reconciliation.heads import AsOf, frozen_sizes, load_as_of
-from wallet.reconciliation.months import Month, day_end_utc
+from wallet.reconciliation.months import Month
 from wallet.reconciliation.scope import Scope
 
 RATIO_PLACES = Decimal("0.0001")
@@ -374,19 +375,6 @@ def _bit_or(dialect: str, value: Any) -> ColumnElement[int]:
     return func.wallet_bit_or(value)  # registered on the SQLite connection by _Query
 
 
-class _BitOr:
-    """BIT_OR for SQLite."""
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def step(self, value: int | None) -> None:
-        self.value |= value or 0
-
-    def finalize(self) -> int:
-        return self.value
-
-
 def _priority(category: Any) -> ColumnElement[str]:
     """A sort key putting a ground in the ingest's billing priority: '00primary_grades', ..., '99other'."""
     return case(
@@ -436,7 +424,7 @@ class _Query:
         if self.dialect == "sqlite":
             raw = session.connection().connection.driver_connection
             raw.create_function("wallet_bit_count", 1, _bit_count, deterministic=True)
-            raw.create_aggregate("wallet_bit_or", 1, _BitOr)
+            raw.create_aggregate("wallet_bit_or", 1, SqliteBitOr)
         else:
             # For this transaction only: hash aggregation in memory; no JIT (compiling these expressions
             # costs seconds); and, over the entries, parallel plans, which the planner undervalues there
