@@ -10,8 +10,6 @@ call one service (which commits) and answer.
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -21,7 +19,7 @@ from api import session_scope
 from api.auth.idp import authenticate_parent, authenticate_staff
 from api.errors import ProblemError
 from api.i18n import language
-from api.parents import private_answer
+from api.parents import own_child, private_answer
 from api.schemas.common import json_body, load, query
 from api.schemas.parents import StrictInteger, iso
 from wallet.complaints import (
@@ -38,12 +36,11 @@ from wallet.complaints import (
 from wallet.models import COMPLAINT_STATUSES
 from wallet.parents import cursors
 from wallet.parents.access_log import record_access
-from wallet.parents.queries import AccessNote, Child, ChildNotFound, find_child, read_only
+from wallet.parents.queries import read_only
 from wallet.principals import STAFF_ROLES, Principal
 
 parent_blueprint = Blueprint("parent_complaints", __name__, url_prefix="/api/v1/parent")
 staff_blueprint = Blueprint("complaints", __name__, url_prefix="/api/v1/auditor")
-CHILD_INSTANCE = "/api/v1/parent/children/{childId}"
 MAX_LIMIT = 200
 
 
@@ -92,28 +89,11 @@ def complaint_json(view: ComplaintView, *, for_parent: bool) -> dict[str, Any]:
 parent_blueprint.after_request(private_answer)
 
 
-def _child_id(raw_id: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw_id) if len(raw_id) <= 45 else None
-    except ValueError:
-        return None
-
-
-def _child(principal: Principal, raw_id: str, note: AccessNote | None = None) -> Child:
-    # A complaint escalates feedback on a meal: the consent rule of the feedback endpoints applies (403
-    # consent_required for the caller's child without accepted consent; nothing is read or logged).
-    try:
-        return find_child(session_scope.session(), principal.subject, _child_id(raw_id), dt.datetime.now(dt.UTC),
-                          log=note, consent=True)
-    except ChildNotFound as exc:
-        raise ProblemError(404, exc.code, exc.message, extra={"instance": CHILD_INSTANCE}) from None
-
-
 @parent_blueprint.post("/children/<child_id>/complaints")
 def post_complaint(child_id: str) -> tuple[Response, int]:
     """Escalate the feedback on one of the child's meals into a complaint to the education authority."""
     principal = authenticate_parent()
-    child = _child(principal, child_id)
+    child = own_child(principal, child_id)  # consent checked by the lookup
     data = load(ComplaintBody(), json_body())
     view = submit_complaint(session_scope.session(), parent_iin=principal.subject, child_id=child.id,
                             entry_id=data["entry_id"], text=data["text"])
@@ -127,7 +107,7 @@ def child_complaints_view(child_id: str) -> Response:
     """The child's complaints, newest first, with their answers and history (logged as a read)."""
     principal = authenticate_parent()
     read_only(session_scope.session())
-    child = _child(principal, child_id, AccessNote(principal.role, principal.subject, "complaints_read"))
+    child = own_child(principal, child_id, "complaints_read")
     views = child_complaints(session_scope.session(), principal.subject, child.id)
     return jsonify(childId=str(child.id), items=[complaint_json(v, for_parent=True) for v in views])
 

@@ -109,7 +109,7 @@ def _child_id(raw_id: str) -> uuid.UUID | None:
         return None
 
 
-def _child(principal: Principal, raw_id: str, action: str | None = None, detail: str | None = None, *,
+def own_child(principal: Principal, raw_id: str, action: str | None = None, detail: str | None = None, *,
            consent: bool = True) -> Child:
     """The caller's child with this id, or the one 404 for every other id. With `action`, the read is
     written to the access log by the same lookup (so validate the request before calling this).
@@ -122,10 +122,10 @@ def _child(principal: Principal, raw_id: str, action: str | None = None, detail:
         return find_child(session_scope.session(), principal.subject, _child_id(raw_id), _now(), log=note,
                           consent=consent)
     except ChildNotFound as exc:
-        raise _not_found(exc) from None
+        raise child_not_found_problem(exc) from None
 
 
-def _not_found(exc: ChildNotFound) -> ProblemError:
+def child_not_found_problem(exc: ChildNotFound) -> ProblemError:
     return ProblemError(404, exc.code, exc.message, extra={"instance": CHILD_INSTANCE})
 
 
@@ -164,7 +164,7 @@ def meals_today(child_id: str) -> Response:
     try:
         child, today = child_today(session_scope.session(), principal.subject, _child_id(child_id), _now(), note)
     except ChildNotFound as exc:
-        raise _not_found(exc) from None
+        raise child_not_found_problem(exc) from None
     return jsonify(childId=str(child.id), **today_json(today))
 
 
@@ -179,7 +179,7 @@ def meals(child_id: str) -> Response:
     # A cursor is bound to the child and to the range as asked (defaults included as "none").
     binding = f"{_child_id(child_id)}|{asked_from}|{asked_to}"
     after = _history_key(cursors.decode("meals", binding, args["cursor"])) if "cursor" in args else None
-    child = _child(principal, child_id, "meals", f"{asked_from or ''}..{asked_to or ''}")
+    child = own_child(principal, child_id, "meals", f"{asked_from or ''}..{asked_to or ''}")
     day_to: dt.date = asked_to or child.today
     day_from: dt.date = asked_from or day_to - dt.timedelta(days=MAX_RANGE_DAYS - 1)
     items, next_key = meal_history(session_scope.session(), child, day_from, day_to, after=after,
@@ -210,7 +210,7 @@ def menu(child_id: str) -> Response:
     if asked is not None and abs((asked - dt.datetime.now(dt.UTC).date()).days) > MAX_RANGE_DAYS:
         raise InvalidInput("validation_failed", "Menus are shown for a year either side of today.",
                            [FieldError("query/date", f"within {MAX_RANGE_DAYS} days of today", "out_of_range")])
-    child = _child(principal, child_id, "menu", asked.isoformat() if asked else None)
+    child = own_child(principal, child_id, "menu", asked.isoformat() if asked else None)
     found = day_menu(session_scope.session(), child, asked or child.today)
     return jsonify(childId=str(child.id), **menu_json(found, language()))
 
@@ -227,14 +227,14 @@ def _allergies_json(child: Child, row: Any) -> dict[str, Any]:
 def allergies(child_id: str) -> Response:
     principal = authenticate_parent()
     _reading()
-    child = _child(principal, child_id, "allergies_read")
+    child = own_child(principal, child_id, "allergies_read")
     return jsonify(_allergies_json(child, get_allergies(session_scope.session(), child.id)))
 
 
 @blueprint.put("/children/<child_id>/allergies")
 def put_allergies(child_id: str) -> Response:
     principal = authenticate_parent()
-    child = _child(principal, child_id)
+    child = own_child(principal, child_id)
     data = load(AllergiesBody(), json_body())
     row = set_allergies(session_scope.session(), principal.subject, child.id, data["allergens"])
     body = _allergies_json(child, row)
@@ -248,7 +248,7 @@ def put_allergies(child_id: str) -> Response:
 @blueprint.post("/children/<child_id>/meals/<entry_id>/feedback")
 def post_feedback(child_id: str, entry_id: str) -> tuple[Response, int]:
     principal = authenticate_parent()
-    child = _child(principal, child_id)
+    child = own_child(principal, child_id)
     data = load(FeedbackBody(), json_body())
     view, first = submit_feedback(session_scope.session(), parent_iin=principal.subject, child_id=child.id,
                                   entry_id=_entry_id(entry_id), rating=data["rating"], tags=data["tags"],
@@ -261,7 +261,7 @@ def post_feedback(child_id: str, entry_id: str) -> tuple[Response, int]:
 def get_feedback(child_id: str, entry_id: str) -> Response:
     principal = authenticate_parent()
     _reading()
-    child = _child(principal, child_id, "feedback_read", f"entry {entry_id[:20]}")
+    child = own_child(principal, child_id, "feedback_read", f"entry {entry_id[:20]}")
     view = latest_feedback(session_scope.session(), child.id, _entry_id(entry_id))
     return jsonify(childId=str(child.id), **feedback_json(view))
 
@@ -273,7 +273,7 @@ def get_feedback(child_id: str, entry_id: str) -> Response:
 def access_log(child_id: str) -> Response:
     principal = authenticate_parent()
     _reading()
-    child = _child(principal, child_id, consent=False)  # who read the child's data: always the parent's to see
+    child = own_child(principal, child_id, consent=False)  # who read the child's data: always the parent's to see
     args = query(CursorQuery())
     binding = str(child.id)
     before = None

@@ -19,7 +19,7 @@ from marshmallow import Schema, fields, validate
 from api import session_scope
 from api.auth.idp import authenticate_parent
 from api.errors import ProblemError
-from api.parents import CHILD_INSTANCE, _child_id, private_answer
+from api.parents import _child_id, child_not_found_problem, private_answer
 from api.schemas.common import json_body, load
 from api.schemas.parents import StrictInteger, iso
 from wallet.config import Settings
@@ -89,6 +89,6 @@ def issue(child_id: str) -> tuple[Response, int]:
                                 meal_type=body["meal_type"], lifetime_s=lifetime, max_lifetime_s=high, key=key,
                                 now=dt.datetime.now(dt.UTC), actor_role=principal.role)
     except ChildNotFound as exc:
-        raise ProblemError(404, exc.code, exc.message, extra={"instance": CHILD_INSTANCE}) from None
+        raise child_not_found_problem(exc) from None
     return jsonify(childId=child_id, token=issued.token, mealType=issued.meal_type,
                    notBefore=iso(issued.not_before), expiresAt=iso(issued.expires_at)), 201
