@@ -29,11 +29,8 @@ DEMO = ["demo-data", "--seed", "2026", "--students", "120", "--today", "2026-11-
 
 def root_command() -> click.Group:
     """The `wallet` group with every subcommand, as the console script builds it."""
-    import api.cli  # noqa: F401 - adds dev-token and run-demo
-    from wallet.cli import cli
-    from wallet.cli_commands import register
+    from cli.main import cli
 
-    register(cli)
     return cli
 
 

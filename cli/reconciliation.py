@@ -8,44 +8,18 @@ and renamed into place when complete, so an interrupted export never leaves a ha
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from wallet.cli import EXIT_BAD_INPUT, Context, pass_context
-from wallet.errors import DomainError
+from cli.context import OPERATOR, Context, domain, fail, pass_context
+from cli.output import write_chunks
 from wallet.principals import Principal
 
 EXIT_PROOF_FAILED = 1
-OPERATOR = Principal(subject="cli", role="operator")
 PROGRESS_EVERY = 1000
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    click.echo(f"wallet: {message}", err=True)
-    raise SystemExit(code)
-
-
-def _domain_errors(exc: DomainError) -> None:
-    click.echo(f"wallet: {exc.message}", err=True)
-    for error in exc.field_errors:
-        text = error.message if error.message.startswith(error.field) else f"{error.field}: {error.message}"
-        click.echo(f"  {text}", err=True)
-    raise SystemExit(EXIT_BAD_INPUT)
-
-
-@contextlib.contextmanager
-def _domain() -> Iterator[None]:
-    try:
-        yield
-    except DomainError as exc:
-        _domain_errors(exc)
 
 
 def _scope_args(scope_text: str) -> tuple[Principal, str | None, str | None]:
@@ -55,30 +29,6 @@ def _scope_args(scope_text: str) -> tuple[Principal, str | None, str | None]:
     if supplier is not None:
         return Principal(subject="cli", role="supplier", supplier_bin=supplier), None, None
     return OPERATOR, region, school
-
-
-@contextlib.contextmanager
-def _atomic_output(path: Path) -> Iterator[Path]:
-    """A temporary file beside `path`, renamed onto it only when the block completes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    temporary = Path(name)
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-
-
-def _write_chunks(chunks: Iterator[bytes], path: Path) -> int:
-    size = 0
-    with _atomic_output(path) as temporary, temporary.open("wb") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
-            size += len(chunk)
-    return size
 
 
 @click.command("reconcile")
@@ -104,8 +54,8 @@ def reconcile_command(ctx: Context, month: str, scope_text: str, fmt: str, outpu
     from wallet.reconciliation.writers import write
 
     if fmt == "xlsx" and output is None:
-        _fail("--format xlsx needs --output FILE")
-    with _domain():
+        fail("--format xlsx needs --output FILE")
+    with domain():
         parsed = reportable_month(month)
         principal, region, school = _scope_args(scope_text)
         with make_session_factory(ctx.engine())() as session:
@@ -117,7 +67,7 @@ def reconcile_command(ctx: Context, month: str, scope_text: str, fmt: str, outpu
                 if output is None:
                     click.echo(text, nl=False)
                 else:
-                    _write_chunks(iter([text.encode("utf-8")]), output)
+                    write_chunks(iter([text.encode("utf-8")]), output)
                 return
             chunks = write(reconciliation_document(rec), fmt)
             if output is None:
@@ -125,7 +75,7 @@ def reconcile_command(ctx: Context, month: str, scope_text: str, fmt: str, outpu
                     sys.stdout.buffer.write(chunk)
                 sys.stdout.buffer.flush()
             else:
-                size = _write_chunks(chunks, output)
+                size = write_chunks(chunks, output)
                 click.echo(f"wrote {output} ({size} bytes): reconciliation of {rec.month} for {scope.label}",
                            err=True)
 
@@ -192,7 +142,7 @@ def export_entries_command(ctx: Context, month: str, scope_text: str, fmt: str, 
     from wallet.reconciliation.scope import resolve_scope
     from wallet.reconciliation.writers import write
 
-    with _domain():
+    with domain():
         parsed = reportable_month(month)
         principal, region, school = _scope_args(scope_text)
         with make_session_factory(ctx.engine())() as session:
@@ -211,7 +161,7 @@ def export_entries_command(ctx: Context, month: str, scope_text: str, fmt: str, 
                         bar.update(pending)
                         pending = 0
 
-                size = _write_chunks(write(document, fmt, on_row=on_row), output)
+                size = write_chunks(write(document, fmt, on_row=on_row), output)
                 bar.update(pending)
     click.echo(f"wrote {output} ({size} bytes): {total} entries of {parsed} for {scope.label}", err=True)
 
@@ -228,7 +178,7 @@ def close_period_command(ctx: Context, region_code: str, month: str) -> None:
     from wallet.reconciliation.months import parse_month
     from wallet.reconciliation.periods import close_period
 
-    with _domain():
+    with domain():
         parsed = parse_month(month)
         key = load_signing_key(ctx.settings)
         with make_session_factory(ctx.engine())() as session:
@@ -255,9 +205,9 @@ def import_claim_command(ctx: Context, path: Path, supplier_bin: str, month: str
 
     fmt = fmt or path.suffix.lower().lstrip(".")
     if fmt not in ("csv", "json"):
-        _fail(f"cannot tell the format of {path.name}; give --format csv or --format json")
+        fail(f"cannot tell the format of {path.name}; give --format csv or --format json")
     raw = path.read_bytes()
-    with _domain():
+    with domain():
         parsed = parse_month(month)
         if fmt == "csv":
             rows = parse_csv(raw)
@@ -265,10 +215,10 @@ def import_claim_command(ctx: Context, path: Path, supplier_bin: str, month: str
             try:
                 document = json.loads(raw)
             except (ValueError, RecursionError):
-                _fail(f"{path}: not valid JSON")
+                fail(f"{path}: not valid JSON")
             rows, stated = parse_json(document)
             if stated.get("month", month) != month or stated.get("supplierBin", supplier_bin) != supplier_bin:
-                _fail(f"{path}: the file's month or supplierBin differ from --month and --supplier")
+                fail(f"{path}: the file's month or supplierBin differ from --month and --supplier")
         with make_session_factory(ctx.engine())() as session:
             claim = submit_claim(session, OPERATOR, parsed, rows, source_format=fmt, raw=raw,
                                  supplier_bin=supplier_bin)
@@ -294,7 +244,7 @@ def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None)
     try:
         document = json.loads(path.read_bytes())
     except (ValueError, RecursionError):
-        _fail(f"{path}: not valid JSON", EXIT_PROOF_FAILED)
+        fail(f"{path}: not valid JSON", EXIT_PROOF_FAILED)
     problems = verify_document(document, keys)
     if problems:
         for problem in problems:
@@ -313,15 +263,10 @@ def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None)
 @pass_context
 def public_key_command(ctx: Context) -> None:
     """Print the service's checkpoint-signing public key (PEM) and its key id, for offline verification."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    from wallet.keys import load_signing_key
+    from wallet.keys import load_signing_key, public_key_pem
 
     key = load_signing_key(ctx.settings)
-    pem = Ed25519PublicKey.from_public_bytes(key.public_key_raw).public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    click.echo(pem.decode("ascii"), nl=False)
+    click.echo(public_key_pem(key), nl=False)
     click.echo(f"key id {key.key_id}", err=True)
 
 
