@@ -8,15 +8,24 @@ and renamed into place when complete, so an interrupted export never leaves a ha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.context import OPERATOR, Context, domain, fail, pass_context
 from cli.output import write_chunks
 from wallet.principals import Principal
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from wallet.reconciliation.months import Month
+    from wallet.reconciliation.scope import Scope
 
 EXIT_PROOF_FAILED = 1
 PROGRESS_EVERY = 1000
@@ -29,6 +38,24 @@ def _scope_args(scope_text: str) -> tuple[Principal, str | None, str | None]:
     if supplier is not None:
         return Principal(subject="cli", role="supplier", supplier_bin=supplier), None, None
     return OPERATOR, region, school
+
+
+@contextlib.contextmanager
+def _month_in_scope(ctx: Context, month: str, scope_text: str,
+                    show_iin: bool) -> Iterator[tuple[Session, Scope, Month]]:
+    """(session, scope, month) of a reportable month, the session reading one snapshot; domain errors raised in
+    the block end the command with exit status 2."""
+    from wallet.db import make_session_factory
+    from wallet.ledger.verify import begin_snapshot
+    from wallet.reconciliation.months import reportable_month
+    from wallet.reconciliation.scope import resolve_scope
+
+    with domain():
+        parsed = reportable_month(month)
+        principal, region, school = _scope_args(scope_text)
+        with make_session_factory(ctx.engine())() as session:
+            begin_snapshot(session)
+            yield session, resolve_scope(session, principal, region=region, school=school, show_iin=show_iin), parsed
 
 
 @click.command("reconcile")
@@ -45,39 +72,30 @@ def reconcile_command(ctx: Context, month: str, scope_text: str, fmt: str, outpu
                       show_iin: bool) -> None:
     """The month's reconciliation: meals and amounts per school x supplier x category x meal type, refusals,
     voids, late entries, the ceiling, calendar and sequence anomalies, children, claims and adjustments."""
-    from wallet.db import make_session_factory
-    from wallet.ledger.verify import begin_snapshot
     from wallet.reconciliation.exports import reconciliation_document
-    from wallet.reconciliation.months import reportable_month
     from wallet.reconciliation.queries import reconcile
-    from wallet.reconciliation.scope import resolve_scope
     from wallet.reconciliation.writers import write
 
     if fmt == "xlsx" and output is None:
         fail("--format xlsx needs --output FILE")
-    with domain():
-        parsed = reportable_month(month)
-        principal, region, school = _scope_args(scope_text)
-        with make_session_factory(ctx.engine())() as session:
-            begin_snapshot(session)
-            scope = resolve_scope(session, principal, region=region, school=school, show_iin=show_iin)
-            rec = reconcile(session, scope, parsed)
-            if fmt == "text":
-                text = _text_report(rec)
-                if output is None:
-                    click.echo(text, nl=False)
-                else:
-                    write_chunks(iter([text.encode("utf-8")]), output)
-                return
-            chunks = write(reconciliation_document(rec), fmt)
+    with _month_in_scope(ctx, month, scope_text, show_iin) as (session, scope, parsed):
+        rec = reconcile(session, scope, parsed)
+        if fmt == "text":
+            text = _text_report(rec)
             if output is None:
-                for chunk in chunks:
-                    sys.stdout.buffer.write(chunk)
-                sys.stdout.buffer.flush()
+                click.echo(text, nl=False)
             else:
-                size = write_chunks(chunks, output)
-                click.echo(f"wrote {output} ({size} bytes): reconciliation of {rec.month} for {scope.label}",
-                           err=True)
+                write_chunks(iter([text.encode("utf-8")]), output)
+            return
+        chunks = write(reconciliation_document(rec), fmt)
+        if output is None:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+        else:
+            size = write_chunks(chunks, output)
+            click.echo(f"wrote {output} ({size} bytes): reconciliation of {rec.month} for {scope.label}",
+                       err=True)
 
 
 def _tenge(tiyn: int) -> str:
@@ -135,34 +153,25 @@ def _text_report(rec: object) -> str:
 def export_entries_command(ctx: Context, month: str, scope_text: str, fmt: str, output: Path, show_iin: bool,
                            progress: bool) -> None:
     """Every ledger entry of the month and scope, streamed to a file in constant memory."""
-    from wallet.db import make_session_factory
-    from wallet.ledger.verify import begin_snapshot
     from wallet.reconciliation.exports import count_entries, entries_document
-    from wallet.reconciliation.months import reportable_month
-    from wallet.reconciliation.scope import resolve_scope
     from wallet.reconciliation.writers import write
 
-    with domain():
-        parsed = reportable_month(month)
-        principal, region, school = _scope_args(scope_text)
-        with make_session_factory(ctx.engine())() as session:
-            begin_snapshot(session)
-            scope = resolve_scope(session, principal, region=region, school=school, show_iin=show_iin)
-            total = count_entries(session, scope, parsed)
-            document = entries_document(session, scope, parsed)
-            with click.progressbar(length=total, label=f"exporting {total} entries", file=sys.stderr,
-                                   hidden=not progress) as bar:
-                pending = 0
+    with _month_in_scope(ctx, month, scope_text, show_iin) as (session, scope, parsed):
+        total = count_entries(session, scope, parsed)
+        document = entries_document(session, scope, parsed)
+        with click.progressbar(length=total, label=f"exporting {total} entries", file=sys.stderr,
+                               hidden=not progress) as bar:
+            pending = 0
 
-                def on_row() -> None:
-                    nonlocal pending
-                    pending += 1
-                    if pending == PROGRESS_EVERY:
-                        bar.update(pending)
-                        pending = 0
+            def on_row() -> None:
+                nonlocal pending
+                pending += 1
+                if pending == PROGRESS_EVERY:
+                    bar.update(pending)
+                    pending = 0
 
-                size = write_chunks(write(document, fmt, on_row=on_row), output)
-                bar.update(pending)
+            size = write_chunks(write(document, fmt, on_row=on_row), output)
+            bar.update(pending)
     click.echo(f"wrote {output} ({size} bytes): {total} entries of {parsed} for {scope.label}", err=True)
 
 
