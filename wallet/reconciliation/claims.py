@@ -296,18 +296,49 @@ def submit_claim(session: Session, principal: Principal, month: Month, rows: lis
     return claim
 
 
-def list_claims(session: Session, principal: Principal, month: Month) -> list[tuple[SupplierClaim, str]]:
-    """The month's claims (every version) the caller may see, with the supplier's BIN."""
+@dataclass(frozen=True)
+class ClaimSummary:
+    """A claim as one reader sees it: its lines and totals over the schools of the reader's scope only."""
+
+    id: int
+    month: str
+    version: int
+    submitted_at: dt.datetime
+    submitted_by: str
+    source_format: str
+    file_sha256: str
+    line_count: int
+    total_meals: int
+    total_amount_tiyn: int
+
+
+def list_claims(session: Session, principal: Principal, month: Month) -> list[tuple[ClaimSummary, str]]:
+    """The month's claims (every version) the caller may see, with the supplier's BIN.
+
+    Operators and the supplier itself see whole claims. Anyone else (a school administrator, an auditor)
+    sees a claim only when it has lines at a school of their scope, and its line count and totals over those
+    lines only: another school's figures are not theirs to read."""
     from wallet.scope import schools_in_scope
 
+    line = SupplierClaimLine
+    whole = principal.role in ("operator", "supplier")
+    sums = (
+        select(line.claim_id, func.count().label("lines"), func.sum(line.meals).label("meals"),
+               func.sum(line.amount_tiyn).label("amount"))
+        .group_by(line.claim_id)
+    )
+    if not whole:
+        sums = sums.where(line.school_id.in_(schools_in_scope(principal)))
+    scoped = sums.subquery("scoped_lines")
     statement = (
-        select(SupplierClaim, Supplier.bin).join(Supplier, Supplier.id == SupplierClaim.supplier_id)
+        select(SupplierClaim, Supplier.bin, scoped.c.lines, scoped.c.meals, scoped.c.amount)
+        .join(Supplier, Supplier.id == SupplierClaim.supplier_id)
+        .join(scoped, scoped.c.claim_id == SupplierClaim.id)
         .where(SupplierClaim.month == str(month))
         .order_by(Supplier.bin, SupplierClaim.version)
     )
     if principal.role == "supplier":
         statement = statement.where(Supplier.bin == (principal.supplier_bin or ""))
-    elif principal.role != "operator":
-        statement = statement.where(SupplierClaim.supplier_id.in_(
-            select(Contract.supplier_id).where(Contract.school_id.in_(schools_in_scope(principal)))))
-    return [(claim, supplier_bin) for claim, supplier_bin in session.execute(statement).all()]
+    return [(ClaimSummary(c.id, c.month, c.version, c.submitted_at, c.submitted_by, c.source_format,
+                          c.file_sha256, int(lines), int(meals or 0), int(amount or 0)), supplier_bin)
+            for c, supplier_bin, lines, meals, amount in session.execute(statement).all()]
