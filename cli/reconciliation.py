@@ -244,7 +244,7 @@ def import_claim_command(ctx: Context, path: Path, supplier_bin: str, month: str
 def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None) -> None:
     """Check an inclusion or consistency proof file offline: exit 0 if it proves what it says, 1 if not."""
     from wallet.keys import load_public_key_file, load_signing_key, public_keys_of
-    from wallet.reconciliation.proofs import verify_document
+    from wallet.reconciliation.proofs import redacted_members, verify_document
 
     if public_key_file is not None:
         keys = dict([load_public_key_file(public_key_file)])
@@ -263,6 +263,9 @@ def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None)
         click.echo(f"OK entry {document['entryId']} is leaf {document['leafIndex']} of school "
                    f"{document['schoolBin']}'s chain of {document['treeSize']}, signed by key "
                    f"{document['checkpoint']['keyId']}")
+        if redacted_members(document):
+            click.echo(f"NOTE payload members {', '.join(redacted_members(document))} are masked for this reader: "
+                       "the leaf's place in the signed tree is proven, their values are not")
     else:
         click.echo(f"OK school {document['schoolBin']}'s chain of {document['toSize']} extends its chain of "
                    f"{document['fromSize']}")

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wallet.disclosure import shown_actor
 from wallet.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from wallet.identifiers import mask_iin
 from wallet.models import (
@@ -233,7 +234,10 @@ def _views(session: Session, rows: list[Complaint], *, reader_iin: str | None,
         for h in session.scalars(select(ComplaintHistory).where(
                 ComplaintHistory.complaint_id.in_({r.id for r in rows})).order_by(ComplaintHistory.id)):
             history.setdefault(h.complaint_id, []).append(
-                HistoryItem(h.from_status, h.status, h.actor_role, h.actor, h.note, h.at))
+                HistoryItem(h.from_status, h.status, h.actor_role,
+                            # A parent reader sees the staff member's role, not their subject (wallet.disclosure);
+                            # the staff readers of complaints (COMPLAINT_ROLES) may see it.
+                            shown_actor(h.actor, show_subject=reader_iin is None) or h.actor_role, h.note, h.at))
     return [ComplaintView(
         id=r.id, child_id=r.student_id, entry_id=r.entry_id, school_bin=schools[r.school_id].bin,
         school_name_kk=schools[r.school_id].name_kk,
