@@ -56,7 +56,8 @@ def help_transcript() -> str:
 
 
 # What differs from run to run and machine to machine: the temporary directory, clock readings, hashes over
-# entries that carry their arrival time, random signing keys and one-time codes, durations, file sizes.
+# entries that carry their arrival time, random signing keys and one-time codes, durations, file sizes,
+# the newest migration.
 _VOLATILE = [
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)"), "<TIME>"),
     (re.compile(r"\b[0-9a-f]{64}\b"), "<HASH>"),
@@ -67,6 +68,8 @@ _VOLATILE = [
     (re.compile(r"MCowBQYDK2VwAyEA[A-Za-z0-9+/=]{44}"), "<PUBLIC-KEY>"),
     (re.compile(r"valid until \d{4}-\d\d-\d\d \d\d:\d\d UTC"), "valid until <TIME>"),
     (re.compile(r"(sqlite|postgresql\+psycopg):///?\S+"), "<DATABASE>"),
+    # The newest migration's number changes with every migration added.
+    (re.compile(r"database at migration \w+"), "database at migration <REVISION>"),
 ]
 
 
