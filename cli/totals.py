@@ -8,7 +8,7 @@ import time
 import click
 from sqlalchemy.orm import Session
 
-from cli.context import EXIT_BAD_INPUT, EXIT_MISMATCH, Context, domain, pass_context
+from cli.context import EXIT_BAD_INPUT, EXIT_MISMATCH, OPERATOR, Context, domain, pass_context
 from wallet.db import make_session_factory, transaction
 from wallet.schools import school_ids_by_bin
 
@@ -78,7 +78,7 @@ def _compare_reconciliations(session: Session, month_text: str, school_ids: list
     except DomainError as exc:
         click.echo(f"wallet: {exc.message}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    return differing_reconciliations(session, month, school_ids, dt.datetime.now(dt.UTC))
+    return differing_reconciliations(session, OPERATOR, month, school_ids, dt.datetime.now(dt.UTC))
 
 
 @totals_group.command("rebuild")

@@ -17,16 +17,16 @@ from wallet.reconciliation.scope import resolve_scope
 PARTS = ("totals", "lines", "days", "gaps", "children", "adjustments", "claim_totals", "claim_differences")
 
 
-def differing_reconciliations(session: Session, month: Month, school_ids: list[int] | None,
+def differing_reconciliations(session: Session, principal: Principal, month: Month, school_ids: list[int] | None,
                               now: dt.datetime) -> list[str]:
-    """One line per region (every region, or those of the schools) whose two reconciliations differ."""
+    """One line per region (every region, or those of the schools) whose two reconciliations, as `principal`
+    reads them, differ."""
     regions = select(Region.code).order_by(Region.code)
     if school_ids is not None:
         regions = regions.where(Region.id.in_(select(School.region_id).where(School.id.in_(school_ids))))
-    operator = Principal(subject="cli", role="operator")
     found = []
     for code in session.scalars(regions).all():
-        scope = resolve_scope(session, operator, region=code)
+        scope = resolve_scope(session, principal, region=code)
         fast = reconcile(session, scope, month, now=now)
         slow = reconcile(session, scope, month, now=now, from_entries=True)
         differing = [p for p in PARTS if getattr(fast, p) != getattr(slow, p)]
