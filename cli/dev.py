@@ -1,21 +1,17 @@
-"""The `wallet` console command: the domain's commands plus those that need the web layer (tokens).
-
-This is the composition root: api may import wallet, never the reverse, so commands that sign identity
-tokens (pyjwt) join the group here.
-"""
+"""`wallet dev-token` and `wallet run-demo`: the development commands, the only ones that need the web layer
+(the development identity provider signs tokens with pyjwt; the demo serves api.wsgi under gunicorn)."""
 
 from __future__ import annotations
 
 import click
 
 from api.auth import dev_idp
-from wallet.cli import Context, cli, pass_context
-from wallet.cli import main as wallet_main
+from cli.context import Context, pass_context
 from wallet.identifiers import IdentifierError, validate_iin
 from wallet.principals import STAFF_ROLES
 
 
-@cli.command("dev-token")
+@click.command("dev-token")
 @click.option("--parent", "parent_iin", default=None, help="a parent's IIN (sub of the token)")
 @click.option("--role", type=click.Choice(STAFF_ROLES), default=None, help="a staff role")
 @click.option("--subject", default="dev-user", show_default=True, help="sub for staff tokens")
@@ -43,11 +39,7 @@ def dev_token(ctx: Context, parent_iin: str | None, role: str | None, subject: s
     click.echo(dev_idp.issue_token(ctx.settings, sub, claims, dt.timedelta(minutes=minutes)))
 
 
-def main() -> None:
-    wallet_main()
-
-
-@cli.command("run-demo")
+@click.command("run-demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--terminals", default=2, show_default=True, type=click.IntRange(1, 8))
@@ -58,6 +50,9 @@ def main() -> None:
 def run_demo(ctx: Context, host: str, port: int, terminals: int, meals_per_minute: float,
              duration: float | None) -> None:
     """Serve the API with gunicorn and let simulated canteen terminals post meals to it."""
-    from api.demo_run import run
+    from cli.demo_run import run
 
     run(ctx, host=host, port=port, terminals=terminals, meals_per_minute=meals_per_minute, duration=duration)
+
+
+COMMANDS = (dev_token, run_demo)
