@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from sqlalchemy import Engine
 
-from wallet.config import ConfigError, Settings, settings_from_env
+from wallet.config import ConfigError, Settings, idp_keys_source, settings_from_env
 from wallet.db import check_connection, make_engine
 
 EXIT_BAD_INPUT = 2
@@ -77,6 +77,7 @@ def check_config(ctx: Context) -> None:
     engine = ctx.engine()
     state = "at head" if migrate.is_at_head(engine) else "NOT at head (run `wallet migrate`)"
     click.echo(f"environment {ctx.settings.environment}; database {engine.url.render_as_string()} {state}")
+    click.echo(f"identity-provider keys from {idp_keys_source(ctx.settings)}")  # refused at settings if unsafe
 
 
 @cli.command("serve")

@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from api.auth import dev_idp
 from api.auth.bearer import bearer_token, unauthorized
 from api.errors import ProblemError
-from wallet.config import ConfigError, Settings
+from wallet.config import ConfigError, Settings, check_idp_jwks, jwks_is_url
 from wallet.identifiers import is_valid_iin
 from wallet.principals import STAFF_ROLES, Principal
 
@@ -39,15 +39,28 @@ class KeySource:
     def __init__(self, settings: Settings) -> None:
         self._client: jwt.PyJWKClient | None = None
         self._keys: dict[str, jwt.PyJWK] = {}
-        if settings.idp_jwks.startswith(("https://", "http://")):
+        # Settings made in code (not from the environment) are held to the same rule as the environment's.
+        check_idp_jwks(settings.idp_jwks, production=settings.is_production)
+        if jwks_is_url(settings.idp_jwks):
             self._client = jwt.PyJWKClient(settings.idp_jwks, cache_keys=False, lifespan=self.JWKS_LIFESPAN_S,
                                            timeout=5, cooldown_duration=self.REFRESH_COOLDOWN_S)
         elif settings.idp_jwks:
-            self._keys = self._load(json.loads(Path(settings.idp_jwks).read_text()))
+            self._keys = self._read_file(Path(settings.idp_jwks))
         elif settings.dev_idp_enabled:
             self._keys = self._load(dev_idp.jwks(settings))
         else:
             raise ConfigError("no identity-provider JWKS configured (WALLET_IDP_JWKS)")
+
+    @classmethod
+    def _read_file(cls, path: Path) -> dict[str, jwt.PyJWK]:
+        """A JWKS file's keys; a file that cannot be read or holds no usable key stops the start."""
+        try:
+            keys = cls._load(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, AttributeError, jwt.PyJWTError) as exc:
+            raise ConfigError(f"WALLET_IDP_JWKS: {path} is not a readable JWKS file ({type(exc).__name__})") from exc
+        if not keys:
+            raise ConfigError(f"WALLET_IDP_JWKS: {path} holds no signing key with a kid")
+        return keys
 
     @staticmethod
     def _load(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:
