@@ -15,6 +15,7 @@ from typing import Any
 import jwt
 from flask import Flask, current_app
 
+from api import ratelimit
 from api.auth import dev_idp
 from api.auth.bearer import bearer_token, unauthorized
 from api.errors import ProblemError
@@ -193,7 +194,9 @@ def is_numeric_date(value: object) -> bool:
 
 
 def authenticate_parent() -> Principal:
-    return parent_of(verified_claims())
+    principal = parent_of(verified_claims())
+    ratelimit.verified("parent", principal.subject)
+    return principal
 
 
 def parent_of(claims: dict[str, Any]) -> Principal:
@@ -206,7 +209,9 @@ def parent_of(claims: dict[str, Any]) -> Principal:
 
 def authenticate_staff(*roles: str) -> Principal:
     """A staff member with one of `roles`; any other authenticated caller gets 403."""
-    return staff_of(verified_claims(), roles)
+    principal = staff_of(verified_claims(), roles)
+    ratelimit.verified("staff", principal.subject)
+    return principal
 
 
 def staff_of(claims: dict[str, Any], roles: tuple[str, ...] = STAFF_ROLES) -> Principal:
