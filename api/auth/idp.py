@@ -204,7 +204,7 @@ def parent_of(claims: dict[str, Any]) -> Principal:
     try:
         return parent_principal(claims)
     except ClaimError as exc:
-        raise unauthorized("invalid_token", f"{str(exc).capitalize()}.") from exc
+        raise unauthorized("invalid_token", _sentence(exc)) from exc
 
 
 def authenticate_staff(*roles: str) -> Principal:
@@ -225,6 +225,11 @@ def staff_of(claims: dict[str, Any], roles: tuple[str, ...] = STAFF_ROLES) -> Pr
             raise ProblemError(403, "forbidden", f"The role {role} may not use this function.")
         return staff_principal(claims)
     except IdentityClaimError as exc:
-        raise unauthorized("invalid_token", f"{str(exc).capitalize()}.") from exc
+        raise unauthorized("invalid_token", _sentence(exc)) from exc
     except ScopeClaimError as exc:
-        raise ProblemError(403, "forbidden", f"{str(exc).capitalize()}.") from exc
+        raise ProblemError(403, "forbidden", _sentence(exc)) from exc
+
+
+def _sentence(exc: ClaimError) -> str:
+    text = str(exc)
+    return f"{text[:1].upper()}{text[1:]}."
