@@ -18,10 +18,11 @@ from wallet.principals import STAFF_ROLES
 @click.option("--school", default=None, help="school BIN (school_admin scope)")
 @click.option("--region", default=None, help="region code (auditor scope)")
 @click.option("--supplier", default=None, help="supplier BIN (supplier scope)")
+@click.option("--national", is_flag=True, help="national scope (an auditor without --region)")
 @click.option("--minutes", default=60, show_default=True, type=click.IntRange(1, 24 * 60))
 @pass_context
 def dev_token(ctx: Context, parent_iin: str | None, role: str | None, subject: str, school: str | None,
-              region: str | None, supplier: str | None, minutes: int) -> None:
+              region: str | None, supplier: str | None, national: bool, minutes: int) -> None:
     """Print a token from the local development identity provider (refused outside development)."""
     import datetime as dt
 
@@ -34,7 +35,7 @@ def dev_token(ctx: Context, parent_iin: str | None, role: str | None, subject: s
             raise click.BadParameter(str(exc), param_hint="--parent") from exc
         sub, claims = parent_iin, {"role": "parent"}
     else:
-        scope = {"school": school, "region": region, "supplier": supplier}
+        scope = {"school": school, "region": region, "supplier": supplier, "national": national}
         sub, claims = subject, {"role": role, **{k: v for k, v in scope.items() if v}}
     click.echo(dev_idp.issue_token(ctx.settings, sub, claims, dt.timedelta(minutes=minutes)))
 

@@ -10,6 +10,7 @@ import click
 
 from cli import demo, dev, imports, ledger, reconciliation, reports, terminals, totals, vouchers
 from cli.context import Context, config_errors, pass_context
+from wallet.config import idp_keys_source
 
 
 @click.group()
@@ -38,6 +39,7 @@ def check_config(ctx: Context) -> None:
     engine = ctx.engine()
     state = "at head" if migrate.is_at_head(engine) else "NOT at head (run `wallet migrate`)"
     click.echo(f"environment {ctx.settings.environment}; database {engine.url.render_as_string()} {state}")
+    click.echo(f"identity-provider keys from {idp_keys_source(ctx.settings)}")  # refused at settings if unsafe
 
 
 @cli.command("serve")

@@ -146,15 +146,16 @@ def _authority(principal: Principal) -> None:
 
 
 def _visible(principal: Principal) -> list[object]:
-    if principal.role == "auditor" and principal.region_code:
-        return [Complaint.region_id.in_(select(Region.id).where(Region.code == principal.region_code))]
-    return []
+    if principal.role != "auditor" or principal.national:
+        return []
+    # An auditor without a region sees nothing (scopes fail closed; wallet/principals.py refuses such tokens).
+    return [Complaint.region_id.in_(select(Region.id).where(Region.code == (principal.region_code or "")))]
 
 
 def list_complaints(session: Session, principal: Principal, *, status: str | None = None,
                     school_bin: str | None = None, before_id: int | None = None,
                     limit: int = 50) -> list[ComplaintView]:
-    """Complaints of the caller's region (operators and auditors without a region: all), newest first."""
+    """Complaints of the caller's region (operators and national auditors: all), newest first."""
     _authority(principal)
     statement = select(Complaint).where(*_visible(principal))
     if status is not None:

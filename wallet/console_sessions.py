@@ -20,6 +20,9 @@ from wallet.models.console import MAX_PRINCIPAL_FIELD
 from wallet.principals import Principal
 
 ID_BYTES = 32
+# A national auditor's row holds this in region_code: never a region code (wallet.principals.REGION_CODE
+# refuses it), so national scope stays explicit in the table too, and a row without a region sees nothing.
+NATIONAL_REGION = "*"
 
 
 def _hash(session_id: str) -> bytes:
@@ -39,7 +42,8 @@ def open_session(db: Session, principal: Principal, expires_at: dt.datetime, now
     db.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= now))
     session_id = secrets.token_urlsafe(ID_BYTES)
     db.add(ConsoleSession(id_hash=_hash(session_id), role=principal.role, subject=principal.subject,
-                          school_bin=principal.school_bin, region_code=principal.region_code,
+                          school_bin=principal.school_bin,
+                          region_code=NATIONAL_REGION if principal.national else principal.region_code,
                           supplier_bin=principal.supplier_bin, created_at=now, expires_at=expires_at))
     db.commit()
     return session_id
@@ -57,8 +61,10 @@ def find_session(db: Session, session_id: str, now: dt.datetime) -> Principal | 
         db.delete(row)
         db.commit()
         return None
-    return Principal(subject=row.subject, role=row.role, school_bin=row.school_bin, region_code=row.region_code,
-                     supplier_bin=row.supplier_bin)
+    national = row.region_code == NATIONAL_REGION
+    return Principal(subject=row.subject, role=row.role, school_bin=row.school_bin,
+                     region_code=None if national else row.region_code, supplier_bin=row.supplier_bin,
+                     national=national)
 
 
 def end_session(db: Session, session_id: str) -> None:

@@ -92,7 +92,7 @@ def resolve_scope(
         region_id = session.scalar(select(Region.id).where(Region.code == region))
         in_reach = region_id is not None and (
             principal.role == "operator"
-            or (principal.role == "auditor" and principal.region_code in (None, region))
+            or (principal.role == "auditor" and (principal.national or principal.region_code == region))
             or session.scalar(select(School.id).where(School.region_id == region_id, School.id.in_(visible)).limit(1))
             is not None
         )
