@@ -1,7 +1,8 @@
 """Hardening that applies to every endpoint, before any view runs and after every answer.
 
 - Bodies: the Content-Length is checked before anything is read (a terminal batch may be larger than any
-  other body); a body without one stops being read at the same limit. JSON that nests too deep or holds
+  other body); a body without one (chunked) is read up to one byte past the same limit and refused (413) when
+  it has that byte, never cut and processed. JSON that nests too deep or holds
   too many arrays and objects is refused before it is parsed, by a linear scan at C speed (no recursion).
 - Headers: every answer, errors included, says nosniff, no referrer, no framing and a Content-Security-
   Policy that lets nothing load or run; personal data is never stored by caches (`no-store` unless a view
@@ -79,9 +80,16 @@ def depth_limit(endpoint: str | None, settings: Settings) -> int:
 def _check_body() -> None:
     settings = _settings()
     limit = body_limit(request.endpoint, settings)
-    request.max_content_length = limit  # a body without Content-Length stops being read here (413)
+    too_large = ProblemError(413, "payload_too_large", f"A request body here may hold at most {limit} bytes.")
     if request.content_length is not None and request.content_length > limit:
-        raise ProblemError(413, "payload_too_large", f"A request body here may hold at most {limit} bytes.")
+        raise too_large
+    if request.content_length is None and request.method in BODY_METHODS:
+        # No Content-Length (Transfer-Encoding: chunked): read one byte past the limit. werkzeug stops a
+        # stream at max_content_length without saying so, and the cut body used to be processed (a 200).
+        request.max_content_length = limit + 1
+        if len(request.get_data(cache=True)) > limit:
+            raise too_large
+    request.max_content_length = limit
     if request.method in BODY_METHODS and request.is_json:
         data = request.get_data(cache=True)  # kept for the view: the body is read once
         large = request.endpoint in BATCH_ENDPOINTS
