@@ -19,6 +19,7 @@ from api.schemas.terminal import BatchEnvelopeSchema, MealEventSchema
 from wallet.config import Settings
 from wallet.errors import FieldError
 from wallet.ingest import Batch, EventOutcome, MealEvent, record_batch
+from wallet.ingest.rules import served_at_problem
 from wallet.models import School
 from wallet.qr import QrKeyring, QrTokenError, decode_token
 from wallet.roster import build_roster
@@ -80,7 +81,7 @@ def post_events() -> Response:
     if len(raw_events) > settings.max_batch_events:
         raise ProblemError(413, "batch_too_large",
                            f"A batch holds at most {settings.max_batch_events} events; got {len(raw_events)}.")
-    events, invalid = _parse_events(raw_events, qr_keyring())
+    events, invalid = _parse_events(raw_events, qr_keyring(), received_at)
     batch = Batch(terminal_id=terminal.id, sent_at=envelope["sent_at"], received_at=received_at, events=events)
     outcomes = record_batch(session_scope.session(), terminal, batch,
                             clock_tolerance=dt.timedelta(seconds=settings.device_clock_tolerance_s))
@@ -94,7 +95,8 @@ def post_events() -> Response:
     )
 
 
-def _parse_events(raw_events: list[Any], keyring: QrKeyring) -> tuple[list[MealEvent], list[EventOutcome]]:
+def _parse_events(raw_events: list[Any], keyring: QrKeyring,
+                  received_at: dt.datetime) -> tuple[list[MealEvent], list[EventOutcome]]:
     events: list[MealEvent] = []
     invalid: list[EventOutcome] = []
     for index, raw in enumerate(raw_events):
@@ -110,6 +112,10 @@ def _parse_events(raw_events: list[Any], keyring: QrKeyring) -> tuple[list[MealE
             data = _event_schema.load(raw if isinstance(raw, dict) else {"_": raw})
         except ValidationError as exc:
             refuse(field_errors(exc.messages, f"events/{index}"))
+            continue
+        out_of_bounds = served_at_problem(data["served_at"], received_at)
+        if out_of_bounds is not None:
+            refuse([FieldError(f"events/{index}/servedAt", out_of_bounds, "out_of_range")])
             continue
         token = data.get("qr_token")
         claims = None
