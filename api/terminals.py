@@ -8,13 +8,13 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError
 
 from api import session_scope
 from api.auth.terminal import authenticate_terminal
 from api.errors import ProblemError
 from api.qr import qr_keyring, roster_keys
-from api.schemas.common import field_errors, json_body, load
+from api.schemas.common import Text, field_errors, json_body, load
 from api.schemas.terminal import BatchEnvelopeSchema, MealEventSchema
 from wallet.config import Settings
 from wallet.errors import FieldError
@@ -35,9 +35,9 @@ def _settings() -> Settings:
 
 
 class EnrollSchema(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=4, max=32))
-    public_key = fields.String(required=True, data_key="publicKey", validate=validate.Length(min=40, max=64))
-    label = fields.String(validate=validate.Length(max=100))
+    code = Text(required=True, min_length=4, max_length=32)
+    public_key = Text(required=True, data_key="publicKey", min_length=40, max_length=64)
+    label = Text(min_length=0, max_length=100)
 
 
 @blueprint.post("/enroll")

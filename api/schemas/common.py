@@ -45,6 +45,20 @@ def Bin(**kwargs: Any) -> Text:  # a field factory, read like a field class
     return Text(max_length=12, pattern=BIN_PATTERN, pattern_error="a 12-digit BIN", **kwargs)
 
 
+MONTH_PATTERN = r"[0-9]{4}-[0-9]{2}"
+
+
+def Month(**kwargs: Any) -> Text:  # a field factory, read like a field class
+    """A month's text; its form YYYY-MM (MONTH_PATTERN, as openapi.yaml says) and range are checked by
+    wallet.reconciliation.months.parse_month, whose code `invalid_month` clients know."""
+    return Text(max_length=16, **kwargs)
+
+
+def Region(**kwargs: Any) -> Text:  # a field factory, read like a field class
+    """A region's code as the registry holds it (1-32 characters; regions are imported, not patterned)."""
+    return Text(max_length=32, **kwargs)
+
+
 class StrictInteger(fields.Integer):
     """An integer that is a JSON number: no strings, no booleans, no floats."""
 

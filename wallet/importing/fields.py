@@ -16,8 +16,8 @@ from wallet.identifiers import IdentifierError, validate_bin, validate_iin
 
 T = TypeVar("T")
 
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_INTEGER = re.compile(r"^[+-]?[0-9]+\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 INT32_MAX = 2_147_483_647  # the Integer columns are 32-bit on PostgreSQL
 DEFAULT_TIMEZONE = "Asia/Almaty"

@@ -7,7 +7,7 @@ import re
 
 from wallet.errors import FieldError, InvalidInput
 
-_YEAR = re.compile(r"^(\d{4})-(\d{4})$")
+_YEAR = re.compile(r"^([0-9]{4})-([0-9]{4})\Z")
 START_MONTH, END_MONTH, END_DAY = 9, 5, 31
 
 
