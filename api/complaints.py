@@ -52,8 +52,9 @@ class ComplaintBody(Schema):
 
 class StatusBody(Schema):
     status = fields.String(required=True, validate=validate.OneOf(COMPLAINT_STATUSES))
-    answer = Text(load_default=None, max_length=MAX_ANSWER, prose=True)
-    note = Text(load_default=None, max_length=MAX_TEXT, prose=True)
+    # Absent is None; an explicit null is refused, as openapi.yaml says (a string when given).
+    answer = Text(load_default=None, allow_none=False, max_length=MAX_ANSWER, prose=True)
+    note = Text(load_default=None, allow_none=False, max_length=MAX_TEXT, prose=True)
 
 
 class ListQuery(Schema):

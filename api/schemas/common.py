@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields
 
 from api.errors import ProblemError
 from wallet.errors import FieldError
+from wallet.reconciliation.months import EARLIEST_YEAR, LATEST_YEAR
 from wallet.text import text_problem
 
 
@@ -82,6 +83,25 @@ class CanonicalUUID(fields.UUID):
         if not isinstance(value, str) or self._CANONICAL.fullmatch(value) is None:
             raise self.make_error("invalid_uuid")
         return super()._validated(value)
+
+
+class Day(fields.Date):
+    """A day as YYYY-MM-DD (only that form: Python also reads 20261203 and 2026-W49-4) in the years the
+    service reports on, 2000-2099 (wallet.reconciliation.months); 0001-01-01 used to overflow a range
+    computed from it (a 500) and 9999-12-31 to be served."""
+
+    _FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or self._FORM.fullmatch(value) is None:
+            raise self.make_error("invalid")
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+            raise ValidationError(f"a day in the years {EARLIEST_YEAR}-{LATEST_YEAR}")
+        return day
 
 
 class Instant(fields.AwareDateTime):

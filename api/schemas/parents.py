@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
-from api.schemas.common import Bin, StrictInteger, Text
+from api.schemas.common import Bin, Day, StrictInteger, Text
 from wallet.models import ALLERGENS, FEEDBACK_TAGS
 from wallet.parents.access_log import AccessRecord
 from wallet.parents.feedback import MAX_COMMENT, FeedbackView
@@ -31,12 +31,12 @@ class CursorQuery(_Query):
 
 
 class HistoryQuery(CursorQuery):
-    day_from = fields.Date(data_key="from", format="iso")
-    day_to = fields.Date(data_key="to", format="iso")
+    day_from = Day(data_key="from")
+    day_to = Day(data_key="to")
 
 
 class MenuQuery(_Query):
-    day = fields.Date(data_key="date", format="iso")
+    day = Day(data_key="date")
 
 
 class NotificationsQuery(_Query):
@@ -46,8 +46,8 @@ class NotificationsQuery(_Query):
 
 class FeedbackQuery(CursorQuery):
     school = Bin()
-    day_from = fields.Date(data_key="from", format="iso")
-    day_to = fields.Date(data_key="to", format="iso")
+    day_from = Day(data_key="from")
+    day_to = Day(data_key="to")
 
 
 class FeedbackBody(Schema):
