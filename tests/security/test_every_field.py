@@ -44,6 +44,7 @@ from tests.security.conftest import build_sec
 from tests.security.routes import ROUTES, Route
 from wallet.config import Settings
 from wallet.db import make_engine, make_session_factory
+from wallet.text import PROSE_PATTERN, SINGLE_LINE_PATTERN
 
 GROWS_BY_DESIGN = {"used_token_ids", "child_access_log"}
 WHO = {"terminal": "terminal", "parent": "parent", "anonymous": None, "public": None}
@@ -133,7 +134,8 @@ def bad_url_values(schema: dict[str, Any]) -> Iterator[tuple[str, str]]:
         yield value, repr(value)
     yield TEN_KB, "10 kB"
     typed = {"integer", "boolean"} & (_types(schema) or set())
-    if typed or any(k in schema for k in ("format", "pattern", "enum")):  # a free text could be any of these
+    shaped = schema.get("pattern") not in (None, SINGLE_LINE_PATTERN, PROSE_PATTERN)  # more than the text rule
+    if typed or shaped or any(k in schema for k in ("format", "enum")):  # a free text could be any of these
         for value in ("true", "null", "{}", "[]", "abc"):
             yield value, f"the text {value}"
     if schema.get("format") in ("date-time", "date"):
