@@ -20,8 +20,8 @@ from api import session_scope
 from api.auth.idp import authenticate_parent
 from api.errors import ProblemError
 from api.parents import _child_id, child_not_found_problem, private_answer
-from api.schemas.common import json_body, load
-from api.schemas.parents import StrictInteger, iso
+from api.schemas.common import StrictInteger, json_body, load
+from api.schemas.parents import iso
 from wallet.config import Settings
 from wallet.errors import FieldError
 from wallet.keys import load_public_key_file, load_qr_signing_key

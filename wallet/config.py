@@ -17,7 +17,7 @@ ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_KEY_CHARS = 32
 # A QR token lives minutes: long enough to walk from the phone to the canteen, short enough that a copied
 # screenshot is soon worthless (and every token is good for one meal only).
-QR_TTL_BOUNDS_S = (30, 900)
+QR_TTL_BOUNDS_S = (30, 300)  # openapi.yaml QrTokenRequest.lifetimeS states the ceiling
 
 
 class ConfigError(RuntimeError):
