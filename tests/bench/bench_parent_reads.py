@@ -266,15 +266,16 @@ def explain(db_url: str, today: dt.date) -> str:
     import psycopg
     from sqlalchemy.dialects import postgresql
 
-    from wallet.parents import queries
+    from wallet.parents import history
+    from wallet.parents import today as today_reads
 
     dialect = postgresql.psycopg.dialect()  # type: ignore[attr-defined]
     sid = uuid.UUID(_pupil_id(777))
     plans = []
     for label, stmt, values in (
-        ("history (30 days, newest first, one page, with voids, feedback and menus)", queries._HISTORY,
+        ("history (30 days, newest first, one page, with voids, feedback and menus)", history._HISTORY,
          {"child_id": sid, "day_from": today - dt.timedelta(days=29), "day_to": today, "limit": 51}),
-        ("today (the pupil's entries, the day, eligibility and prices)", queries._TODAY,
+        ("today (the pupil's entries, the day, eligibility and prices)", today_reads._TODAY,
          {"child_id": sid, "day": today, "school_id": 1 + (777 - 1) % 16}),
     ):
         compiled = stmt.compile(dialect=dialect)
