@@ -168,7 +168,7 @@ def child_today(session: Session, parent_iin: str, child_id: uuid.UUID | None, n
         return child, today_status(session, child)
     day = local_today(DEFAULT_ZONE, now)
     rows = logged_read(session, _ONE_CHILD_TODAY, _ONE_CHILD_TODAY_LOGGED,
-                   {"parent_iin": parent_iin, "child_id": child_id, "day": day}, log, now, gated=True)
+                       {"parent_iin": parent_iin, "child_id": child_id, "day": day}, log, now, gated=True)
     if not rows:
         raise child_not_found()
     if rows[0][-2]:
