@@ -22,11 +22,14 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.sql import Select
 
 from wallet.ingest.context import CATEGORY_PRIORITY
 from wallet.models import CalendarDay, Contract, ContractPrice, Enrollment, StudentEligibility
 from wallet.reconciliation.dialect import greatest, least
 from wallet.reconciliation.reading import MonthReading
+
+_CALENDAR, _CONTRACTS = CalendarDay.__table__, Contract.__table__
 
 
 def line_ceilings(reading: MonthReading) -> tuple[dict[tuple[int, int, str, str], int], int]:
@@ -41,6 +44,30 @@ def line_ceilings(reading: MonthReading) -> tuple[dict[tuple[int, int, str, str]
 
 
 def _ceiling_statement(reading: MonthReading) -> Any:
+    """Child-days per school x contract x ground, by how many eligible spans a child has at the school,
+    then per line (the contract's supplier and the ground's priced meal types)."""
+    ranked = _ranked_spans(reading)
+    serving = and_(_CALENDAR.c.kind == "serving", _CALENDAR.c.day >= reading.month.first_day,
+                   _CALENDAR.c.day <= reading.month.last_day)
+    child_days = union_all(_one_span(ranked, serving), _two_spans(ranked, serving),
+                           _several_spans(ranked, serving)).subquery("child_days")
+    contract, price = _CONTRACTS, ContractPrice.__table__
+    per_line = (
+        select(child_days.c.school_id, contract.c.supplier_id, child_days.c.category_code, price.c.meal_type,
+               cast(func.sum(child_days.c.child_days), BigInteger).label("ceiling"))
+        .join(contract, contract.c.id == child_days.c.contract_id)
+        .join(price, and_(price.c.contract_id == child_days.c.contract_id,
+                          price.c.category_code == child_days.c.category_code))
+        .group_by(child_days.c.school_id, contract.c.supplier_id, child_days.c.category_code, price.c.meal_type)
+    )
+    if reading.scope.supplier_id:
+        per_line = per_line.where(contract.c.supplier_id == reading.scope.supplier_id)
+    return per_line.cte("ceiling")
+
+
+def _ranked_spans(reading: MonthReading) -> Any:
+    """Each child's eligible spans at each school within the month (enrollment x ground), distinct, with
+    how many the child has there (`k`)."""
     first, last = reading.month.first_day, reading.month.last_day
     en, se = Enrollment.__table__, StudentEligibility.__table__
     spans = (
@@ -57,15 +84,17 @@ def _ceiling_statement(reading: MonthReading) -> Any:
         .subquery("spans")
     )
     distinct_spans = select(spans).where(spans.c.lo <= spans.c.hi).distinct().subquery("distinct_spans")
-    ranked = (
+    return (
         select(distinct_spans,
                func.count().over(partition_by=[distinct_spans.c.school_id, distinct_spans.c.student_id])
                .label("k"))
         .cte("ranked")
     )
-    cal, contract = CalendarDay.__table__, Contract.__table__
-    serving = and_(cal.c.kind == "serving", cal.c.day >= first, cal.c.day <= last)
-    # Most children have one eligible span at their school: count them by span, then days by span.
+
+
+def _one_span(ranked: Any, serving: ColumnElement[bool]) -> Select[Any]:
+    """Most children have one eligible span at their school: count them by span, then days by span."""
+    cal, contract = _CALENDAR, _CONTRACTS
     by_span = (
         select(ranked.c.school_id, ranked.c.category_code, ranked.c.lo, ranked.c.hi,
                func.count().label("children"))
@@ -73,7 +102,7 @@ def _ceiling_statement(reading: MonthReading) -> Any:
         .group_by(ranked.c.school_id, ranked.c.category_code, ranked.c.lo, ranked.c.hi)
         .subquery("by_span")
     )
-    simple = (
+    return (
         select(by_span.c.school_id, contract.c.id.label("contract_id"), by_span.c.category_code,
                cast(func.sum(by_span.c.children), BigInteger).label("child_days"))
         .join(contract, and_(contract.c.school_id == by_span.c.school_id))
@@ -82,8 +111,12 @@ def _ceiling_statement(reading: MonthReading) -> Any:
                         cal.c.day <= contract.c.valid_to))
         .group_by(by_span.c.school_id, contract.c.id, by_span.c.category_code)
     )
-    # Children with two spans (two grounds, or two enrollments): counted by pair of spans; each day
-    # goes to the first ground in the billing priority, as the ingest bills them.
+
+
+def _two_spans(ranked: Any, serving: ColumnElement[bool]) -> Select[Any]:
+    """Children with two spans (two grounds, or two enrollments): counted by pair of spans; each day goes to
+    the first ground in the billing priority, as the ingest bills them."""
+    cal, contract = _CALENDAR, _CONTRACTS
     a, b = ranked.alias("a"), ranked.alias("b")
     pairs = (
         select(a.c.school_id, a.c.category_code.label("cat_a"), a.c.lo.label("lo_a"), a.c.hi.label("hi_a"),
@@ -102,14 +135,18 @@ def _ceiling_statement(reading: MonthReading) -> Any:
                                 else_=pairs.c.cat_b)),
         (in_a, pairs.c.cat_a), else_=pairs.c.cat_b,
     )
-    two = (
+    return (
         select(pairs.c.school_id, contract.c.id, pair_category, cast(func.sum(pairs.c.children), BigInteger))
         .join(cal, and_(cal.c.school_id == pairs.c.school_id, serving, or_(in_a, in_b)))
         .join(contract, and_(contract.c.school_id == pairs.c.school_id, contract.c.valid_from <= cal.c.day,
                              contract.c.valid_to >= cal.c.day))
         .group_by(pairs.c.school_id, contract.c.id, pair_category)
     )
-    # Three spans or more (rare): day by day and child by child.
+
+
+def _several_spans(ranked: Any, serving: ColumnElement[bool]) -> Select[Any]:
+    """Three spans or more (rare): day by day and child by child."""
+    cal, contract = _CALENDAR, _CONTRACTS
     per_day = (
         select(ranked.c.school_id, ranked.c.student_id, cal.c.day,
                func.min(_priority(ranked.c.category_code)).label("key"))
@@ -120,25 +157,12 @@ def _ceiling_statement(reading: MonthReading) -> Any:
         .subquery("per_child_day")
     )
     category = func.substr(per_day.c.key, 3)
-    several = (
+    return (
         select(per_day.c.school_id, contract.c.id, category, cast(func.count(), BigInteger))
         .join(contract, and_(contract.c.school_id == per_day.c.school_id,
                              contract.c.valid_from <= per_day.c.day, contract.c.valid_to >= per_day.c.day))
         .group_by(per_day.c.school_id, contract.c.id, category)
     )
-    child_days = union_all(simple, two, several).subquery("child_days")
-    price = ContractPrice.__table__
-    per_line = (
-        select(child_days.c.school_id, contract.c.supplier_id, child_days.c.category_code, price.c.meal_type,
-               cast(func.sum(child_days.c.child_days), BigInteger).label("ceiling"))
-        .join(contract, contract.c.id == child_days.c.contract_id)
-        .join(price, and_(price.c.contract_id == child_days.c.contract_id,
-                          price.c.category_code == child_days.c.category_code))
-        .group_by(child_days.c.school_id, contract.c.supplier_id, child_days.c.category_code, price.c.meal_type)
-    )
-    if reading.scope.supplier_id:
-        per_line = per_line.where(contract.c.supplier_id == reading.scope.supplier_id)
-    return per_line.cte("ceiling")
 
 
 def _priority(category: Any) -> ColumnElement[str]:

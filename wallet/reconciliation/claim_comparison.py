@@ -19,6 +19,7 @@ from wallet.reconciliation.scope import Scope
 
 
 def latest_claims(session: Session, scope: Scope, month: Month) -> list[ClaimInfo]:
+    """The latest version of each supplier's claim for the month, of the suppliers the scope covers."""
     latest = (
         select(SupplierClaim.supplier_id, func.max(SupplierClaim.version).label("version"))
         .where(SupplierClaim.month == str(month))
@@ -42,6 +43,8 @@ def latest_claims(session: Session, scope: Scope, month: Month) -> list[ClaimInf
 
 
 def claim_parts(reading: MonthReading, g2: Any, claims: list[ClaimInfo]) -> list[Select[Any]]:
+    """The claims' lines against the ledger's net meals and amounts per school x day x meal type: where they
+    differ, and summed per supplier and school and per supplier."""
     lines = SupplierClaimLine.__table__
     claim = SupplierClaim.__table__
     claimed_by = [c.supplier_id for c in claims]

@@ -19,6 +19,7 @@ _SCHOOLS = School.__table__
 
 
 def day_parts(reading: MonthReading, g: Any) -> list[Select[Any]]:
+    """Meals on days the calendar does not serve, and serving days already over without a meal."""
     per_day = (
         select(g.c.school_id, g.c.day, group_total(g.c.attempts).label("attempts"),
                cast(group_total(g.c.meals) - group_total(g.c.voids), BigInteger).label("meals"))

@@ -117,6 +117,7 @@ def _reasons(row: PartRow) -> dict[str, int]:
 
 
 def lines_of(rows: list[PartRow], ceilings: dict[tuple[int, int, str, str], int]) -> list[Line]:
+    """The lines of the `line` part's rows, with their ceilings; a line with a ceiling but no entries too."""
     lines: dict[tuple[Any, ...], Line] = {}
     for r in rows:
         key = (r.school_id, r.supplier_id, r.category, r.meal_type)
@@ -135,6 +136,7 @@ def lines_of(rows: list[PartRow], ceilings: dict[tuple[int, int, str, str], int]
 
 
 def totals_of(rows: list[PartRow], ceiling: int) -> Totals:
+    """The month's totals from the `total` part's one row."""
     r = rows[0]
     if r.attempts is None and r.voids is None:  # no entries at all
         return Totals(refused_by_reason=dict.fromkeys(REASON_CODES, 0), ceiling=ceiling)

@@ -19,6 +19,7 @@ _ENTRIES = LedgerEntry.__table__
 
 
 def terminal_part(g: Any) -> Select[Any]:
+    """Terminals whose sequence numbers in the month have a hole, or whose first number has no predecessor."""
     per_terminal = (
         select(g.c.school_id, g.c.terminal_id, cast(func.min(g.c.seq_min), BigInteger).label("seq_min"),
                cast(func.max(g.c.seq_max), BigInteger).label("seq_max"),
@@ -45,6 +46,7 @@ def terminal_part(g: Any) -> Select[Any]:
 
 
 def sequence_gaps(reading: MonthReading, flagged: Iterable[PartRow]) -> list[SequenceGap]:
+    """The exact missing runs of the flagged terminals (a few), up to the close sizes of frozen schools."""
     e = _ENTRIES
     frozen_sizes_now = reading.frozen()
     frozen = {school_id: size for school_id, size in reading.session.execute(
