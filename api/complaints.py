@@ -33,10 +33,10 @@ from wallet.complaints import (
     list_complaints,
     submit_complaint,
 )
+from wallet.db import read_only
 from wallet.models import COMPLAINT_STATUSES
 from wallet.parents import cursors
 from wallet.parents.access_log import record_access
-from wallet.parents.queries import read_only
 from wallet.principals import STAFF_ROLES, Principal
 
 parent_blueprint = Blueprint("parent_complaints", __name__, url_prefix="/api/v1/parent")

@@ -39,28 +39,18 @@ from api.schemas.parents import (
     menu_json,
     today_json,
 )
+from wallet.db import read_only
 from wallet.errors import FieldError, InvalidInput
 from wallet.models import ParentNotification
 from wallet.parents import cursors
-from wallet.parents.access_log import read_access_log, record_access
+from wallet.parents.access_log import AccessNote, read_access_log, record_access
 from wallet.parents.allergies import get_allergies, set_allergies
+from wallet.parents.children import DEFAULT_ZONE, Child, ChildNotFound, find_child, list_children
 from wallet.parents.feedback import latest_feedback, submit_feedback
+from wallet.parents.history import MAX_RANGE_DAYS, check_range, meal_history
+from wallet.parents.menus import day_menu
 from wallet.parents.notifications import NotificationCursor, read_notifications
-from wallet.parents.queries import (
-    DEFAULT_ZONE,
-    MAX_RANGE_DAYS,
-    AccessNote,
-    Child,
-    ChildNotFound,
-    check_range,
-    child_today,
-    day_menu,
-    find_child,
-    list_children,
-    meal_history,
-    read_only,
-    today_status,
-)
+from wallet.parents.today import child_today, today_status
 from wallet.principals import Principal
 from wallet.vouchers.views import voucher_states
 

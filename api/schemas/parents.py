@@ -13,8 +13,11 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from api.schemas.common import Bin, Day, StrictInteger, Text
 from wallet.models import ALLERGENS, FEEDBACK_TAGS
 from wallet.parents.access_log import AccessRecord
+from wallet.parents.children import Child, SchoolRef
 from wallet.parents.feedback import MAX_COMMENT, FeedbackView
-from wallet.parents.queries import Child, DayMenu, Dish, HistoryItem, SchoolRef, TodayStatus, allergen_warnings
+from wallet.parents.history import HistoryItem
+from wallet.parents.menus import DayMenu, Dish, allergen_warnings
+from wallet.parents.today import TodayStatus
 
 MAX_LIMIT = 200
 MAX_CURSOR = 200
