@@ -73,8 +73,7 @@ class NotificationHub:
         self._per_parent: dict[str, int] = {}
         self._open: set[Subscription] = set()
         self._running = False
-        self._high: int | None = None
-        self._gaps: dict[int, float] = {}
+        self._watcher = OutboxWatcher()
 
     @property
     def open_streams(self) -> int:
@@ -133,64 +132,76 @@ class NotificationHub:
                     log.exception("the notification hub cannot read the outbox; retrying")
                 failing, more = True, False
             with self._lock:
-                if not self._open:
-                    self._running, self._high = False, None
-                    self._gaps.clear()
+                if not self._open:  # the next stream starts afresh: rows meanwhile are read by its first read
+                    self._running, self._watcher = False, OutboxWatcher()
                     return
             if not more:
                 time.sleep(self.poll_s)
 
     def _poll(self) -> bool:
         """One look at the outbox; wakes the streams concerned. True when there may be more rows now."""
-        if self._high is None:
-            self._start()
-            return False
         with self._factory() as session:
-            rows = notified_children(session, self._high, list(self._gaps), limit=POLL_ROWS)
-        now = time.monotonic()
-        children: set[uuid.UUID] = set()
-        for row_id, child in rows:
-            self._note(row_id, now)
-            children.add(child)
-        self._expire_gaps(now)
+            if not self._watcher.started:
+                self._watcher.start(session)
+                children = None  # every stream reads once: a row committed since its first read is not missed
+            else:
+                children = self._watcher.poll(session)
         with self._lock:
-            woken = {s for c in children for s in self._by_child.get(c, ())}
+            concerned = (self._by_child.get(c, ()) for c in children) if children is not None else [self._open]
+            woken = {s for group in concerned for s in group}
         for subscription in woken:
             subscription.wake()
-        return len(rows) == POLL_ROWS
+        return self._watcher.more
 
-    def _start(self) -> None:
-        """Where to watch from: the newest id, with the ids of the last few not committed yet as gaps; then
-        every stream reads once (a row committed between its first read and now is not missed)."""
-        with self._factory() as session:
-            high = newest_notification_id(session)
-            low = max(0, high - START_LOOKBACK_IDS)
-            present = {i for i, _ in notified_children(session, low, limit=START_LOOKBACK_IDS)}
+
+class OutboxWatcher:
+    """Which children got new outbox rows since the last look: the highest id seen, and the ids below it not
+    seen yet (gaps) for GAP_TTL_S, since a transaction may commit a lower id after a higher one is seen."""
+
+    def __init__(self) -> None:
+        self.high: int | None = None
+        self.gaps: dict[int, float] = {}
+        self.more = False
+
+    @property
+    def started(self) -> bool:
+        return self.high is not None
+
+    def start(self, session: Any) -> None:
+        """Watch from the newest id, with the missing ids among the last START_LOOKBACK_IDS as gaps."""
+        high = newest_notification_id(session)
+        low = max(0, high - START_LOOKBACK_IDS)
+        present = {i for i, _ in notified_children(session, low, limit=START_LOOKBACK_IDS)}
         now = time.monotonic()
-        self._gaps = {i: now for i in range(low + 1, high + 1) if i not in present}
-        self._high = high
-        with self._lock:
-            everyone = {s for group in self._by_child.values() for s in group}
-        for subscription in everyone:
-            subscription.wake()
+        self.gaps = {i: now for i in range(low + 1, high + 1) if i not in present}
+        self.high, self.more = high, False
+
+    def poll(self, session: Any) -> set[uuid.UUID]:
+        """The children of rows committed since the last poll (or start)."""
+        assert self.high is not None, "start() first"
+        rows = notified_children(session, self.high, list(self.gaps), limit=POLL_ROWS)
+        now = time.monotonic()
+        for row_id, _child in rows:
+            self._note(row_id, now)
+        self._expire_gaps(now)
+        self.more = len(rows) == POLL_ROWS
+        return {child for _, child in rows}
 
     def _note(self, row_id: int, now: float) -> None:
-        assert self._high is not None
-        if row_id > self._high:
-            for skipped in range(max(self._high + 1, row_id - MAX_GAPS), row_id):
-                self._gaps[skipped] = now
-            self._high = row_id
+        assert self.high is not None
+        if row_id > self.high:
+            for skipped in range(max(self.high + 1, row_id - MAX_GAPS), row_id):
+                self.gaps[skipped] = now
+            self.high = row_id
         else:
-            self._gaps.pop(row_id, None)
+            self.gaps.pop(row_id, None)
 
     def _expire_gaps(self, now: float) -> None:
-        expired = [i for i, since in self._gaps.items() if now - since > GAP_TTL_S]
-        for i in expired:
-            del self._gaps[i]
-        if len(self._gaps) > MAX_GAPS:  # keep the newest: the oldest are the likeliest to be rolled back
-            for i in sorted(self._gaps)[:len(self._gaps) - MAX_GAPS]:
-                del self._gaps[i]
-
+        for i in [i for i, since in self.gaps.items() if now - since > GAP_TTL_S]:
+            del self.gaps[i]
+        if len(self.gaps) > MAX_GAPS:  # keep the newest: the oldest are the likeliest to be rolled back
+            for i in sorted(self.gaps)[:len(self.gaps) - MAX_GAPS]:
+                del self.gaps[i]
 
 EXTENSION = "wallet.notification_hub"
 
