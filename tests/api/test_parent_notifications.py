@@ -163,12 +163,12 @@ def _open(client, headers):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("cap", [1, 3])
-def test_a_parent_past_the_stream_cap_gets_429_until_one_closes(app, client, parent, other_parent, cap):
+def test_a_parent_past_the_stream_cap_gets_429_until_one_closes(app, client, checked, parent, other_parent, cap):
     app.config["WALLET_SETTINGS"] = dataclasses.replace(app.config["WALLET_SETTINGS"], streams_per_parent=cap)
     app.config.update(WALLET_PARENT_STREAM_LIFETIME_S=60)
     held = [_open(client, parent.headers()) for _ in range(cap)]
     try:
-        refused = client.get(STREAM, headers=parent.headers())
+        refused = checked.get(STREAM, headers=parent.headers())  # as openapi.yaml documents it
         body = assert_problem(refused, 429, "too_many_streams")
         assert int(refused.headers["Retry-After"]) > 0 and str(cap) in body["detail"]
         other = _open(client, other_parent.headers())  # the cap is the parent's, not everyone's
@@ -187,12 +187,12 @@ def test_a_stream_closed_before_its_body_started_gives_its_place_back(app, clien
     _open(client, parent.headers()).close()
 
 
-def test_the_process_stream_cap_refuses_any_parent_with_429(app, client, parent, other_parent):
+def test_the_process_stream_cap_refuses_any_parent_with_429(app, client, checked, parent, other_parent):
     app.config["WALLET_SETTINGS"] = dataclasses.replace(app.config["WALLET_SETTINGS"], streams_per_process=2)
     app.config.update(WALLET_PARENT_STREAM_LIFETIME_S=60)
     held = [_open(client, parent.headers()), _open(client, parent.headers())]
     try:
-        refused = client.get(STREAM, headers=other_parent.headers())
+        refused = checked.get(STREAM, headers=other_parent.headers())
         assert_problem(refused, 429, "too_many_streams")
         assert int(refused.headers["Retry-After"]) > 0
     finally:
