@@ -58,6 +58,17 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def stream_deliveries(database_url: str) -> int:
+    """Children's access-log rows written by streams: one per child per read that delivered something."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM child_access_log WHERE action = 'notifications' "
+                                         "AND detail = 'stream'")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def admin(sql: str) -> None:
     engine = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -305,7 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         if not opened.wait(timeout=600):
             raise RuntimeError("the streams were not all open in 600 s")
         log(f"{args.streams} streams requested, open in {time.monotonic() - started:.1f} s")
+        delivered = stream_deliveries(database_url)
         during = phase(f"{args.streams} streams", server.port, args.clients, args.duration, terminals, children)
+        delivered = stream_deliveries(database_url) - delivered
+        log(f"streams delivered meals to {delivered} children (access-log rows) during the phase")
         stop.set()
         held = result.get(timeout=120)
         holder.join(timeout=30)
