@@ -9,7 +9,8 @@ It makes the database `wallet_bench_streams` (dropped at the end unless --keep),
 `wallet demo-data`, adds parents until there is one per stream (each linked to a pupil: distinct parents, so
 the per-parent cap is not what limits), registers one terminal per client process, and starts gunicorn as
 production does (api/gunicorn_conf.py: gevent workers; 2 by default) with rate limits off (they are not what
-is measured). Then, closed loop from several client processes, each kind for --duration seconds:
+is measured). Then, closed loop from several client processes, each kind for --duration seconds per phase
+(in --slices turns, the kinds alternating, so a burst of other load on the shared machine falls on each):
 
   healthz   GET /healthz
   today     GET /api/v1/parent/children/{id}/meals/today  (a random parent and child, the parent's own token)
@@ -18,6 +19,8 @@ is measured). Then, closed loop from several client processes, each kind for --d
 in three phases: no stream open; --streams streams open (held by an asyncio process of raw sockets, each
 stream's first line read before the phase starts, all still open after it); no stream open again. The
 baseline is the mean of the two stream-free phases; the ratio is the rate with streams over it (target >= 0.90).
+It also meters the server's CPU per request (gunicorn's processes and their PostgreSQL backends, from /proc):
+the shared machine's other load moves the rates far more than that.
 By default the streams' parents have no child at the school the uploads are for (--streams-at
 other-schools): what holding streams costs. With --streams-at any, meals uploaded during the streams phase
 reach open streams, which then read their rows, check consent and write the access log: delivery is measured
@@ -45,6 +48,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from tests.bench.bench_parent_reads import cpu_seconds
 from tests.bench.load_common import BIN, REPO, Terminal, iso_now, machine, register_terminals, uuid7
 from tests.live_server import LiveServer
 
@@ -221,6 +225,7 @@ def client(port: int, kind: str, duration: float, seed: int, terminal: dict[str,
 
 def run_kind(port: int, kind: str, clients: int, duration: float, terminals: list[dict[str, Any]],
              children: list[tuple[str, str]]) -> dict[str, Any]:
+    app0, db0 = cpu_seconds(f"127.0.0.1:{port}"), cpu_seconds(f"{DATABASE} 127.0.0.1")
     ctx = mp.get_context("fork")
     queue, barrier = ctx.Queue(), ctx.Barrier(clients)
     procs = [ctx.Process(target=client, daemon=True,
@@ -231,6 +236,7 @@ def run_kind(port: int, kind: str, clients: int, duration: float, terminals: lis
     parts = [queue.get(timeout=duration + 300) for _ in procs]
     for p in procs:
         p.join(timeout=10)
+    cpu = cpu_seconds(f"127.0.0.1:{port}") - app0 + cpu_seconds(f"{DATABASE} 127.0.0.1") - db0
     if kind == "upload":  # each terminal's next run starts above whatever deviceSeq it reached
         reached = max(p[3] for p in parts)
         for terminal in terminals:
@@ -241,15 +247,29 @@ def run_kind(port: int, kind: str, clients: int, duration: float, terminals: lis
     for part in parts:
         for status, n in part[4].items():
             statuses[status] = statuses.get(status, 0) + n
-    return {"ok": ok, "failed": failed, "rate": ok / seconds, "statuses": statuses}
+    return {"ok": ok, "failed": failed, "rate": ok / seconds, "statuses": statuses, "cpu_s": cpu}
 
 
-def phase(label: str, port: int, clients: int, duration: float, terminals: list[dict[str, Any]],
+def phase(label: str, port: int, clients: int, duration: float, slices: int, terminals: list[dict[str, Any]],
           children: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """Each kind for `duration` seconds in all, in `slices` turns (kinds take turns, so that a burst of other
+    load on the machine falls on all of them rather than on one)."""
+    parts: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    for _ in range(slices):
+        for kind in KINDS:
+            parts[kind].append(run_kind(port, kind, clients, duration / slices, terminals, children))
     rates = {}
     for kind in KINDS:
-        rates[kind] = run_kind(port, kind, clients, duration, terminals, children)
-        log(f"  {label}: {kind} {rates[kind]['rate']:.1f}/s (not 200: {rates[kind]['statuses'] or 'none'})")
+        statuses: dict[int, int] = {}
+        for part in parts[kind]:
+            for status, n in part["statuses"].items():
+                statuses[status] = statuses.get(status, 0) + n
+        ok = sum(p["ok"] for p in parts[kind])
+        cpu_ms = sum(p["cpu_s"] for p in parts[kind]) / max(1, ok) * 1000
+        rates[kind] = {"ok": ok, "failed": sum(p["failed"] for p in parts[kind]),
+                       "rate": sum(p["rate"] for p in parts[kind]) / slices, "statuses": statuses, "cpu_ms": cpu_ms}
+        log(f"  {label}: {kind} {rates[kind]['rate']:.1f}/s, {cpu_ms:.2f} ms server CPU each "
+            f"(not 200: {statuses or 'none'})")
     return rates
 
 
@@ -260,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=2000, help="demo pupils")
     parser.add_argument("--clients", type=int, default=4, help="load client processes")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per kind and phase")
+    parser.add_argument("--slices", type=int, default=5, help="turns the kinds take within a phase")
     parser.add_argument("--streams-at", choices=["other-schools", "any"], default="other-schools",
                         help="whose parents hold the streams: pupils of other schools than the one the uploads "
                              "are for (the cost of holding streams), or of any school (meals uploaded reach "
@@ -306,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"gunicorn at {server.url}, {args.workers} workers (api/gunicorn_conf.py); {len(students)} pupils "
             f"on the terminals' roster")
 
-        before = phase("0 streams", server.port, args.clients, args.duration, terminals, children)
+        before = phase("0 streams", server.port, args.clients, args.duration, args.slices, terminals, children)
         ctx = mp.get_context("spawn")
         opened, stop, result = ctx.Event(), ctx.Event(), ctx.Queue()
         holder = ctx.Process(target=hold_streams, args=(server.port, tokens, opened, stop, result), daemon=True)
@@ -316,14 +337,15 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError("the streams were not all open in 600 s")
         log(f"{args.streams} streams requested, open in {time.monotonic() - started:.1f} s")
         delivered = stream_deliveries(database_url)
-        during = phase(f"{args.streams} streams", server.port, args.clients, args.duration, terminals, children)
+        during = phase(f"{args.streams} streams", server.port, args.clients, args.duration, args.slices, terminals,
+                       children)
         delivered = stream_deliveries(database_url) - delivered
         log(f"streams delivered meals to {delivered} children (access-log rows) during the phase")
         stop.set()
         held = result.get(timeout=120)
         holder.join(timeout=30)
         log(f"streams: {held}")
-        after = phase("0 streams again", server.port, args.clients, args.duration, terminals, children)
+        after = phase("0 streams again", server.port, args.clients, args.duration, args.slices, terminals, children)
 
         print(f"\n| endpoint | 0 streams (before) /s | {args.streams} streams /s | 0 streams (after) /s "
               "| ratio (with / mean without) |")
@@ -333,6 +355,15 @@ def main(argv: list[str] | None = None) -> int:
             ratio = during[kind]["rate"] / base if base else float("nan")
             print(f"| {kind} | {before[kind]['rate']:.1f} | {during[kind]['rate']:.1f} | {after[kind]['rate']:.1f} "
                   f"| {ratio:.2f} |")
+        print("\nServer CPU (gunicorn workers and their PostgreSQL backends) per request, which the other load on "
+              "the machine moves much less than the rates:\n")
+        print(f"| endpoint | 0 streams (before) ms | {args.streams} streams ms | 0 streams (after) ms "
+              "| ratio (mean without / with) |")
+        print("|---|---:|---:|---:|---:|")
+        for kind in KINDS:
+            base = (before[kind]["cpu_ms"] + after[kind]["cpu_ms"]) / 2
+            print(f"| {kind} | {before[kind]['cpu_ms']:.2f} | {during[kind]['cpu_ms']:.2f} | "
+                  f"{after[kind]['cpu_ms']:.2f} | {base / during[kind]['cpu_ms']:.2f} |")
         failed = sum(p[k]["failed"] for p in (before, during, after) for k in KINDS)
         print(f"\nstreams opened {held['opened']}, refused {held['refused']}, still open when the phase ended "
               f"{held['still_open_at_end']}; requests not answered 200: {failed}")
