@@ -5,12 +5,14 @@ requests that carry no identity that authenticated (enrollment, unknown paths, f
 the client address. Each key has a bucket of N tokens refilled at N a minute (`Settings.rate_limit_*`).
 
 How an identity is counted without checking its token twice: before the view runs, the bucket of the
-identity the token *claims* (its unverified `iss` or `sub`) is looked at, and an empty bucket is a 429;
-after the view, that bucket is charged only if the request got past authentication (the view ran and did
-not answer 401). A forged token that names someone else's terminal is therefore never charged to that
-terminal, but to the sender's address, whose bucket is looked at for every request. This relies on every
-view authenticating before it does anything else; tests/security/test_rate_limits.py checks that for every
-route.
+identity the token *claims* (its unverified `iss` or `sub`) is looked at, and an empty bucket is a 429.
+After the view, a bucket is charged only for an identity that the view's own authentication verified and
+named with `verified()` (a terminal after its signature, lifetime and one-time `jti` were checked; a
+parent or staff member after the identity provider's signature and the claims were checked). Every other
+request (no token, a forged or replayed one, a valid token refused with 401 or 403, a console page, which
+reads its session and not the bearer header) is charged to the client address, whose bucket is looked at
+for every request. A forged token that names someone else is therefore never charged to them, whatever
+the view answers. tests/security/test_rate_limits.py checks it for every audience.
 
 Why in-process and not in the database: a counter in the database would be a write, and a hot row, on
 every request of the busiest path (terminal uploads), on the very database the limits protect. The limits
@@ -33,7 +35,6 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 
 from api.errors import ProblemError
-from api.security import REACHED_VIEW
 from wallet.config import Settings
 
 EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})
@@ -44,6 +45,7 @@ AUDIENCE_OF_BLUEPRINT = {"terminals": "terminal", "parents": "parent", "parent_c
                          "parent_vouchers": "parent"}
 MAX_KEYS = 50_000
 _STATE = "wallet_rate_limit"
+_VERIFIED = "wallet_rate_limit_verified"
 
 
 class TokenBuckets:
@@ -178,15 +180,18 @@ def _check() -> None:
     g.setdefault(_STATE, (identity, address))
 
 
+def verified(kind: str, key: str) -> None:
+    """Called by authentication once it has verified who is calling: this request is charged to them."""
+    g.setdefault(_VERIFIED, (kind, key))
+
+
 def _charge(response: Response) -> Response:
     state = g.pop(_STATE, None)
+    identity = g.pop(_VERIFIED, None)
     if state is None:  # exempt, or refused with 429 (not charged)
         return response
-    identity, address = state
-    authenticated = (identity is not None and request.url_rule is not None and g.get(REACHED_VIEW, False)
-                     and response.status_code != 401)
-    if authenticated:
+    if identity is not None:
         limiter().buckets(identity[0]).take(identity[1])
     else:
-        limiter().address.take(address)
+        limiter().address.take(state[1])
     return response

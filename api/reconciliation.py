@@ -18,6 +18,7 @@ from api import session_scope
 from api.auth.idp import authenticate_staff
 from api.errors import ProblemError
 from api.schemas.common import json_body, load, query
+from wallet.disclosure import may_read_staff_subject, shown_actor
 from wallet.keys import load_signing_key
 from wallet.ledger.verify import begin_snapshot
 from wallet.models import Supplier
@@ -128,9 +129,14 @@ def export_entries() -> Response:
     return _download(chunks(), fmt, f"entries-{scope.slug}-{month}.{fmt}")
 
 
-def _claim_json(claim: Any, supplier_bin: str) -> dict[str, Any]:
+def _actor(actor: str | None, reader: Principal) -> str | None:
+    """A staff actor as this reader may see it (wallet.disclosure: the subject to operators and auditors only)."""
+    return shown_actor(actor, show_subject=may_read_staff_subject(reader.role))
+
+
+def _claim_json(claim: Any, supplier_bin: str, reader: Principal) -> dict[str, Any]:
     return {"claimId": claim.id, "supplierBin": supplier_bin, "month": claim.month, "version": claim.version,
-            "submittedAt": _iso(claim.submitted_at), "submittedBy": claim.submitted_by,
+            "submittedAt": _iso(claim.submitted_at), "submittedBy": _actor(claim.submitted_by, reader),
             "sourceFormat": claim.source_format, "fileSha256": claim.file_sha256, "lines": claim.line_count,
             "totalMeals": claim.total_meals, "totalAmountTiyn": claim.total_amount_tiyn}
 
@@ -163,7 +169,7 @@ def submit_claim() -> tuple[Response, int]:
                                        supplier_bin=args.get("supplier"))
     supplier = session.get(Supplier, claim.supplier_id)
     assert supplier is not None
-    return jsonify(_claim_json(claim, supplier.bin)), 201
+    return jsonify(_claim_json(claim, supplier.bin, principal)), 201
 
 
 @blueprint.get("/claims")
@@ -172,12 +178,12 @@ def list_claims() -> Response:
     args = query(ClaimQuery())
     month = parse_month(args["month"], field="query/month")
     items = claim_service.list_claims(session_scope.session(), principal, month)
-    return jsonify(items=[_claim_json(claim, supplier_bin) for claim, supplier_bin in items])
+    return jsonify(items=[_claim_json(claim, supplier_bin, principal) for claim, supplier_bin in items])
 
 
-def _period_json(info: Any) -> dict[str, Any]:
+def _period_json(info: Any, reader: Principal) -> dict[str, Any]:
     return {"region": info.region_code, "month": info.month, "closedAt": _iso(info.closed_at),
-            "closedBy": info.closed_by}
+            "closedBy": _actor(info.closed_by, reader)}
 
 
 @blueprint.post("/periods")
@@ -191,7 +197,7 @@ def close_month() -> tuple[Response, int]:
     key = load_signing_key(current_app.config["WALLET_SETTINGS"])
     closed = close_period(session_scope.session(), principal, data["region"], month, key)
     return jsonify(
-        **_period_json(closed), schools=len(closed.checkpoints),
+        **_period_json(closed, principal), schools=len(closed.checkpoints),
         checkpoints=[{"schoolBin": school_bin, "checkpointId": c.id, "treeSize": c.tree_size,
                       "rootHash": bytes(c.root_hash).hex(), "chainHash": bytes(c.chain_hash).hex(),
                       "signature": c.signature, "keyId": c.key_id, "body": c.body}
@@ -205,7 +211,7 @@ def closed_months() -> Response:
     args = query(MonthQuery())
     month = parse_month(args["month"], field="query/month") if "month" in args else None
     items = list_closed(session_scope.session(), principal, region_code=args.get("region"), month=month)
-    return jsonify(items=[{**_period_json(i), "schools": i.schools} for i in items])
+    return jsonify(items=[{**_period_json(i, principal), "schools": i.schools} for i in items])
 
 
 @blueprint.get("/entries/<int:entry_id>/proof")

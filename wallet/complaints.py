@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wallet.disclosure import shown_actor
 from wallet.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from wallet.identifiers import mask_iin
 from wallet.models import (
@@ -145,15 +146,16 @@ def _authority(principal: Principal) -> None:
 
 
 def _visible(principal: Principal) -> list[object]:
-    if principal.role == "auditor" and principal.region_code:
-        return [Complaint.region_id.in_(select(Region.id).where(Region.code == principal.region_code))]
-    return []
+    if principal.role != "auditor" or principal.national:
+        return []
+    # An auditor without a region sees nothing (scopes fail closed; wallet/principals.py refuses such tokens).
+    return [Complaint.region_id.in_(select(Region.id).where(Region.code == (principal.region_code or "")))]
 
 
 def list_complaints(session: Session, principal: Principal, *, status: str | None = None,
                     school_bin: str | None = None, before_id: int | None = None,
                     limit: int = 50) -> list[ComplaintView]:
-    """Complaints of the caller's region (operators and auditors without a region: all), newest first."""
+    """Complaints of the caller's region (operators and national auditors: all), newest first."""
     _authority(principal)
     statement = select(Complaint).where(*_visible(principal))
     if status is not None:
@@ -233,7 +235,10 @@ def _views(session: Session, rows: list[Complaint], *, reader_iin: str | None,
         for h in session.scalars(select(ComplaintHistory).where(
                 ComplaintHistory.complaint_id.in_({r.id for r in rows})).order_by(ComplaintHistory.id)):
             history.setdefault(h.complaint_id, []).append(
-                HistoryItem(h.from_status, h.status, h.actor_role, h.actor, h.note, h.at))
+                HistoryItem(h.from_status, h.status, h.actor_role,
+                            # A parent reader sees the staff member's role, not their subject (wallet.disclosure);
+                            # the staff readers of complaints (COMPLAINT_ROLES) may see it.
+                            shown_actor(h.actor, show_subject=reader_iin is None) or h.actor_role, h.note, h.at))
     return [ComplaintView(
         id=r.id, child_id=r.student_id, entry_id=r.entry_id, school_bin=schools[r.school_id].bin,
         school_name_kk=schools[r.school_id].name_kk,

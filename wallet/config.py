@@ -7,9 +7,11 @@ Development defaults to an SQLite file under instance/ and demo keys made on fir
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_KEY_CHARS = 32
@@ -43,8 +45,9 @@ class Settings:
     device_clock_tolerance_s: int = 300
     sql_echo: bool = False
     # The national identity provider (parents and staff): issuer, audience, algorithms and its JWKS
-    # (a file path or an https URL). Without a JWKS outside production, a local development identity
-    # provider with keys under instance/ stands in for it (never in production).
+    # (a file path or an https URL; http only outside production, see check_idp_jwks). Without a JWKS
+    # outside production, a local development identity provider with keys under instance/ stands in for
+    # it (never in production).
     idp_issuer: str = "urn:social-wallet:dev-idp"
     idp_audience: str = "social-wallet"
     idp_jwks: str = ""
@@ -128,6 +131,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     idp_jwks = env.get("WALLET_IDP_JWKS", "")
     if environment == "production" and not (idp_jwks and env.get("WALLET_IDP_ISSUER")):
         raise ConfigError("WALLET_IDP_JWKS and WALLET_IDP_ISSUER are required in production")
+    check_idp_jwks(idp_jwks, production=environment == "production")
     console = _switch(env, "WALLET_CONSOLE", default=True)
     secret_key = env.get("WALLET_SECRET_KEY", "")
     if secret_key and len(secret_key) < MIN_SECRET_KEY_CHARS:
@@ -174,6 +178,49 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         console_session_s=_positive(env, "WALLET_CONSOLE_SESSION_S", Settings.console_session_s, minimum=60),
     )
+
+
+# RFC 3986: a scheme is a letter, then letters, digits, "+", "-" or "."; then ":".
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def jwks_is_url(value: str) -> bool:
+    """Whether WALLET_IDP_JWKS names a URL (fetched) rather than a file (read): it begins with a scheme."""
+    return bool(_URL_SCHEME.match(value))
+
+
+def check_idp_jwks(value: str, *, production: bool) -> None:
+    """Refuse a JWKS source whose keys could come from someone else: the keys decide whose tokens are
+    believed. A URL must be https with a host (in production always; http is for local stand-ins in
+    development and tests); any other scheme (file:, ftp:, data:, ...) is refused everywhere, since a file
+    is named by its path. A path is the operator's own file, read once at start, allowed everywhere."""
+    if not value:
+        return
+    if value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ConfigError("WALLET_IDP_JWKS must not hold spaces at its ends or control characters")
+    found = _URL_SCHEME.match(value)
+    if found is None:
+        return
+    scheme = found.group(1).lower()
+    allowed = ("https",) if production else ("https", "http")
+    if scheme not in allowed:
+        where = "in production " if production and scheme == "http" else ""
+        raise ConfigError(f"WALLET_IDP_JWKS must be an https:// URL {where}(or the path of a JWKS file), "
+                          f"got a {scheme}: URL")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise ConfigError(f"WALLET_IDP_JWKS is not a well-formed URL: {exc}") from exc
+    if not parts.hostname:
+        raise ConfigError(f"WALLET_IDP_JWKS must name a host, got {value!r}")
+
+
+def idp_keys_source(settings: Settings) -> str:
+    """Where the identity provider's keys come from, in words for `wallet check-config`."""
+    if not settings.idp_jwks:
+        return "the development identity provider (instance/)" if settings.dev_idp_enabled else "none"
+    return f"{'the URL' if jwks_is_url(settings.idp_jwks) else 'the file'} {settings.idp_jwks}"
 
 
 def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 _DIGITS12 = re.compile(r"^[0-9]{12}$")
 _FIRST_WEIGHTS = tuple(range(1, 12))
@@ -100,3 +101,55 @@ def make_bin(year: int, month: int, kind: int, serial: int) -> str | None:
     first = f"{year % 100:02d}{month:02d}{kind}{serial:06d}"
     digit = check_digit(first)
     return None if digit is None else f"{first}{digit}"
+
+
+# --- references that look like an IIN ------------------------------------------------------------------
+#
+# A terminal's `studentId` is an opaque roster id (a UUID). A person who types a child's IIN there instead
+# must not get it into the hashed ledger, and what is already stored must not reach readers verbatim. The
+# class refused and masked: 12 or more digits in a row once separators (spaces, dashes, dots, slashes, any
+# punctuation or symbol) are skipped, in any script's digits (fullwidth, Arabic-Indic, ...), whether the
+# check digit matches or not (a mistyped IIN is still a person's number). A letter ends a run. A UUID in its
+# canonical 8-4-4-4-12 form is a roster id and never matches: its last group may be twelve decimal digits
+# by chance, and refusing it would refuse a real child.
+
+IIN_RUN = 12
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _is_separator(char: str) -> bool:
+    return unicodedata.category(char)[0] in "PSZC"
+
+
+def iin_like_runs(text: str) -> list[list[int]]:
+    """The positions of the digits of every IIN-shaped run in `text` (none for a canonical UUID)."""
+    if _CANONICAL_UUID.fullmatch(text):
+        return []
+    runs: list[list[int]] = []
+    current: list[int] = []
+    for position, char in enumerate(text):
+        if unicodedata.decimal(char, None) is not None:
+            current.append(position)
+        elif not _is_separator(char):
+            runs.append(current)
+            current = []
+    runs.append(current)
+    return [run for run in runs if len(run) >= IIN_RUN]
+
+
+def looks_like_iin(text: str) -> bool:
+    """True when `text` holds an IIN-shaped run of digits (see above)."""
+    return bool(iin_like_runs(text))
+
+
+def mask_iin_like(text: str) -> str:
+    """`text` with the digits of every IIN-shaped run masked as mask_iin does (the first four and the last
+    two kept); anything else unchanged."""
+    runs = iin_like_runs(text)
+    if not runs:
+        return text
+    chars = list(text)
+    for run in runs:
+        for position in run[4:-2]:
+            chars[position] = "*"
+    return "".join(chars)

@@ -58,6 +58,13 @@ def public_keys_of(*keys: SigningKey) -> dict[str, bytes]:
     return {key.key_id: key.public_key_raw for key in keys}
 
 
+def public_key_pem(key: SigningKey) -> str:
+    """The public half of a signing key as PEM (SubjectPublicKeyInfo), what `load_public_key_file` reads."""
+    pem = Ed25519PublicKey.from_public_bytes(key.public_key_raw).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return pem.decode("ascii")
+
+
 def load_public_key_file(path: Path) -> tuple[str, bytes]:
     """(key id, raw public key) from a PEM Ed25519 public key, for auditors who hold no private key."""
     pem = _read_pem(path, "public key")

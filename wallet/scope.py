@@ -1,6 +1,7 @@
 """Which schools a staff member may see: the one rule every auditor-facing function applies.
 
-operator: every school; auditor: the schools of their region (or all, with no region claim);
+operator: every school; auditor: the schools of their region, or every school when their token says
+national scope explicitly (an auditor with neither sees nothing: scopes fail closed, see wallet/principals.py);
 school_admin: their school; supplier: the schools where they hold a contract.
 """
 
@@ -20,8 +21,10 @@ def schools_in_scope(principal: Principal) -> Select[tuple[int]]:
     if principal.role == "operator":
         return query
     if principal.role == "auditor":
-        if not principal.region_code:
+        if principal.national:
             return query
+        if not principal.region_code:
+            return query.where(~true())
         return query.join(Region, Region.id == School.region_id).where(Region.code == principal.region_code)
     if principal.role == "school_admin":
         return query.where(School.bin == (principal.school_bin or ""))

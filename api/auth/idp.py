@@ -15,12 +15,21 @@ from typing import Any
 import jwt
 from flask import Flask, current_app
 
+from api import ratelimit
 from api.auth import dev_idp
 from api.auth.bearer import bearer_token, unauthorized
 from api.errors import ProblemError
-from wallet.config import ConfigError, Settings
-from wallet.identifiers import is_valid_iin
-from wallet.principals import STAFF_ROLES, Principal
+from wallet.config import ConfigError, Settings, check_idp_jwks, jwks_is_url
+from wallet.principals import (
+    STAFF_ROLES,
+    ClaimError,
+    IdentityClaimError,
+    Principal,
+    ScopeClaimError,
+    parent_principal,
+    role_claim,
+    staff_principal,
+)
 
 LEEWAY_S = 30
 
@@ -39,15 +48,28 @@ class KeySource:
     def __init__(self, settings: Settings) -> None:
         self._client: jwt.PyJWKClient | None = None
         self._keys: dict[str, jwt.PyJWK] = {}
-        if settings.idp_jwks.startswith(("https://", "http://")):
+        # Settings made in code (not from the environment) are held to the same rule as the environment's.
+        check_idp_jwks(settings.idp_jwks, production=settings.is_production)
+        if jwks_is_url(settings.idp_jwks):
             self._client = jwt.PyJWKClient(settings.idp_jwks, cache_keys=False, lifespan=self.JWKS_LIFESPAN_S,
                                            timeout=5, cooldown_duration=self.REFRESH_COOLDOWN_S)
         elif settings.idp_jwks:
-            self._keys = self._load(json.loads(Path(settings.idp_jwks).read_text()))
+            self._keys = self._read_file(Path(settings.idp_jwks))
         elif settings.dev_idp_enabled:
             self._keys = self._load(dev_idp.jwks(settings))
         else:
             raise ConfigError("no identity-provider JWKS configured (WALLET_IDP_JWKS)")
+
+    @classmethod
+    def _read_file(cls, path: Path) -> dict[str, jwt.PyJWK]:
+        """A JWKS file's keys; a file that cannot be read or holds no usable key stops the start."""
+        try:
+            keys = cls._load(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, AttributeError, jwt.PyJWTError) as exc:
+            raise ConfigError(f"WALLET_IDP_JWKS: {path} is not a readable JWKS file ({type(exc).__name__})") from exc
+        if not keys:
+            raise ConfigError(f"WALLET_IDP_JWKS: {path} holds no signing key with a kid")
+        return keys
 
     @staticmethod
     def _load(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:
@@ -147,7 +169,7 @@ def _verify(token: str) -> dict[str, Any]:
     if key.algorithm_name != alg:
         raise unauthorized("invalid_token", "The token's algorithm does not match its key.")
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token, key, algorithms=[alg], audience=settings.idp_audience, issuer=settings.idp_issuer,
             leeway=LEEWAY_S, options={"require": ["exp", "iat", "iss", "sub", "aud"]},
         )
@@ -155,28 +177,59 @@ def _verify(token: str) -> dict[str, Any]:
         raise unauthorized("token_expired", "The token has expired.") from exc
     except jwt.PyJWTError as exc:
         raise unauthorized("invalid_token", f"The token was refused: {exc}.") from exc
+    # pyjwt takes any int()-able value ("1700000000", true) for the time claims, and integers of any size,
+    # which later arithmetic cannot hold (float(10**400) raises); RFC 7519 wants a NumericDate.
+    if not all(is_numeric_date(claims[name]) for name in ("exp", "iat", "nbf") if name in claims):
+        raise unauthorized("invalid_token", "The token's exp, iat and nbf must be numbers (NumericDate).")
+    return claims
+
+
+# The last second of year 9999: beyond it no date the service works with exists.
+MAX_NUMERIC_DATE = 253_402_300_799
+
+
+def is_numeric_date(value: object) -> bool:
+    # NaN and the infinities fail the comparison; an integer of any size compares without overflow.
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= MAX_NUMERIC_DATE
 
 
 def authenticate_parent() -> Principal:
-    return parent_of(verified_claims())
+    principal = parent_of(verified_claims())
+    ratelimit.verified("parent", principal.subject)
+    return principal
 
 
 def parent_of(claims: dict[str, Any]) -> Principal:
-    if claims.get("role") not in (None, "parent") or not is_valid_iin(claims["sub"]):
-        raise unauthorized("invalid_token", "A parent's token must carry the parent's IIN as sub.")
-    return Principal(subject=claims["sub"], role="parent")
+    """A parent from verified claims (wallet.principals reads them); an unusable claim is a 401."""
+    try:
+        return parent_principal(claims)
+    except ClaimError as exc:
+        raise unauthorized("invalid_token", _sentence(exc)) from exc
 
 
 def authenticate_staff(*roles: str) -> Principal:
     """A staff member with one of `roles`; any other authenticated caller gets 403."""
-    return staff_of(verified_claims(), roles)
+    principal = staff_of(verified_claims(), roles)
+    ratelimit.verified("staff", principal.subject)
+    return principal
 
 
 def staff_of(claims: dict[str, Any], roles: tuple[str, ...] = STAFF_ROLES) -> Principal:
-    role = claims.get("role")
-    if role not in STAFF_ROLES:
-        raise ProblemError(403, "forbidden", "This function is for staff roles only.")
-    if role not in roles:
-        raise ProblemError(403, "forbidden", f"The role {role} may not use this function.")
-    return Principal(subject=str(claims["sub"]), role=role, school_bin=claims.get("school"),
-                     region_code=claims.get("region"), supplier_bin=claims.get("supplier"))
+    """A staff member from verified claims: `sub` or `role` unusable is a 401, another role or a missing,
+    empty or malformed scope claim a 403 (wallet.principals checks every role's scope the same way)."""
+    try:
+        role = role_claim(claims)
+        if role not in STAFF_ROLES:
+            raise ProblemError(403, "forbidden", "This function is for staff roles only.")
+        if role not in roles:
+            raise ProblemError(403, "forbidden", f"The role {role} may not use this function.")
+        return staff_principal(claims)
+    except IdentityClaimError as exc:
+        raise unauthorized("invalid_token", _sentence(exc)) from exc
+    except ScopeClaimError as exc:
+        raise ProblemError(403, "forbidden", _sentence(exc)) from exc
+
+
+def _sentence(exc: ClaimError) -> str:
+    text = str(exc)
+    return f"{text[:1].upper()}{text[1:]}."

@@ -13,7 +13,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import current_app
 
-from api import session_scope
+from api import ratelimit, session_scope
 from api.auth.bearer import bearer_token, unauthorized
 from api.errors import ProblemError
 from wallet.config import Settings
@@ -44,6 +44,7 @@ def authenticate_terminal() -> Terminal:
     expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC)
     if not consume_token_id(session, terminal.id, str(claims["jti"]), expires):
         raise unauthorized("token_replayed", "This token has been used before; sign a new one per request.")
+    ratelimit.verified("terminal", terminal.id)  # only now: a forged or replayed token is the sender's cost
     return terminal
 
 

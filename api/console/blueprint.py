@@ -69,6 +69,7 @@ def _gate() -> Response | None:
     if request.endpoint == "console.static":
         return None  # assets need no session
     csrf_token()  # every session has one before its first form
+    current_principal()  # the sign-in is looked up (server side) before the view opens its transaction
     roles = REQUIRED.get(request.endpoint or "")
     if roles is not None:
         who = current_principal()

@@ -1,21 +1,25 @@
 """Who is signed in to the console, and the per-session CSRF token.
 
-The session is Flask's signed cookie (HttpOnly, SameSite=Strict, Path=/console, Secure in production). It
-holds the identity checked at sign-in (role, subject and scope claims, never the token itself), when the
-sign-in ends (the earlier of the console's session lifetime and the token's own `exp`), the CSRF token and
-the chosen language. An identity past its end is dropped and the user is sent back to sign in.
+A sign-in is a row on the server (wallet.console_sessions): the identity checked at sign-in (role, subject
+and scope claims, never the token itself) and when it ends (the earlier of the console's session lifetime
+and the token's own `exp`). Flask's signed cookie (HttpOnly, SameSite=Strict, Path=/console, Secure in
+production) carries only the row's random id, the CSRF token and the chosen language: nothing personal.
+Signing out deletes the row, so a copied cookie stops working at once; a row past its end finds nobody and
+the user is sent back to sign in.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import secrets
-import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import current_app, g, request, session
 
+from api import session_scope
+from wallet.console_sessions import end_session, find_session, open_session
 from wallet.principals import Principal
 
 CSRF_FIELD = "csrf_token"
@@ -38,48 +42,73 @@ def csrf_ok() -> bool:
     return isinstance(expected, str) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def sign_in(claims: dict[str, Any], principal: Principal) -> None:
-    """Start a fresh session for this identity (a new cookie and CSRF token: no session fixation)."""
+    """Start a fresh session for this identity (a new id, cookie and CSRF token: no session fixation)."""
     lang = session.get("lang")
+    previous = session.get("sid")
     session.clear()
     if lang:
         session["lang"] = lang
-    lifetime = int(current_app.config["WALLET_SETTINGS"].console_session_s)
-    until = time.time() + lifetime
+    now = _now()
+    until = now + dt.timedelta(seconds=int(current_app.config["WALLET_SETTINGS"].console_session_s))
     exp = claims.get("exp")
-    if isinstance(exp, int | float) and not isinstance(exp, bool):
-        until = min(until, float(exp))
-    session["who"] = {"role": principal.role, "sub": principal.subject, "school": principal.school_bin,
-                      "region": principal.region_code, "supplier": principal.supplier_bin}
-    session["until"] = int(until)
+    if isinstance(exp, int | float) and not isinstance(exp, bool) and exp < until.timestamp():
+        until = dt.datetime.fromtimestamp(float(exp), dt.UTC)
+    _release_request_transaction()
+    with session_scope.factory()() as db:
+        if isinstance(previous, str):
+            end_session(db, previous)
+        session["sid"] = open_session(db, principal, until, now)
     session.permanent = True
+    g.pop("console_principal", None)
     csrf_token()
 
 
 def sign_out() -> None:
-    lang = session.get("lang")
+    """End the sign-in on the server (a copy of the cookie is worth nothing after this) and in the cookie."""
+    lang, sid = session.get("lang"), session.get("sid")
+    if isinstance(sid, str):
+        _release_request_transaction()
+        with session_scope.factory()() as db:
+            end_session(db, sid)
     session.clear()
     if lang:
         session["lang"] = lang
+    g.pop("console_principal", None)
 
 
 def current_principal() -> Principal | None:
-    """The signed-in identity, or None (never signed in, or the session has ended: then it is dropped)."""
+    """The signed-in identity, or None (never signed in, signed out, or the sign-in has ended: then the
+    cookie's id is dropped)."""
     if "console_principal" in g:
         return g.console_principal  # type: ignore[no-any-return]
-    who, until = session.get("who"), session.get("until")
+    sid = session.get("sid")
     principal = None
-    if isinstance(who, dict) and isinstance(until, int):
-        if until > time.time():
-            principal = Principal(subject=str(who.get("sub")), role=str(who.get("role")),
-                                  school_bin=who.get("school"), region_code=who.get("region"),
-                                  supplier_bin=who.get("supplier"))
-        else:
-            session.pop("who", None)
-            session.pop("until", None)
+    g.console_principal = None  # also the answer if the lookup fails (the error page asks again)
+    if isinstance(sid, str):
+        # A database session of its own, so the lookup commits (deleting an expired row) whatever the request
+        # does; the console's gate asks before the view opens the request's transaction.
+        _release_request_transaction()
+        with session_scope.factory()() as db:
+            principal = find_session(db, sid, _now())
+        if principal is None:
+            session.pop("sid", None)
             g.console_expired = True
     g.console_principal = principal
     return principal
+
+
+def _release_request_transaction() -> None:
+    """End the request session's transaction before a session of our own writes: on SQLite every
+    transaction holds the write lock (BEGIN IMMEDIATE), so the two would wait on each other. Views never
+    commit, and what they read is read again when needed."""
+    request_session = g.get("db_session")
+    if request_session is not None:
+        request_session.rollback()
 
 
 def expired() -> bool:

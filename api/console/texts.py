@@ -123,6 +123,11 @@ _T: dict[str, tuple[str, str, str]] = {
     "verify_proof": ("Verify the proof", "Проверить доказательство", "Дәлелді тексеру"),
     "proof_ok": ("Verified: the entry is in the signed ledger.", "Проверено: запись входит в подписанный реестр.",
                  "Тексерілді: жазба қол қойылған тізілімде бар."),
+    "proof_redacted": ("Some fields are masked for you, so only the entry's place in the ledger is proven, "
+                       "not their values.",
+                       "Часть полей скрыта для вас: доказано место записи в реестре, но не значения этих полей.",
+                       "Кейбір өрістер сіз үшін жасырылған: жазбаның тізілімдегі орны дәлелденді, бұл өрістердің "
+                       "мәндері емес."),
     "proof_bad": ("The proof does not verify.", "Доказательство не прошло проверку.", "Дәлел тексеруден өтпеді."),
     "download_proof": ("Download the proof (JSON)", "Скачать доказательство (JSON)", "Дәлелді жүктеу (JSON)"),
     "checkpoint": ("Checkpoint", "Контрольная точка", "Бақылау нүктесі"),

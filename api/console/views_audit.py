@@ -22,7 +22,7 @@ from wallet.keys import load_signing_key, public_keys_of
 from wallet.ledger.verify import begin_snapshot
 from wallet.models import Region
 from wallet.reconciliation.exports import entries_document, reconciliation_document
-from wallet.reconciliation.proofs import entry_proof, verify_document
+from wallet.reconciliation.proofs import entry_proof, redacted_members, verify_document
 from wallet.reconciliation.queries import Reconciliation, reconcile
 from wallet.reconciliation.scope import Scope, resolve_scope
 from wallet.reconciliation.writers import CONTENT_TYPES, FORMATS, Document, write
@@ -155,10 +155,10 @@ def entry_verify(entry_id: str) -> str:
     session = session_scope.session()
     entry = entry_in_scope(session, who, number, show_iin=False)
     key = load_signing_key(current_app.config["WALLET_SETTINGS"])
-    proof = entry_proof(session, who, number, key)
+    proof = entry_proof(session, who, number, key, mask_iins=True)
     problems = verify_document(proof, public_keys_of(key))
     return render_template("console/entry.html", entry=entry, proof=json.dumps(proof, ensure_ascii=False, indent=2),
-                           problems=problems)
+                           problems=problems, redacted=redacted_members(proof))
 
 
 @blueprint.get("/entries/<entry_id>/proof.json", endpoint="entry_proof_file")
@@ -167,7 +167,7 @@ def entry_proof_file(entry_id: str) -> Response:
     who = principal()
     number = params.entry_id(entry_id)
     key = load_signing_key(current_app.config["WALLET_SETTINGS"])
-    document = entry_proof(session_scope.session(), who, number, key)
+    document = entry_proof(session_scope.session(), who, number, key, mask_iins=True)
     response = Response(json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="proof-entry-{number}.json"'
     return response

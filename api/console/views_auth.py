@@ -21,6 +21,7 @@ from api.console.blueprint import blueprint, error_page, set_language, sign_in_u
 from api.console.session import current_principal, safe_next, sign_in, sign_out
 from api.errors import ProblemError
 from wallet.config import Settings
+from wallet.console_sessions import storable
 from wallet.models import GuardianLink, Region, School, Supplier
 from wallet.principals import STAFF_ROLES, Principal
 
@@ -56,8 +57,11 @@ def _sign_in_with(token: str, next_url: str | None) -> Response | str:
         claims = claims_of(token)
         principal = _principal_of(claims)
     except ProblemError as exc:
-        message = texts.t("role_refused") if exc.status == 403 else f"{texts.t('token_refused')}: {exc.detail}"
+        message = (f"{texts.t('role_refused')} {exc.detail}" if exc.status == 403
+                   else f"{texts.t('token_refused')}: {exc.detail}")
         return _sign_in_page(next_url, errors={"token": message}, status=401 if exc.status == 401 else 403)
+    if not storable(principal):  # claims too long or with control characters for a session row
+        return _sign_in_page(next_url, errors={"token": texts.t("token_refused")}, status=401)
     sign_in(claims, principal)
     return redirect(next_url or home_of(principal), 303)  # type: ignore[return-value]
 
@@ -143,7 +147,8 @@ def dev_sign_in() -> Any:
             errors["parent"] = texts.t("required")
         subject, claims = form["parent"], {"role": "parent"}
     elif role == "auditor":
-        claims = {"role": role, **({"region": form["region"]} if form["region"] else {})}
+        # No region chosen: a national auditor, which a token must say explicitly (wallet/principals.py).
+        claims = {"role": role, **({"region": form["region"]} if form["region"] else {"national": True})}
         if form["region"] and form["region"] not in choices["regions"]:
             errors["region"] = texts.t("required")
     elif role == "school_admin":

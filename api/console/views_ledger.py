@@ -11,6 +11,7 @@ from api import session_scope
 from api.console import params
 from api.console.blueprint import STAFF, blueprint, principal, requires
 from wallet.console.ledger_overview import ledger_overview
+from wallet.disclosure import may_read_staff_subject, shown_actor
 from wallet.keys import load_signing_key, public_keys_of
 from wallet.ledger.run_history import list_runs
 from wallet.ledger.runs import recorded_run
@@ -35,7 +36,9 @@ def ledger() -> str:
                                .order_by(School.bin).limit(MAX_SCHOOLS)))
     rows = ledger_overview(session, who, ids, _keys())
     runs = list_runs(session, who, limit=RECENT_RUNS)
-    return render_template("console/ledger.html", rows=rows, runs=runs, verified=request.args.get("verified"))
+    show_subject = may_read_staff_subject(who.role)
+    return render_template("console/ledger.html", rows=rows, runs=runs, verified=request.args.get("verified"),
+                           actor=lambda value: shown_actor(value, show_subject=show_subject))
 
 
 @blueprint.post("/ledger/verify", endpoint="ledger_verify")

@@ -51,7 +51,7 @@ def test_a_tampered_entry_is_named(checked, settings, recorded, engine):
     ("claims", "status"),
     [
         ({"role": "auditor", "region": "KZ-19"}, 404),  # another region: the school does not exist for them
-        ({"role": "school_admin", "school": "000000000000"}, 404),
+        ({"role": "school_admin", "school": "990340000024"}, 404),  # a valid BIN of no school
         ({"role": "parent"}, 403),
     ],
 )
@@ -154,7 +154,8 @@ def test_runs_are_paged_by_cursor(checked, settings, recorded, session_factory):
     # A cursor is bound to its listing: not valid for another school filter or another caller.
     other = checked.get(f"{RUNS}?limit=2&school={recorded.school.bin}&cursor={first['nextCursor']}", headers=operator)
     assert other.status_code == 422 and other.get_json()["code"] == "invalid_cursor"
-    auditor = checked.get(f"{RUNS}?cursor={first['nextCursor']}", headers=_staff(settings, role="auditor"))
+    auditor = _staff(settings, role="auditor", region=recorded.region.code)
+    auditor = checked.get(f"{RUNS}?cursor={first['nextCursor']}", headers=auditor)
     assert auditor.status_code == 422
 
 

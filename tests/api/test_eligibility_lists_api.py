@@ -125,7 +125,8 @@ def test_roles_and_scope(checked, world, settings, admin) -> None:
     assert_problem(checked.post(_url(world), data=data, content_type="text/csv"), 401, "unauthorized")
     operator = staff_headers(settings, "operator")
     assert checked.post(_url(world), headers=operator, data=data, content_type="text/csv").status_code == 201
-    assert checked.get(f"{_url(world)}?month={month}", headers=staff_headers(settings, "auditor")).status_code == 200
+    auditor = staff_headers(settings, "auditor", region=world.region.code)
+    assert checked.get(f"{_url(world)}?month={month}", headers=auditor).status_code == 200
     assert_problem(checked.get(f"{_url(world)}?month={month}", headers=staff_headers(settings, "supplier")), 403,
                    "forbidden")
 

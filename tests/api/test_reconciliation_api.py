@@ -80,9 +80,9 @@ def test_a_school_admin_sees_their_school_and_a_supplier_its_lines_with_masked_i
     [
         ({"role": "auditor", "region": "KZ-19"}, {"region": "KZ-71"}, 404, "region_not_found"),
         ({"role": "auditor", "region": "KZ-19"}, {"school": "SCHOOL"}, 404, "school_not_found"),
-        ({"role": "school_admin", "school": "000000000000"}, {"school": "SCHOOL"}, 404, "school_not_found"),
+        ({"role": "school_admin", "school": "990340000024"}, {"school": "SCHOOL"}, 404, "school_not_found"),
         ({"role": "school_admin", "school": "SCHOOL"}, {"region": "KZ-19"}, 404, "region_not_found"),
-        ({"role": "supplier", "supplier": "999999999999"}, {}, 403, "unknown_supplier"),
+        ({"role": "supplier", "supplier": "990340000024"}, {}, 403, "unknown_supplier"),
         ({"role": "parent"}, {}, 403, "forbidden"),
         ({"role": "operator"}, {"region": "KZ-99"}, 404, "region_not_found"),
     ],

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import time
+import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.console.conftest import csrf_of
-from wallet.models import ChildAccessLog, MealFeedback
+from wallet.models import ChildAccessLog, ConsoleSession, MealFeedback
 
 
 def _log_count(session_factory, child_id) -> int:
@@ -108,8 +108,9 @@ def test_an_ended_session_keeps_the_feedback_draft(console, meals, world, sessio
     [entry_id] = meals(world.eligible[0])
     console.sign_in("parent")
     page = console.get(f"/console/parent?rate={entry_id}").get_data(as_text=True)
-    with console.client.session_transaction("/console/") as session:
-        session["until"] = int(time.time()) - 1
+    with session_factory() as session:  # the sign-in ends on the server
+        session.execute(update(ConsoleSession).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+        session.commit()
     response = console.client.post("/console/parent/feedback", data={
         "csrf_token": csrf_of(page), "child": str(world.eligible[0].id), "entry": str(entry_id), "rating": "2",
         "tags": "too_salty", "comment": "Суп холодный",

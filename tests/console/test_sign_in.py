@@ -10,10 +10,12 @@ from pathlib import Path
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select, update
 
 from api import create_app
 from tests.console.conftest import csrf_of
 from wallet.config import ConfigError, Settings, settings_from_env
+from wallet.models import ConsoleSession
 
 
 def test_sign_in_page_has_a_labelled_token_field_and_a_language(console):
@@ -96,8 +98,9 @@ def test_sign_in_starts_a_new_session_and_csrf_token(console):
 
 def test_an_ended_session_goes_back_to_sign_in_and_returns_to_the_page(console):
     console.sign_in("operator")
-    with console.client.session_transaction("/console/") as session:
-        session["until"] = int(time.time()) - 1
+    with console.client.application.extensions["wallet.session_factory"]() as db:  # the server's row ends
+        db.execute(update(ConsoleSession).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+        db.commit()
     response = console.get("/console/ledger?x=1")
     assert response.status_code == 303
     location = response.headers["Location"]
@@ -112,8 +115,7 @@ def test_an_ended_session_goes_back_to_sign_in_and_returns_to_the_page(console):
 
 def test_the_session_never_outlives_the_token(console):
     console.sign_in("operator", exp=int(time.time()) + 120)
-    with console.client.session_transaction("/console/") as session:
-        assert session["until"] <= int(time.time()) + 121
+    assert session_end(console) <= time.time() + 121
 
 
 def test_next_must_stay_inside_the_console(console):
@@ -205,8 +207,7 @@ def test_development_secret_is_kept_in_the_instance_folder(settings):
 def test_lifetime_is_bounded_by_the_configuration(console):
     assert console.settings.console_session_s == 1800
     console.sign_in("operator")
-    with console.client.session_transaction("/console/") as session:
-        assert session["until"] <= int(dt.datetime.now(dt.UTC).timestamp()) + 1801
+    assert session_end(console) <= dt.datetime.now(dt.UTC).timestamp() + 1801
 
 
 def test_gunicorn_entry_point_refuses_with_one_line(tmp_path, monkeypatch, capsys):
@@ -226,3 +227,11 @@ def test_gunicorn_entry_point_refuses_with_one_line(tmp_path, monkeypatch, capsy
     assert exit_.value.code == wsgi.APP_LOAD_ERROR
     err = capsys.readouterr().err
     assert "WALLET_SECRET_KEY" in err and err.count("\n") == 1
+
+
+def session_end(console) -> float:
+    """When the (one) sign-in's row on the server ends, as a timestamp."""
+    with console.client.application.extensions["wallet.session_factory"]() as db:
+        (row,) = db.scalars(select(ConsoleSession)).all()
+        return row.expires_at.timestamp()
+

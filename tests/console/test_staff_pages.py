@@ -220,10 +220,8 @@ def test_supplier_claim_differences_are_listed(console, app, meals, world, setti
 def _cli_verify(settings) -> int:
     from click.testing import CliRunner
 
-    from wallet.cli import cli
-    from wallet.cli_commands import register
+    from cli.main import cli
 
-    register(cli)
     env = {"WALLET_ENV": "test", "WALLET_DATABASE_URL": settings.database_url,
            "WALLET_INSTANCE_PATH": str(settings.instance_path)}
     return CliRunner().invoke(cli, ["verify"], env=env, catch_exceptions=False).exit_code

@@ -80,10 +80,8 @@ def test_a_new_generation_with_the_same_seed_changes_nothing(session_factory, tm
 def test_demo_data_command_twice_changes_nothing_the_second_time(database_url, tmp_path):
     from click.testing import CliRunner
 
-    from wallet.cli import cli
-    from wallet.cli_commands import register
+    from cli.main import cli
 
-    register(cli)
     env = {"WALLET_DATABASE_URL": database_url, "WALLET_INSTANCE_PATH": str(tmp_path / "instance")}
     args = ["demo-data", "--students", "40", "--seed", "5", "--today", "2025-10-15"]
     first = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "csv")], env=env)

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from cli.context import EXIT_BAD_INPUT
+from cli.imports import import_command
 from tests.factories import an_iin
-from wallet.cli import EXIT_BAD_INPUT
-from wallet.importing.cli import import_command
 from wallet.models import (
     ClosedPeriod,
     EligibilityList,

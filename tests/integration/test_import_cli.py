@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from wallet.cli import EXIT_BAD_INPUT
+from cli.context import EXIT_BAD_INPUT
+from cli.imports import import_command
 from wallet.identifiers import make_bin
-from wallet.importing.cli import import_command
 from wallet.models import School
 
 HEADER = "bin,name_kk,name_ru,region_code,region_name_kk,region_name_ru\n"

@@ -14,8 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, select, text, update
 
-from wallet.cli import cli
-from wallet.cli_commands import register
+from cli.main import cli
 from wallet.db import transaction
 from wallet.ledger.append import append_entries, lock_chain_head
 from wallet.ledger.totals import CHILD_KEYS, CHILD_VALUES, DAY_KEYS, DAY_VALUES, check, is_late, rebuild
@@ -176,7 +175,6 @@ def test_late_is_judged_at_the_end_of_the_serving_day_in_the_school_zone():
 
 @pytest.fixture
 def run(database_url: str, tmp_path):
-    register(cli)
     runner = CliRunner()
     env = {"WALLET_ENV": "test", "WALLET_DATABASE_URL": database_url, "WALLET_INSTANCE_PATH": str(tmp_path)}
 

@@ -18,8 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text
 
-from wallet.cli import cli
-from wallet.cli_commands import register
+from cli.main import cli
 from wallet.config import Settings
 from wallet.db import transaction
 from wallet.keys import DEV_KEY_FILENAME, load_signing_key, public_keys_of
@@ -186,7 +185,6 @@ def dev_key(instance: Path) -> SigningKey:
 
 @pytest.fixture
 def run(database_url: str, instance: Path):
-    register(cli)
     runner = CliRunner()
     env = {"WALLET_ENV": "test", "WALLET_DATABASE_URL": database_url, "WALLET_INSTANCE_PATH": str(instance)}
 

@@ -9,10 +9,8 @@ from wallet.models import LedgerEntry, QrTokenUse, Voucher
 
 
 def test_demo_data_records_a_month_of_qr_meals_once(database_url, tmp_path, session_factory):
-    from wallet.cli import cli
-    from wallet.cli_commands import register
+    from cli.main import cli
 
-    register(cli)
     env = {"WALLET_DATABASE_URL": database_url, "WALLET_INSTANCE_PATH": str(tmp_path / "instance")}
     args = ["demo-data", "--students", "60", "--seed", "5", "--today", "2025-10-15"]
     first = CliRunner().invoke(cli, args, env=env)

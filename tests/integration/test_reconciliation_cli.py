@@ -10,17 +10,16 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from cli import main as wallet_cli
+from cli.context import EXIT_BAD_INPUT
 from tests.api.test_reconciliation_exports import csv_sections, xlsx_parts
 from tests.reconciliation_world import build_scenario
-from wallet import cli as wallet_cli
-from wallet.cli import EXIT_BAD_INPUT
 from wallet.keys import load_signing_key
 from wallet.ledger.checkpoints import make_checkpoint
 from wallet.models import SupplierClaim
 from wallet.principals import Principal
 from wallet.reconciliation.proofs import entry_proof, school_consistency
 
-wallet_cli._register_subcommands()
 OPERATOR = Principal("op", "operator")
 
 

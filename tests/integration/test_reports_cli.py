@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cli import main as wallet_cli
+from cli.context import EXIT_BAD_INPUT
 from tests.api.test_reconciliation_exports import csv_sections, xlsx_parts
 from tests.reconciliation_world import build_scenario
-from wallet import cli as wallet_cli
-from wallet.cli import EXIT_BAD_INPUT
-
-wallet_cli._register_subcommands()
 
 
 @pytest.fixture

@@ -9,13 +9,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from cli import main as wallet_cli
+from cli.context import EXIT_BAD_INPUT
 from tests.factories import TerminalKey, a_bin, uuid7
-from wallet import cli as wallet_cli
-from wallet.cli import EXIT_BAD_INPUT
 from wallet.ingest import Batch, MealEvent, record_batch
 from wallet.models import Terminal
-
-wallet_cli._register_subcommands()
 
 
 @pytest.fixture

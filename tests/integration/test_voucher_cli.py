@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from wallet.cli import EXIT_BAD_INPUT
-from wallet.vouchers.cli import vouchers_group
+from cli.context import EXIT_BAD_INPUT
+from cli.vouchers import vouchers_group
 from wallet.vouchers.years import school_year_of
 
 

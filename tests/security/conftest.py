@@ -82,7 +82,7 @@ STAFF = {
     "school_admin": lambda s: {"role": "school_admin", "school": s.school},
     "school_admin_b": lambda s: {"role": "school_admin", "school": s.school_b},
     "supplier": lambda s: {"role": "supplier", "supplier": s.supplier},
-    "supplier_unknown": lambda s: {"role": "supplier", "supplier": "990340000017"},
+    "supplier_unknown": lambda s: {"role": "supplier", "supplier": "990340000024"},  # a valid BIN, no supplier
 }
 
 

@@ -125,6 +125,61 @@ def test_failed_authentication_is_counted_against_the_address_not_the_identity_i
                            environ_overrides=elsewhere).status_code == 200
 
 
+CONSOLE_PAGES = ["/console/", "/console/sign-in", "/console/reconciliation", "/console/schools", "/console/ledger",
+                 "/console/parent", "/console/nothing-here"]
+
+
+def test_a_forged_token_is_never_charged_to_the_identity_it_names(limited, sec):
+    """Tokens that name a real staff member, parent and terminal but are not theirs (a broken signature,
+    another key), sent to every console page (which reads its session, not the bearer header) and every API
+    route: each is charged to its sender's address, so the people named keep their whole budget."""
+    from tests.factories import TerminalKey
+
+    def broken(token: str) -> str:
+        return token[:-8] + ("AAAAAAAA" if not token.endswith("AAAAAAAA") else "BBBBBBBB")
+
+    forged = [broken(sec.token("operator")), broken(sec.token("parent")), TerminalKey(sec.terminal.terminal_id).token()]
+    sent = 0
+    for token in forged:
+        targets = [(path, None) for path in CONSOLE_PAGES]
+        targets += [(r.url(sec), r) for r in ROUTES if r.audience in ("terminal", "parent", "staff")]
+        for url, r in targets:
+            sent += 1  # each from an address of its own, so that no address runs out before the victims'
+            method = r.method if r is not None else "GET"
+            response = limited.open(url, method=method, headers={"Authorization": f"Bearer {token}"},
+                                    environ_overrides={"REMOTE_ADDR": f"10.0.{sent // 250}.{sent % 250 + 1}"})
+            response.close()
+            assert response.status_code != 429, f"{method} {url}"
+    assert sent > 3 * LIMIT
+    # The people named, from their own address: every request of their budget is answered.
+    own = {"REMOTE_ADDR": "203.0.113.9"}
+    for who, r in (("operator", TERMINALS), ("parent", CHILDREN), ("terminal", ROSTER)):
+        for _ in range(LIMIT):
+            response = limited.open(r.url(sec), method=r.method, headers=sec.headers(who), environ_overrides=own)
+            assert response.status_code == 200, (who, response.status_code)
+
+
+def test_a_replayed_or_refused_token_is_charged_to_the_address(limited, sec):
+    """A captured terminal token replayed (401 token_replayed), or a real token on a route its role may not
+    use (403): the identity it names is not charged; only a request that passed authentication is."""
+    token = sec.token("terminal")
+    assert limited.get(ROSTER.url(sec), headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    for n in range(2 * LIMIT):
+        replay = limited.get(ROSTER.url(sec), headers={"Authorization": f"Bearer {token}"},
+                             environ_overrides={"REMOTE_ADDR": f"198.51.100.{n + 1}"})
+        assert replay.status_code == 401
+    supplier = sec.headers("supplier")
+    for n in range(2 * LIMIT):
+        refused = limited.get(TERMINALS.url(sec), headers=supplier,
+                              environ_overrides={"REMOTE_ADDR": f"192.0.2.{n + 1}"})
+        assert refused.status_code == 403
+    for _ in range(LIMIT - 1):
+        assert send(limited, ROSTER, sec, "terminal").status_code == 200
+    assert_429(send(limited, ROSTER, sec, "terminal"))
+    for _ in range(LIMIT):
+        assert send(limited, route("GET /api/v1/auditor/feedback"), sec, "supplier").status_code == 200
+
+
 def test_authenticated_requests_do_not_spend_the_address_budget(limited, sec):
     """Many parents behind one carrier NAT share an address: their own requests count against themselves."""
     for who in ("parent", "other_parent"):
@@ -134,8 +189,8 @@ def test_authenticated_requests_do_not_spend_the_address_budget(limited, sec):
 
 
 def test_every_authenticated_view_authenticates_before_anything_else(client, sec, session_factory):
-    """What the limiter relies on (it charges the claimed identity only when the answer is not a 401): on every
-    route, a token that fails verification is a 401 whatever else is wrong with the request."""
+    """On every route, a token that fails verification is a 401 whatever else is wrong with the request (the
+    limiter no longer relies on it: it charges only identities that authentication verified)."""
     from tests.factories import TerminalKey
 
     forged = {"terminal": TerminalKey(sec.terminal.terminal_id).token()}

@@ -23,9 +23,8 @@ from click.testing import CliRunner
 from sqlalchemy import event, func, select
 
 from api import create_app
+from cli.main import cli
 from tests.factories import batch, meal_event
-from wallet.cli import cli
-from wallet.cli_commands import register
 from wallet.db import make_engine
 from wallet.models import LedgerEntry
 
@@ -70,7 +69,6 @@ def _intact(path: Path) -> None:
 
 
 def _verify(database_url: str, instance: Path) -> str:
-    register(cli)
     result = CliRunner().invoke(cli, ["verify"], env={"WALLET_ENV": "test", "WALLET_DATABASE_URL": database_url,
                                                        "WALLET_INSTANCE_PATH": str(instance)})
     assert result.exit_code == 0, result.output

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from cli.main import cli
 from tests.integration.test_ledger_verify import (
     BIN_A,
     N,
@@ -27,8 +28,6 @@ from tests.integration.test_ledger_verify import (
     _rewrite_consistently,
     tamper,
 )
-from wallet.cli import cli
-from wallet.cli_commands import register
 from wallet.config import Settings
 from wallet.db import transaction
 from wallet.keys import load_signing_key, public_keys_of
@@ -56,7 +55,6 @@ def dev_key(tmp_path) -> SigningKey:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def run(database_url, tmp_path):  # type: ignore[no-untyped-def]
-    register(cli)
     env = {"WALLET_ENV": "test", "WALLET_DATABASE_URL": database_url,
            "WALLET_INSTANCE_PATH": str(tmp_path / "instance")}
     return lambda *args: CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)

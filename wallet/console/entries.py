@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wallet.disclosure import shown_text
 from wallet.errors import NotFound
 from wallet.identifiers import mask_iin
 from wallet.models import LedgerEntry, School, Student
@@ -41,8 +42,9 @@ class EntryRow:
 
 
 def _child_label(iin: str | None, ref: str, show_iin: bool) -> str:
-    if iin is None:
-        return ref[:12] + ("…" if len(ref) > 12 else "")
+    if iin is None:  # an unknown child: the reference as sent, an IIN-shaped one masked (wallet.disclosure)
+        shown = shown_text(ref, show_iin=show_iin) or ""
+        return shown[:14] + ("…" if len(shown) > 14 else "")
     return iin if show_iin else mask_iin(iin)
 
 
@@ -50,7 +52,7 @@ def _row(entry: LedgerEntry, iin: str | None, school_bin: str, show_iin: bool) -
     return EntryRow(entry.id, entry.position, entry.kind, entry.meal_type, entry.served_at, entry.received_at,
                     entry.verdict, tuple(r for r in entry.reasons.split(",") if r), entry.terminal_id,
                     entry.device_seq, _child_label(iin, entry.student_ref, show_iin), entry.refers_to,
-                    entry.price_tiyn, school_bin, entry.serving_day, entry.note)
+                    entry.price_tiyn, school_bin, entry.serving_day, shown_text(entry.note, show_iin=show_iin))
 
 
 def day_entries(session: Session, school: School, day: dt.date, *, show_iin: bool = False) -> list[EntryRow]:

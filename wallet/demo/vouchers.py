@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from wallet.models import GuardianLink, Student, Voucher, VoucherConsent
 from wallet.vouchers.offers import entitlements, offer_vouchers, settle_accepted, sync_vouchers
-from wallet.vouchers.service import current_consent_text, transition
+from wallet.vouchers.service import current_consent_text
+from wallet.vouchers.transitions import transition
 from wallet.vouchers.years import parse_school_year, school_year_of
 
 

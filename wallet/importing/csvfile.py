@@ -80,7 +80,8 @@ def check_header(header: list[str], required: tuple[str, ...], optional: tuple[s
     return errors
 
 
-def parse_table(text: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> CsvTable:
+def _open_table(text: str, required: tuple[str, ...],
+                optional: tuple[str, ...]) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     records = _records(text)
     header_record = next(records, None)
     if header_record is None or not any(cell.strip() for cell in header_record[1]):
@@ -89,16 +90,37 @@ def parse_table(text: str, required: tuple[str, ...], optional: tuple[str, ...] 
     header_errors = check_header(header, required, optional)
     if header_errors:
         raise ImportFailed(header_errors)
+    return header, records
+
+
+def _items(header: list[str], records: Iterator[tuple[int, list[str]]]) -> Iterator[CsvRow | RowError]:
     width = len(header)
-    rows: list[CsvRow] = []
-    errors: list[RowError] = []
     for line, record in records:
         if not record or (len(record) == 1 and not record[0].strip()):
             continue  # a blank line
         if len(record) != width:
-            errors.append(RowError(line, "", f"expected {width} cells as in the header, found {len(record)}"))
+            yield RowError(line, "", f"expected {width} cells as in the header, found {len(record)}")
             continue
-        rows.append(CsvRow(line, dict(zip(header, record, strict=True))))
+        yield CsvRow(line, dict(zip(header, record, strict=True)))
+
+
+def iter_table(text: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Iterator[CsvRow | RowError]:
+    """The data rows and row errors one at a time, read as they are asked for, so that a caller can stop
+    early (a file refused after its first errors is not read to its end). ImportFailed as parse_table's, on
+    the first step (the header) or where the text stops being CSV."""
+    header, records = _open_table(text, required, optional)
+    yield from _items(header, records)
+
+
+def parse_table(text: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> CsvTable:
+    header, records = _open_table(text, required, optional)
+    rows: list[CsvRow] = []
+    errors: list[RowError] = []
+    for item in _items(header, records):
+        if isinstance(item, RowError):
+            errors.append(item)
+        else:
+            rows.append(item)
     return CsvTable(tuple(header), rows, errors)
 
 

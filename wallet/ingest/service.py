@@ -16,6 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wallet.errors import FieldError
+from wallet.identifiers import looks_like_iin
 from wallet.ingest import rules
 from wallet.ingest.context import SchoolContext, load_context, one_of, parse_student_ref
 from wallet.ingest.events import Batch, EventOutcome, MealEvent
@@ -24,6 +26,7 @@ from wallet.models import LedgerEntry, MealSlot, School, Terminal
 from wallet.parents.notifications import record_meal_notifications
 from wallet.qr.ingest import QrBatchContext, load_qr_context
 
+IIN_NOT_ALLOWED = "iin_not_allowed"
 # A unique-key race the lock cannot see (it should not happen) is retried this many times.
 _ATTEMPTS = 3
 
@@ -111,6 +114,14 @@ def _classify(
     first_in_batch: dict[uuid.UUID, MealEvent],
 ) -> EventOutcome:
     outcome = EventOutcome(index=event.index, event_id=str(event.event_id), status="recorded")
+    if looks_like_iin(event.student_ref):
+        # A person's number typed where the roster id belongs: never hashed into the ledger, not even as a
+        # refused attempt (see docs/decisions.md, "IIN-shaped references").
+        outcome.status, outcome.code, outcome.message = "invalid", "validation_failed", "The event has invalid fields."
+        outcome.errors = [FieldError(f"events/{event.index}/studentId",
+                                     "looks like an IIN: send the roster's student id, never an IIN",
+                                     IIN_NOT_ALLOWED)]
+        return outcome
     earlier = by_event_id.get(event.event_id)
     if earlier is not None:
         if earlier.terminal_id == terminal.id and earlier.content_hash == event.content_hash():

@@ -2,6 +2,7 @@
 
 from wallet.models.base import ALLERGENS, MEAL_TYPES, Base
 from wallet.models.complaints import COMPLAINT_STATUSES, Complaint, ComplaintHistory
+from wallet.models.console import ConsoleSession
 from wallet.models.ledger import (
     ENTRY_KINDS,
     IDENTIFICATION_METHODS,
@@ -89,6 +90,7 @@ __all__ = [
     "Complaint",
     "ComplaintHistory",
     "ConsentText",
+    "ConsoleSession",
     "Contract",
     "ContractPrice",
     "EligibilityCategory",

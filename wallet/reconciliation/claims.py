@@ -1,7 +1,8 @@
 """Suppliers' monthly claims: meals and amounts per school, day and meal type, as CSV or JSON.
 
-The whole file is checked before anything is stored: every bad row is reported with its line number (CSV)
-or its index (JSON), and a claim with any error stores nothing. A claim for a month already closed in a
+The whole file is checked before anything is stored: bad rows are reported with their line number (CSV) or
+index (JSON), the first MAX_ERRORS of them (checking stops there, so a refused file costs the time and memory
+of its first errors), and a claim with any error stores nothing. A claim for a month already closed in a
 region where the supplier serves is refused: claims come before the close. A supplier may send its claim
 again; each submission is kept as a new version and the newest one is reconciled.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wallet.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
-from wallet.importing.csvfile import decode, parse_table
-from wallet.importing.errors import ImportFailed
+from wallet.importing.csvfile import CsvRow, decode, iter_table
+from wallet.importing.errors import ImportFailed, RowError
 from wallet.importing.fields import Cells, parse_bin, parse_date
 from wallet.models import (
     MEAL_TYPES,
@@ -39,7 +41,7 @@ JSON_KEYS = {"schoolBin", "day", "mealType", "meals", "amountTiyn"}
 MAX_LINES = 100_000
 MAX_MEALS = 1_000_000
 MAX_AMOUNT = 10**13
-MAX_ERRORS = 200  # reported per refusal; the count of the rest is given
+MAX_ERRORS = 200  # a refused claim reports at most this many errors, and stops reading at the last one
 
 
 @dataclass(frozen=True)
@@ -56,79 +58,128 @@ class ClaimRefused(InvalidInput):
     """The claim file has errors; nothing was stored."""
 
 
-def _refuse(errors: list[FieldError]) -> ClaimRefused:
+class _Errors:
+    """The errors of one claim, up to MAX_ERRORS: `full` tells the reader to stop, so that a refused file
+    costs the time and memory of its first errors, not of its whole length."""
+
+    def __init__(self) -> None:
+        self.items: list[FieldError] = []
+
+    def add(self, errors: list[FieldError]) -> None:
+        self.items += errors[: MAX_ERRORS - len(self.items)]
+
+    @property
+    def full(self) -> bool:
+        return len(self.items) >= MAX_ERRORS
+
+    def refuse_if_any(self) -> None:
+        if self.items:
+            raise _refuse(self.items, stopped=self.full)
+
+
+def _refuse(errors: list[FieldError], *, stopped: bool = False) -> ClaimRefused:
     shown = errors[:MAX_ERRORS]
-    more = f" (and {len(errors) - len(shown)} more)" if len(errors) > len(shown) else ""
+    more = f" (and more: checking stopped after {MAX_ERRORS} errors)" if stopped else ""
     first = shown[0].message if shown else "no details"
     return ClaimRefused("invalid_claim", f"the claim was refused, nothing was stored: {first}{more}", shown)
+
+
+def _too_large() -> InvalidInput:
+    return InvalidInput("claim_too_large", f"a claim has at most {MAX_LINES} lines",
+                        [FieldError("lines", f"at most {MAX_LINES}")])
 
 
 # --- parsing -------------------------------------------------------------------------------------------
 
 
+def _csv_items(text: str) -> Iterator[CsvRow | RowError]:
+    return iter_table(text, CSV_COLUMNS)
+
+
 def parse_csv(data: bytes) -> list[ClaimRow]:
-    """Rows of a CSV claim (UTF-8, a byte-order mark allowed, a header naming CSV_COLUMNS)."""
+    """Rows of a CSV claim (UTF-8, a byte-order mark allowed, a header naming CSV_COLUMNS); read row by row
+    and abandoned at the MAX_ERRORS-th error or past MAX_LINES rows."""
+    errors = _Errors()
+    rows: list[ClaimRow] = []
     try:
         if not data.strip() or data.strip() == b"\xef\xbb\xbf":
             raise ImportFailed([])
-        table = parse_table(decode(data), CSV_COLUMNS)
+        for item in _csv_items(decode(data)):
+            if isinstance(item, RowError):
+                errors.add([FieldError(f"line {item.line}", str(item))])
+            else:
+                row = _csv_row(item, errors)
+                if row is not None:
+                    rows.append(row)
+            if errors.full:
+                break
+            if len(rows) > MAX_LINES:
+                raise _too_large()
     except ImportFailed as exc:
-        errors = [FieldError(f"line {e.line}" + (f"/{e.column}" if e.column else ""), str(e)) for e in exc.errors]
-        raise _refuse(errors or [FieldError("line 1", "line 1: the file is empty; expected a header row "
-                                            f"{','.join(CSV_COLUMNS)}")]) from exc
-    errors = [FieldError(f"line {e.line}", str(e)) for e in table.errors]
-    rows: list[ClaimRow] = []
-    for row in table.rows:
-        cells = Cells(row.cells)
-        school_bin = cells.bin("school_bin")
-        day = cells.date("day")
-        meal_type = cells.choice("meal_type", MEAL_TYPES)
-        meals = cells.integer("meals", 0, MAX_MEALS)
-        amount = cells.integer("amount_tiyn", 0, MAX_AMOUNT)
-        if cells.errors:
-            errors += [FieldError(f"line {row.line}/{e.field}", f"line {row.line}: {e.field}: {e.message}")
-                       for e in cells.errors]
-            continue
-        assert school_bin and day and meal_type and meals is not None and amount is not None
-        rows.append(ClaimRow(f"line {row.line}", school_bin, day, meal_type, meals, amount))
-    if errors:
-        raise _refuse(errors)
+        found = [FieldError(f"line {e.line}" + (f"/{e.column}" if e.column else ""), str(e)) for e in exc.errors]
+        raise _refuse(found or [FieldError("line 1", "line 1: the file is empty; expected a header row "
+                                           f"{','.join(CSV_COLUMNS)}")]) from exc
+    errors.refuse_if_any()
     return rows
+
+
+def _csv_row(row: CsvRow, errors: _Errors) -> ClaimRow | None:
+    cells = Cells(row.cells)
+    school_bin = cells.bin("school_bin")
+    day = cells.date("day")
+    meal_type = cells.choice("meal_type", MEAL_TYPES)
+    meals = cells.integer("meals", 0, MAX_MEALS)
+    amount = cells.integer("amount_tiyn", 0, MAX_AMOUNT)
+    if cells.errors:
+        errors.add([FieldError(f"line {row.line}/{e.field}", f"line {row.line}: {e.field}: {e.message}")
+                    for e in cells.errors])
+        return None
+    assert school_bin and day and meal_type and meals is not None and amount is not None
+    return ClaimRow(f"line {row.line}", school_bin, day, meal_type, meals, amount)
 
 
 def parse_json(document: Any) -> tuple[list[ClaimRow], dict[str, Any]]:
     """Rows of a JSON claim `{"lines": [{schoolBin, day, mealType, meals, amountTiyn}, ...]}`, and the
-    document's optional `month` and `supplierBin`."""
+    document's optional `month` and `supplierBin`; checking stops at the MAX_ERRORS-th error."""
     if not isinstance(document, dict) or not isinstance(document.get("lines"), list):
         raise _refuse([FieldError("lines", "the claim must be an object with a `lines` array")])
+    if len(document["lines"]) > MAX_LINES:
+        raise _too_large()
     unknown = set(document) - {"lines", "month", "supplierBin"}
-    errors = [FieldError(key, f"{key}: unknown member") for key in sorted(unknown)]
+    errors = _Errors()
+    errors.add([FieldError(key, f"{key}: unknown member") for key in sorted(unknown)])
     rows: list[ClaimRow] = []
     for index, item in enumerate(document["lines"]):
-        where = f"lines/{index}"
-        if not isinstance(item, dict):
-            errors.append(FieldError(where, f"{where}: must be an object"))
-            continue
-        row_errors = [FieldError(f"{where}/{k}", f"{where}/{k}: unknown member") for k in sorted(set(item) - JSON_KEYS)]
-        row_errors += [FieldError(f"{where}/{k}", f"{where}/{k}: is required") for k in sorted(JSON_KEYS - set(item))]
-        values: dict[str, Any] = {}
-        for key, check in (("schoolBin", _json_bin), ("day", _json_date), ("mealType", _json_meal_type),
-                           ("meals", lambda v: _json_int(v, MAX_MEALS)),
-                           ("amountTiyn", lambda v: _json_int(v, MAX_AMOUNT))):
-            if key not in item:
-                continue
-            try:
-                values[key] = check(item[key])
-            except ValueError as exc:
-                row_errors.append(FieldError(f"{where}/{key}", f"{where}/{key}: {exc}"))
-        if row_errors:
-            errors += row_errors
-            continue
-        rows.append(ClaimRow(where, values["schoolBin"], values["day"], values["mealType"], values["meals"],
-                             values["amountTiyn"]))
-    if errors:
-        raise _refuse(errors)
+        if errors.full:
+            break
+        row = _json_row(f"lines/{index}", item, errors)
+        if row is not None:
+            rows.append(row)
+    errors.refuse_if_any()
     return rows, {k: document[k] for k in ("month", "supplierBin") if k in document}
+
+
+def _json_row(where: str, item: Any, errors: _Errors) -> ClaimRow | None:
+    if not isinstance(item, dict):
+        errors.add([FieldError(where, f"{where}: must be an object")])
+        return None
+    row_errors = [FieldError(f"{where}/{k}", f"{where}/{k}: unknown member") for k in sorted(set(item) - JSON_KEYS)]
+    row_errors += [FieldError(f"{where}/{k}", f"{where}/{k}: is required") for k in sorted(JSON_KEYS - set(item))]
+    values: dict[str, Any] = {}
+    for key, check in (("schoolBin", _json_bin), ("day", _json_date), ("mealType", _json_meal_type),
+                       ("meals", lambda v: _json_int(v, MAX_MEALS)),
+                       ("amountTiyn", lambda v: _json_int(v, MAX_AMOUNT))):
+        if key not in item:
+            continue
+        try:
+            values[key] = check(item[key])
+        except ValueError as exc:
+            row_errors.append(FieldError(f"{where}/{key}", f"{where}/{key}: {exc}"))
+    if row_errors:
+        errors.add(row_errors)
+        return None
+    return ClaimRow(where, values["schoolBin"], values["day"], values["mealType"], values["meals"],
+                    values["amountTiyn"])
 
 
 def _json_bin(value: Any) -> str:
@@ -196,8 +247,7 @@ def submit_claim(session: Session, principal: Principal, month: Month, rows: lis
     if not rows:
         raise InvalidInput("empty_claim", "the claim has no lines", [FieldError("lines", "at least one line")])
     if len(rows) > MAX_LINES:
-        raise InvalidInput("claim_too_large", f"a claim has at most {MAX_LINES} lines",
-                           [FieldError("lines", f"at most {MAX_LINES}")])
+        raise _too_large()
     schools = dict(session.execute(
         select(School.bin, School.id).where(School.bin.in_({r.school_bin for r in rows}))).all())
     contracts: dict[int, list[tuple[dt.date, dt.date]]] = {}
@@ -207,24 +257,25 @@ def submit_claim(session: Session, principal: Principal, month: Month, rows: lis
                Contract.valid_to >= month.first_day)
     ):
         contracts.setdefault(school_id, []).append((start, end))
-    errors: list[FieldError] = []
+    errors = _Errors()
     seen: dict[tuple[str, dt.date, str], str] = {}
     for row in rows:
+        if errors.full:
+            break
         key = (row.school_bin, row.day, row.meal_type)
         school_id = schools.get(row.school_bin)
         if key in seen:
-            errors.append(FieldError(row.where, f"{row.where}: repeats {seen[key]} (same school, day and meal type)"))
+            errors.add([FieldError(row.where, f"{row.where}: repeats {seen[key]} (same school, day and meal type)")])
         seen.setdefault(key, row.where)
         if Month.of(row.day) != month:
-            errors.append(FieldError(f"{row.where}/day", f"{row.where}: day {row.day} is not in {month}"))
+            errors.add([FieldError(f"{row.where}/day", f"{row.where}: day {row.day} is not in {month}")])
         if school_id is None:
-            errors.append(FieldError(f"{row.where}/school", f"{row.where}: no school with BIN {row.school_bin}"))
+            errors.add([FieldError(f"{row.where}/school", f"{row.where}: no school with BIN {row.school_bin}")])
         elif not any(start <= row.day <= end for start, end in contracts.get(school_id, ())):
-            errors.append(FieldError(f"{row.where}/school",
-                                     f"{row.where}: supplier {supplier.bin} has no contract at school "
-                                     f"{row.school_bin} on {row.day}"))
-    if errors:
-        raise _refuse(errors)
+            errors.add([FieldError(f"{row.where}/school",
+                                   f"{row.where}: supplier {supplier.bin} has no contract at school "
+                                   f"{row.school_bin} on {row.day}")])
+    errors.refuse_if_any()
     version = (session.scalar(select(func.max(SupplierClaim.version)).where(
         SupplierClaim.supplier_id == supplier.id, SupplierClaim.month == str(month))) or 0) + 1
     claim = SupplierClaim(
@@ -245,18 +296,49 @@ def submit_claim(session: Session, principal: Principal, month: Month, rows: lis
     return claim
 
 
-def list_claims(session: Session, principal: Principal, month: Month) -> list[tuple[SupplierClaim, str]]:
-    """The month's claims (every version) the caller may see, with the supplier's BIN."""
+@dataclass(frozen=True)
+class ClaimSummary:
+    """A claim as one reader sees it: its lines and totals over the schools of the reader's scope only."""
+
+    id: int
+    month: str
+    version: int
+    submitted_at: dt.datetime
+    submitted_by: str
+    source_format: str
+    file_sha256: str
+    line_count: int
+    total_meals: int
+    total_amount_tiyn: int
+
+
+def list_claims(session: Session, principal: Principal, month: Month) -> list[tuple[ClaimSummary, str]]:
+    """The month's claims (every version) the caller may see, with the supplier's BIN.
+
+    Operators and the supplier itself see whole claims. Anyone else (a school administrator, an auditor)
+    sees a claim only when it has lines at a school of their scope, and its line count and totals over those
+    lines only: another school's figures are not theirs to read."""
     from wallet.scope import schools_in_scope
 
+    line = SupplierClaimLine
+    whole = principal.role in ("operator", "supplier")
+    sums = (
+        select(line.claim_id, func.count().label("lines"), func.sum(line.meals).label("meals"),
+               func.sum(line.amount_tiyn).label("amount"))
+        .group_by(line.claim_id)
+    )
+    if not whole:
+        sums = sums.where(line.school_id.in_(schools_in_scope(principal)))
+    scoped = sums.subquery("scoped_lines")
     statement = (
-        select(SupplierClaim, Supplier.bin).join(Supplier, Supplier.id == SupplierClaim.supplier_id)
+        select(SupplierClaim, Supplier.bin, scoped.c.lines, scoped.c.meals, scoped.c.amount)
+        .join(Supplier, Supplier.id == SupplierClaim.supplier_id)
+        .join(scoped, scoped.c.claim_id == SupplierClaim.id)
         .where(SupplierClaim.month == str(month))
         .order_by(Supplier.bin, SupplierClaim.version)
     )
     if principal.role == "supplier":
         statement = statement.where(Supplier.bin == (principal.supplier_bin or ""))
-    elif principal.role != "operator":
-        statement = statement.where(SupplierClaim.supplier_id.in_(
-            select(Contract.supplier_id).where(Contract.school_id.in_(schools_in_scope(principal)))))
-    return [(claim, supplier_bin) for claim, supplier_bin in session.execute(statement).all()]
+    return [(ClaimSummary(c.id, c.month, c.version, c.submitted_at, c.submitted_by, c.source_format,
+                          c.file_sha256, int(lines), int(meals or 0), int(amount or 0)), supplier_bin)
+            for c, supplier_bin, lines, meals, amount in session.execute(statement).all()]

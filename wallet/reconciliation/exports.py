@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from wallet.disclosure import shown_actor, shown_text
 from wallet.identifiers import mask_iin
 from wallet.ingest.context import one_of
 from wallet.ingest.rules import REASON_CODES
@@ -194,7 +195,7 @@ def entries_document(session: Session, scope: Scope, month: Month, *, now: dt.da
 
     The session's transaction must stay open until the document has been written."""
     as_of = load_as_of(session, scope, month)
-    show_iin = scope.show_iin
+    show_iin, show_staff = scope.show_iin, scope.show_staff
 
     def rows() -> Iterator[list[Any]]:
         result = session.execute(_entries_statement(session, scope, month),
@@ -204,10 +205,11 @@ def entries_document(session: Session, scope: Scope, month: Month, *, now: dt.da
                 for r in partition:
                     iin = r.iin if r.iin is None or show_iin else mask_iin(r.iin)
                     yield [r.id, r.bin, r.position, r.kind, None if r.event_id is None else str(r.event_id),
-                           r.terminal_id, r.device_seq, r.student_ref,
+                           r.terminal_id, r.device_seq, shown_text(r.student_ref, show_iin=show_iin),
                            None if r.student_id is None else str(r.student_id), iin, r.meal_type, r.method,
                            r.served_at, r.serving_day, r.billing_month, r.received_at, r.verdict, r.reasons,
-                           r.category_code, r.contract_id, r.price_tiyn, r.refers_to, r.actor, r.note,
+                           r.category_code, r.contract_id, r.price_tiyn, r.refers_to,
+                           shown_actor(r.actor, show_subject=show_staff), shown_text(r.note, show_iin=show_iin),
                            bytes(r.leaf_hash).hex()]
         finally:
             result.close()

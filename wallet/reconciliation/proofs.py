@@ -5,7 +5,9 @@ Merkle tree whose root a signed checkpoint names. A consistency proof shows that
 signed checkpoint is a prefix of the chain at a later one: history was only appended to.
 
 `verify_document` checks either kind offline: the checkpoint signatures (Ed25519 over RFC 8785 bytes), that
-the payload is canonical and hashes to the leaf, and the RFC 6962/9162 proof itself.
+the payload is canonical and hashes to the leaf, and the RFC 6962/9162 proof itself. A proof made for a reader
+who may not see a child's IIN or a staff subject carries the payload with those members masked and names them
+in `redacted`: it then proves the leaf's place in the signed tree, not the masked members' values.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wallet.disclosure import may_read_iin, may_read_staff_subject, shown_actor, shown_text
 from wallet.errors import FieldError, InvalidInput, NotFound
 from wallet.ledger.canonical import NotCanonicalError, canonical_bytes
 from wallet.ledger.checkpoints import make_checkpoint
@@ -48,11 +51,12 @@ def _leaf_hashes(session: Session, school_id: int, tree_size: int) -> list[bytes
 
 
 def entry_proof(session: Session, principal: Principal, entry_id: int, key: SigningKey, *,
-                tree_size: int | None = None) -> dict[str, Any]:
+                tree_size: int | None = None, mask_iins: bool = False) -> dict[str, Any]:
     """The inclusion proof of an entry against a signed checkpoint of its school's chain.
 
     By default the newest checkpoint that covers the entry; when none does yet, one is signed now (and
-    committed). With `tree_size`, the stored checkpoint of that size.
+    committed). With `tree_size`, the stored checkpoint of that size. The payload is shown as the reader may
+    see it (payload_for); `mask_iins` masks IIN-shaped members even for IIN readers (the console's rule).
     """
     entry = session.scalars(
         select(LedgerEntry).where(LedgerEntry.id == entry_id,
@@ -79,17 +83,38 @@ def entry_proof(session: Session, principal: Principal, entry_id: int, key: Sign
             session.commit()
     leaves = _leaf_hashes(session, school.id, checkpoint.tree_size)
     index = entry.position - 1
+    payload, redacted = payload_for(entry.payload, principal.role, mask_iins=mask_iins)
     return {
         "format": INCLUSION_FORMAT,
         "entryId": entry.id,
         "schoolBin": school.bin,
         "leafIndex": index,
         "treeSize": checkpoint.tree_size,
-        "payload": entry.payload,
+        "payload": payload,
         "leafHash": bytes(entry.leaf_hash).hex(),
         "inclusionProof": [h.hex() for h in inclusion_proof(index, leaves)],
         "checkpoint": signed_checkpoint(checkpoint),
+        **({"redacted": redacted} if redacted else {}),
     }
+
+
+def payload_for(payload: str, reader_role: str, *, mask_iins: bool = False) -> tuple[str, list[str]]:
+    """The hashed payload as this reader may see it, and the members masked for them (wallet.disclosure).
+
+    A masked payload no longer hashes to the leaf: the document then names the masked members in `redacted`,
+    and what it proves is the leaf's place in the signed tree, not those members' values."""
+    show_iin, show_staff = may_read_iin(reader_role) and not mask_iins, may_read_staff_subject(reader_role)
+    parsed = json.loads(payload)
+    shown = {**parsed}
+    for member in ("studentRef", "note"):
+        if isinstance(parsed.get(member), str):
+            shown[member] = shown_text(parsed[member], show_iin=show_iin)
+    if isinstance(parsed.get("actor"), str):
+        shown["actor"] = shown_actor(parsed["actor"], show_subject=show_staff)
+    redacted = sorted(member for member in shown if shown[member] != parsed[member])
+    if not redacted:
+        return payload, []
+    return canonical_bytes(shown).decode("utf-8"), redacted
 
 
 def _checkpoint_at(session: Session, school: School, tree_size: int) -> Checkpoint:
@@ -164,9 +189,18 @@ def _hashes(value: Any) -> list[bytes] | None:
     return hashes if all(len(h) == 32 for h in hashes) else None
 
 
+def redacted_members(document: Any) -> list[str]:
+    """The payload members an inclusion proof masked for its reader (their values are not proven)."""
+    redacted = document.get("redacted") if isinstance(document, dict) else None
+    return [m for m in redacted if isinstance(m, str)] if isinstance(redacted, list) else []
+
+
 def _verify_inclusion(doc: dict[str, Any], public_keys: Mapping[str, bytes]) -> list[str]:
-    if set(doc) != _INCLUSION_KEYS:
-        return [f"the document's members differ from {sorted(_INCLUSION_KEYS)}"]
+    if set(doc) - {"redacted"} != _INCLUSION_KEYS:
+        return [f"the document's members differ from {sorted(_INCLUSION_KEYS)} (and `redacted`)"]
+    redacted = redacted_members(doc)
+    if "redacted" in doc and (not redacted or len(redacted) != len(doc["redacted"])):
+        return ["redacted: must be a non-empty list of payload member names"]
     problems, root = _check_signed("checkpoint", doc["checkpoint"], doc["schoolBin"], doc["treeSize"], public_keys)
     payload = doc["payload"]
     if not isinstance(payload, str):
@@ -179,7 +213,14 @@ def _verify_inclusion(doc: dict[str, Any], public_keys: Mapping[str, bytes]) -> 
     if not canonical:
         problems.append("payload: not in canonical (RFC 8785) form")
     leaf = leaf_hash(payload.encode("utf-8"))
-    if doc["leafHash"] != leaf.hex():
+    if redacted:  # masked members: the leaf is the hash given, and only its inclusion is proven
+        if not isinstance(parsed, dict) or not set(redacted) <= set(parsed):
+            problems.append("redacted: names members the payload does not have")
+        hashes = _hashes([doc["leafHash"]])
+        if hashes is None:
+            return [*problems, "leafHash: must be a SHA-256 hash in hex"]
+        leaf = hashes[0]
+    elif doc["leafHash"] != leaf.hex():
         problems.append(f"leafHash: the payload hashes to {leaf.hex()}, not {doc['leafHash']}")
     index = doc["leafIndex"]
     if not isinstance(parsed, dict) or parsed.get("position") != (index + 1 if isinstance(index, int) else None):

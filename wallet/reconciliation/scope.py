@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wallet.disclosure import IIN_READERS, may_read_staff_subject
 from wallet.errors import FieldError, Forbidden, InvalidInput, NotFound
 from wallet.models import Region, School, Supplier
 from wallet.principals import STAFF_ROLES, Principal
@@ -19,8 +20,6 @@ from wallet.scope import school_in_scope, schools_in_scope
 
 _BIN = re.compile(r"\d{12}")
 _REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
-# Who may read a child's full IIN in reconciliations and exports; everyone else gets it masked.
-IIN_READERS = ("operator", "auditor", "school_admin")
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,8 @@ class Scope:
     schools: tuple[ScopeSchool, ...]  # in BIN order
     supplier_id: int | None = None
     supplier_bin: str | None = None
-    show_iin: bool = False
+    show_iin: bool = False  # children's IINs (and IIN-shaped references) in full (wallet.disclosure)
+    show_staff: bool = False  # staff subjects in `actor` in full, else the role alone (wallet.disclosure)
 
     @property
     def school_ids(self) -> list[int]:
@@ -92,7 +92,7 @@ def resolve_scope(
         region_id = session.scalar(select(Region.id).where(Region.code == region))
         in_reach = region_id is not None and (
             principal.role == "operator"
-            or (principal.role == "auditor" and principal.region_code in (None, region))
+            or (principal.role == "auditor" and (principal.national or principal.region_code == region))
             or session.scalar(select(School.id).where(School.region_id == region_id, School.id.in_(visible)).limit(1))
             is not None
         )
@@ -106,7 +106,8 @@ def resolve_scope(
     schools = tuple(ScopeSchool(*row) for row in session.execute(query.order_by(School.bin)))
     return Scope(label=label, schools=schools, supplier_id=supplier_id,
                  supplier_bin=principal.supplier_bin if supplier_id is not None else None,
-                 show_iin=principal.role in IIN_READERS if show_iin is None else show_iin)
+                 show_iin=principal.role in IIN_READERS if show_iin is None else show_iin,
+                 show_staff=may_read_staff_subject(principal.role))
 
 
 def _default_label(principal: Principal) -> str:

@@ -27,6 +27,7 @@ from wallet.ingest.context import CATEGORY_PRIORITY
 from wallet.ledger.append import lock_chain_head
 from wallet.models import Enrollment, ParentNotification, StudentEligibility, Voucher, VoucherTransition
 from wallet.vouchers.lifecycle import FINAL_STATUSES
+from wallet.vouchers.transitions import transition
 from wallet.vouchers.years import parse_school_year
 
 # How long a guardian has to answer an offer (never past the end of the school year).
@@ -164,8 +165,6 @@ def _lost_reason(session: Session, voucher: Voucher, day: dt.date) -> str:
 
 def _move(session: Session, voucher: Voucher, to_status: str, reason: str, now: dt.datetime,
           report: VoucherReport | None = None) -> None:
-    from wallet.vouchers.service import transition
-
     from_status = voucher.status
     transition(session, voucher, to_status, reason, actor_role=SYSTEM, actor_id=SYSTEM, now=now)
     if report is not None:

@@ -1,5 +1,5 @@
-"""Changing a voucher: every change goes through `transition`, which checks the lifecycle and appends the
-`voucher_transitions` row; guardians' answers also append a `voucher_consents` row.
+"""Changing a voucher: every change goes through `transition` (wallet.vouchers.transitions), which checks the
+lifecycle and appends the `voucher_transitions` row; guardians' answers also append a `voucher_consents` row.
 
 A voucher is changed under a row lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite's writers already take
 the database write lock with BEGIN IMMEDIATE, wallet.db), so two guardians answering at once are served one
@@ -16,8 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wallet.errors import Conflict, NotFound
-from wallet.models import ConsentText, GuardianLink, School, Voucher, VoucherConsent, VoucherTransition
-from wallet.vouchers.lifecycle import CONSENTED_STATUSES, check_transition
+from wallet.models import ConsentText, GuardianLink, School, Voucher, VoucherConsent
+from wallet.vouchers.lifecycle import CONSENTED_STATUSES
+from wallet.vouchers.offers import settle_accepted
+from wallet.vouchers.transitions import transition
 
 
 class VoucherNotFound(NotFound):
@@ -26,18 +28,6 @@ class VoucherNotFound(NotFound):
 
 def voucher_not_found() -> VoucherNotFound:
     return VoucherNotFound("voucher_not_found", "No voucher with this id is offered to your children.")
-
-
-def transition(session: Session, voucher: Voucher, to_status: str, reason: str, *, actor_role: str,
-               actor_id: str, now: dt.datetime) -> VoucherTransition:
-    """Move a (locked) voucher to `to_status`, appending the transition row; TransitionNotAllowed if illegal."""
-    check_transition(voucher.status, to_status, reason)
-    row = VoucherTransition(voucher_id=voucher.id, from_status=voucher.status, to_status=to_status,
-                            reason=reason, actor_role=actor_role, actor_id=actor_id[:80], at=now)
-    voucher.status = to_status
-    voucher.status_changed_at = now
-    session.add(row)
-    return row
 
 
 def lock_voucher(session: Session, voucher_id: uuid.UUID) -> Voucher | None:
@@ -112,8 +102,6 @@ def accept(session: Session, parent_iin: str, voucher_id: uuid.UUID | None, text
                now=now)
     session.add(VoucherConsent(voucher_id=voucher.id, parent_iin=parent_iin, decision="accepted",
                                text_version=current.version, at=now))
-    from wallet.vouchers.offers import settle_accepted  # offers builds on this module
-
     settle_accepted(session, voucher, today or school_today(session, voucher.school_id, now), now)
     session.commit()
     return voucher

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 from wallet.errors import FieldError, InvalidInput
 
+# Kazakhstan has one time zone since March 2024; schools' own zones matter for serving days, not for jobs.
+ZONE = "Asia/Almaty"
 _YEAR = re.compile(r"^(\d{4})-(\d{4})$")
 START_MONTH, END_MONTH, END_DAY = 9, 5, 31
 
@@ -25,3 +28,8 @@ def school_year_of(day: dt.date) -> str:
     """The school year a day belongs to; summer days (June to August) belong to the year about to start."""
     first = day.year if day.month > END_MONTH else day.year - 1
     return f"{first}-{first + 1}"
+
+
+def today_in_kazakhstan(now: dt.datetime) -> dt.date:
+    """The day it is in Kazakhstan at `now` (an aware time): the day the voucher jobs judge entitlement on."""
+    return now.astimezone(ZoneInfo(ZONE)).date()

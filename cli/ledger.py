@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from wallet.cli import EXIT_BAD_INPUT, Context, pass_context
+from cli.context import EXIT_BAD_INPUT, EXIT_MISMATCH, Context, domain, pass_context
 from wallet.db import make_session_factory
+from wallet.schools import school_ids_by_bin
 
 if TYPE_CHECKING:
     from wallet.ledger.run_history import RunView
 
-EXIT_MISMATCH = 1
 MAX_HISTORY = 1000
 _BIN = re.compile(r"\d{12}")
 
@@ -82,18 +82,10 @@ def verify_command(
 
 
 def _print_history(ctx: Context, school_bin: str | None, limit: int) -> None:
-    from sqlalchemy import select
-
     from wallet.ledger.run_history import list_runs
-    from wallet.models import School
 
-    with make_session_factory(ctx.engine())() as session:
-        school_id = None
-        if school_bin is not None:
-            school_id = session.scalar(select(School.id).where(School.bin == school_bin))
-            if school_id is None:
-                click.echo(f"wallet: no school with BIN {school_bin}", err=True)
-                raise SystemExit(EXIT_BAD_INPUT)
+    with make_session_factory(ctx.engine())() as session, domain():
+        school_id = None if school_bin is None else school_ids_by_bin(session, [school_bin])[0]
         runs = list_runs(session, None, school_id=school_id, limit=limit)
     for run in runs:
         click.echo(_history_line(run))
@@ -124,11 +116,8 @@ def _history_line(run: RunView) -> str:
 @pass_context
 def checkpoint_command(ctx: Context, school_bin: str | None, reason: str) -> None:
     """Sign the current head of school chains (a checkpoint); one at the same size is not made twice."""
-    from sqlalchemy import select
-
     from wallet.keys import load_signing_key
     from wallet.ledger.checkpoints import MAX_REASON_CHARS, make_checkpoints
-    from wallet.models import School
 
     _check_bin(school_bin)
     if not reason.strip() or len(reason) > MAX_REASON_CHARS:
@@ -138,12 +127,8 @@ def checkpoint_command(ctx: Context, school_bin: str | None, reason: str) -> Non
     session_factory = make_session_factory(ctx.engine())
     school_ids = None
     if school_bin is not None:
-        with session_factory() as session:
-            school_id = session.scalar(select(School.id).where(School.bin == school_bin))
-        if school_id is None:
-            click.echo(f"wallet: no school with BIN {school_bin}", err=True)
-            raise SystemExit(EXIT_BAD_INPUT)
-        school_ids = [school_id]
+        with session_factory() as session, domain():
+            school_ids = school_ids_by_bin(session, [school_bin])
     checkpoints = make_checkpoints(session_factory, key, school_ids, reason=reason)
     for checkpoint in checkpoints:
         chain_id = json.loads(checkpoint.body)["chainId"]

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
-from wallet.cli import EXIT_BAD_INPUT, Context, pass_context
+from cli.context import EXIT_BAD_INPUT, Context, pass_context
 from wallet.db import make_session_factory, transaction
 from wallet.importing.errors import ImportFailed
 from wallet.importing.service import KINDS, import_file
-from wallet.vouchers.cli import ZONE
 from wallet.vouchers.imports import import_eligibility_feed, import_eligibility_list, run_voucher_jobs
+from wallet.vouchers.years import today_in_kazakhstan
 
 # Kinds that are not registry tables of their own: a school's monthly list and the state registries' feed
 # (wallet.vouchers.imports); they and `eligibility` are followed by the voucher jobs.
@@ -56,7 +55,7 @@ def import_command(ctx: Context, kind: str, file: Path) -> None:
 
 def _today() -> tuple[dt.datetime, dt.date]:
     now = dt.datetime.now(dt.UTC)
-    return now, now.astimezone(ZoneInfo(ZONE)).date()
+    return now, today_in_kazakhstan(now)
 
 
 def _voucher_jobs(factory: sessionmaker[Session]) -> str:

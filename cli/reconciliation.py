@@ -10,42 +10,25 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from wallet.cli import EXIT_BAD_INPUT, Context, pass_context
-from wallet.errors import DomainError
+from cli.context import OPERATOR, Context, domain, fail, pass_context
+from cli.output import write_chunks
 from wallet.principals import Principal
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from wallet.reconciliation.months import Month
+    from wallet.reconciliation.scope import Scope
+
 EXIT_PROOF_FAILED = 1
-OPERATOR = Principal(subject="cli", role="operator")
 PROGRESS_EVERY = 1000
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    click.echo(f"wallet: {message}", err=True)
-    raise SystemExit(code)
-
-
-def _domain_errors(exc: DomainError) -> None:
-    click.echo(f"wallet: {exc.message}", err=True)
-    for error in exc.field_errors:
-        text = error.message if error.message.startswith(error.field) else f"{error.field}: {error.message}"
-        click.echo(f"  {text}", err=True)
-    raise SystemExit(EXIT_BAD_INPUT)
-
-
-@contextlib.contextmanager
-def _domain() -> Iterator[None]:
-    try:
-        yield
-    except DomainError as exc:
-        _domain_errors(exc)
 
 
 def _scope_args(scope_text: str) -> tuple[Principal, str | None, str | None]:
@@ -58,27 +41,21 @@ def _scope_args(scope_text: str) -> tuple[Principal, str | None, str | None]:
 
 
 @contextlib.contextmanager
-def _atomic_output(path: Path) -> Iterator[Path]:
-    """A temporary file beside `path`, renamed onto it only when the block completes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    temporary = Path(name)
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+def _month_in_scope(ctx: Context, month: str, scope_text: str,
+                    show_iin: bool) -> Iterator[tuple[Session, Scope, Month]]:
+    """(session, scope, month) of a reportable month, the session reading one snapshot; domain errors raised in
+    the block end the command with exit status 2."""
+    from wallet.db import make_session_factory
+    from wallet.ledger.verify import begin_snapshot
+    from wallet.reconciliation.months import reportable_month
+    from wallet.reconciliation.scope import resolve_scope
 
-
-def _write_chunks(chunks: Iterator[bytes], path: Path) -> int:
-    size = 0
-    with _atomic_output(path) as temporary, temporary.open("wb") as handle:
-        for chunk in chunks:
-            handle.write(chunk)
-            size += len(chunk)
-    return size
+    with domain():
+        parsed = reportable_month(month)
+        principal, region, school = _scope_args(scope_text)
+        with make_session_factory(ctx.engine())() as session:
+            begin_snapshot(session)
+            yield session, resolve_scope(session, principal, region=region, school=school, show_iin=show_iin), parsed
 
 
 @click.command("reconcile")
@@ -95,39 +72,30 @@ def reconcile_command(ctx: Context, month: str, scope_text: str, fmt: str, outpu
                       show_iin: bool) -> None:
     """The month's reconciliation: meals and amounts per school x supplier x category x meal type, refusals,
     voids, late entries, the ceiling, calendar and sequence anomalies, children, claims and adjustments."""
-    from wallet.db import make_session_factory
-    from wallet.ledger.verify import begin_snapshot
     from wallet.reconciliation.exports import reconciliation_document
-    from wallet.reconciliation.months import reportable_month
     from wallet.reconciliation.queries import reconcile
-    from wallet.reconciliation.scope import resolve_scope
     from wallet.reconciliation.writers import write
 
     if fmt == "xlsx" and output is None:
-        _fail("--format xlsx needs --output FILE")
-    with _domain():
-        parsed = reportable_month(month)
-        principal, region, school = _scope_args(scope_text)
-        with make_session_factory(ctx.engine())() as session:
-            begin_snapshot(session)
-            scope = resolve_scope(session, principal, region=region, school=school, show_iin=show_iin)
-            rec = reconcile(session, scope, parsed)
-            if fmt == "text":
-                text = _text_report(rec)
-                if output is None:
-                    click.echo(text, nl=False)
-                else:
-                    _write_chunks(iter([text.encode("utf-8")]), output)
-                return
-            chunks = write(reconciliation_document(rec), fmt)
+        fail("--format xlsx needs --output FILE")
+    with _month_in_scope(ctx, month, scope_text, show_iin) as (session, scope, parsed):
+        rec = reconcile(session, scope, parsed)
+        if fmt == "text":
+            text = _text_report(rec)
             if output is None:
-                for chunk in chunks:
-                    sys.stdout.buffer.write(chunk)
-                sys.stdout.buffer.flush()
+                click.echo(text, nl=False)
             else:
-                size = _write_chunks(chunks, output)
-                click.echo(f"wrote {output} ({size} bytes): reconciliation of {rec.month} for {scope.label}",
-                           err=True)
+                write_chunks(iter([text.encode("utf-8")]), output)
+            return
+        chunks = write(reconciliation_document(rec), fmt)
+        if output is None:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+        else:
+            size = write_chunks(chunks, output)
+            click.echo(f"wrote {output} ({size} bytes): reconciliation of {rec.month} for {scope.label}",
+                       err=True)
 
 
 def _tenge(tiyn: int) -> str:
@@ -185,34 +153,25 @@ def _text_report(rec: object) -> str:
 def export_entries_command(ctx: Context, month: str, scope_text: str, fmt: str, output: Path, show_iin: bool,
                            progress: bool) -> None:
     """Every ledger entry of the month and scope, streamed to a file in constant memory."""
-    from wallet.db import make_session_factory
-    from wallet.ledger.verify import begin_snapshot
     from wallet.reconciliation.exports import count_entries, entries_document
-    from wallet.reconciliation.months import reportable_month
-    from wallet.reconciliation.scope import resolve_scope
     from wallet.reconciliation.writers import write
 
-    with _domain():
-        parsed = reportable_month(month)
-        principal, region, school = _scope_args(scope_text)
-        with make_session_factory(ctx.engine())() as session:
-            begin_snapshot(session)
-            scope = resolve_scope(session, principal, region=region, school=school, show_iin=show_iin)
-            total = count_entries(session, scope, parsed)
-            document = entries_document(session, scope, parsed)
-            with click.progressbar(length=total, label=f"exporting {total} entries", file=sys.stderr,
-                                   hidden=not progress) as bar:
-                pending = 0
+    with _month_in_scope(ctx, month, scope_text, show_iin) as (session, scope, parsed):
+        total = count_entries(session, scope, parsed)
+        document = entries_document(session, scope, parsed)
+        with click.progressbar(length=total, label=f"exporting {total} entries", file=sys.stderr,
+                               hidden=not progress) as bar:
+            pending = 0
 
-                def on_row() -> None:
-                    nonlocal pending
-                    pending += 1
-                    if pending == PROGRESS_EVERY:
-                        bar.update(pending)
-                        pending = 0
+            def on_row() -> None:
+                nonlocal pending
+                pending += 1
+                if pending == PROGRESS_EVERY:
+                    bar.update(pending)
+                    pending = 0
 
-                size = _write_chunks(write(document, fmt, on_row=on_row), output)
-                bar.update(pending)
+            size = write_chunks(write(document, fmt, on_row=on_row), output)
+            bar.update(pending)
     click.echo(f"wrote {output} ({size} bytes): {total} entries of {parsed} for {scope.label}", err=True)
 
 
@@ -228,7 +187,7 @@ def close_period_command(ctx: Context, region_code: str, month: str) -> None:
     from wallet.reconciliation.months import parse_month
     from wallet.reconciliation.periods import close_period
 
-    with _domain():
+    with domain():
         parsed = parse_month(month)
         key = load_signing_key(ctx.settings)
         with make_session_factory(ctx.engine())() as session:
@@ -255,9 +214,9 @@ def import_claim_command(ctx: Context, path: Path, supplier_bin: str, month: str
 
     fmt = fmt or path.suffix.lower().lstrip(".")
     if fmt not in ("csv", "json"):
-        _fail(f"cannot tell the format of {path.name}; give --format csv or --format json")
+        fail(f"cannot tell the format of {path.name}; give --format csv or --format json")
     raw = path.read_bytes()
-    with _domain():
+    with domain():
         parsed = parse_month(month)
         if fmt == "csv":
             rows = parse_csv(raw)
@@ -265,10 +224,10 @@ def import_claim_command(ctx: Context, path: Path, supplier_bin: str, month: str
             try:
                 document = json.loads(raw)
             except (ValueError, RecursionError):
-                _fail(f"{path}: not valid JSON")
+                fail(f"{path}: not valid JSON")
             rows, stated = parse_json(document)
             if stated.get("month", month) != month or stated.get("supplierBin", supplier_bin) != supplier_bin:
-                _fail(f"{path}: the file's month or supplierBin differ from --month and --supplier")
+                fail(f"{path}: the file's month or supplierBin differ from --month and --supplier")
         with make_session_factory(ctx.engine())() as session:
             claim = submit_claim(session, OPERATOR, parsed, rows, source_format=fmt, raw=raw,
                                  supplier_bin=supplier_bin)
@@ -285,7 +244,7 @@ def import_claim_command(ctx: Context, path: Path, supplier_bin: str, month: str
 def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None) -> None:
     """Check an inclusion or consistency proof file offline: exit 0 if it proves what it says, 1 if not."""
     from wallet.keys import load_public_key_file, load_signing_key, public_keys_of
-    from wallet.reconciliation.proofs import verify_document
+    from wallet.reconciliation.proofs import redacted_members, verify_document
 
     if public_key_file is not None:
         keys = dict([load_public_key_file(public_key_file)])
@@ -294,7 +253,7 @@ def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None)
     try:
         document = json.loads(path.read_bytes())
     except (ValueError, RecursionError):
-        _fail(f"{path}: not valid JSON", EXIT_PROOF_FAILED)
+        fail(f"{path}: not valid JSON", EXIT_PROOF_FAILED)
     problems = verify_document(document, keys)
     if problems:
         for problem in problems:
@@ -304,6 +263,9 @@ def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None)
         click.echo(f"OK entry {document['entryId']} is leaf {document['leafIndex']} of school "
                    f"{document['schoolBin']}'s chain of {document['treeSize']}, signed by key "
                    f"{document['checkpoint']['keyId']}")
+        if redacted_members(document):
+            click.echo(f"NOTE payload members {', '.join(redacted_members(document))} are masked for this reader: "
+                       "the leaf's place in the signed tree is proven, their values are not")
     else:
         click.echo(f"OK school {document['schoolBin']}'s chain of {document['toSize']} extends its chain of "
                    f"{document['fromSize']}")
@@ -313,15 +275,10 @@ def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None)
 @pass_context
 def public_key_command(ctx: Context) -> None:
     """Print the service's checkpoint-signing public key (PEM) and its key id, for offline verification."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    from wallet.keys import load_signing_key
+    from wallet.keys import load_signing_key, public_key_pem
 
     key = load_signing_key(ctx.settings)
-    pem = Ed25519PublicKey.from_public_bytes(key.public_key_raw).public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    click.echo(pem.decode("ascii"), nl=False)
+    click.echo(public_key_pem(key), nl=False)
     click.echo(f"key id {key.key_id}", err=True)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from cli.context import EXIT_BAD_INPUT, Context, pass_context
 from wallet import terminals as service
-from wallet.cli import EXIT_BAD_INPUT, Context, pass_context
 from wallet.db import make_session_factory
 from wallet.errors import DomainError
 

@@ -6,16 +6,12 @@ import datetime as dt
 import tempfile
 from collections import Counter
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
-from wallet.cli import EXIT_BAD_INPUT, Context, pass_context
+from cli.context import EXIT_BAD_INPUT, Context, pass_context
 from wallet.demo.generator import MAX_STUDENTS, DemoWorld, build, write
-
-
-def _today_in_kazakhstan() -> dt.date:
-    return dt.datetime.now(ZoneInfo("Asia/Almaty")).date()
+from wallet.vouchers.years import today_in_kazakhstan
 
 
 def _load(ctx: Context, world: DemoWorld, out_dir: Path) -> None:
@@ -106,7 +102,7 @@ def demo_data_command(
     and the calendar and menus of this month and the last. The same seed and day give the same world, so
     running it twice changes nothing the second time.
     """
-    day = today.date() if today is not None else _today_in_kazakhstan()
+    day = today.date() if today is not None else today_in_kazakhstan(dt.datetime.now(dt.UTC))
     world = build(seed=seed, students=students, today=day)
     if out is not None:
         _load(ctx, world, out)

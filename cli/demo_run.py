@@ -15,12 +15,11 @@ from pathlib import Path
 
 import click
 import requests
-from sqlalchemy import select
 
+from cli.context import Context
 from wallet import migrate
-from wallet.cli import Context
 from wallet.db import make_session_factory
-from wallet.models import GuardianLink, School, Voucher
+from wallet.demo.participants import first_school_bins, parents_with_active_vouchers
 from wallet.terminals import create_enrollment_code
 
 
@@ -40,7 +39,7 @@ def _wait_ready(url: str, server: subprocess.Popen, timeout_s: float = 60.0) -> 
 
 def _demo_school_bins(ctx: Context, count: int) -> list[str]:
     with make_session_factory(ctx.engine())() as session:
-        bins = list(session.scalars(select(School.bin).order_by(School.id).limit(count)))
+        bins = first_school_bins(session, count)
     if not bins:
         raise click.ClickException("no schools in the database: run `wallet demo-data` first")
     return bins
@@ -56,12 +55,7 @@ def _parent_tokens(ctx: Context, data_dir: Path, school_bin: str, limit: int = 2
     if not ctx.settings.dev_idp_enabled:
         return None
     with make_session_factory(ctx.engine())() as session:
-        parents = list(session.scalars(
-            select(GuardianLink.parent_iin).distinct()
-            .join(Voucher, Voucher.student_id == GuardianLink.student_id)
-            .join(School, School.id == Voucher.school_id)
-            .where(School.bin == school_bin, Voucher.status == "active")
-            .order_by(GuardianLink.parent_iin).limit(limit)))
+        parents = parents_with_active_vouchers(session, school_bin, limit)
     if not parents:
         return None
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from wallet.cli import EXIT_BAD_INPUT, Context, pass_context
+from cli.context import EXIT_BAD_INPUT, Context, pass_context
 from wallet.db import make_session_factory, transaction
-from wallet.errors import DomainError, InvalidInput
-from wallet.models import School
+from wallet.errors import DomainError
+from wallet.schools import school_ids_by_bin
 from wallet.vouchers.offers import VoucherReport, expire_vouchers, offer_vouchers, sync_vouchers
-from wallet.vouchers.years import school_year_of
-
-# Kazakhstan has one time zone since March 2024; schools' own zones matter for serving days, not for jobs.
-ZONE = "Asia/Almaty"
+from wallet.vouchers.years import school_year_of, today_in_kazakhstan
 
 
 @click.group("vouchers")
@@ -29,24 +23,16 @@ def vouchers_group() -> None:
 def _run(ctx: Context, job: Callable[..., VoucherReport], school_year: str | None, today: dt.date | None,
          schools: tuple[str, ...] = ()) -> None:
     now = dt.datetime.now(dt.UTC)
-    day = today or now.astimezone(ZoneInfo(ZONE)).date()
+    day = today or today_in_kazakhstan(now)
     year = school_year or school_year_of(day)
     try:
         with transaction(make_session_factory(ctx.engine())) as session:
-            school_ids = _school_ids(session, schools) if schools else None
+            school_ids = school_ids_by_bin(session, schools) if schools else None
             report = job(session, year, day, now, school_ids=school_ids)
     except DomainError as exc:
         click.echo(f"wallet: {exc.message}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
     click.echo(f"vouchers {year} on {day.isoformat()}: {report.summary()}")
-
-
-def _school_ids(session: Session, bins: tuple[str, ...]) -> list[int]:
-    found = dict(session.execute(select(School.bin, School.id).where(School.bin.in_(bins))).all())
-    missing = sorted(set(bins) - set(found))
-    if missing:
-        raise InvalidInput("school_not_found", f"no school with BIN {', '.join(missing)}")
-    return sorted(found.values())
 
 
 _YEAR = click.option("--school-year", default=None, help="e.g. 2026-2027 (default: the current one)")

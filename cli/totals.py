@@ -6,14 +6,12 @@ import datetime as dt
 import time
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wallet.cli import EXIT_BAD_INPUT, Context, pass_context
+from cli.context import EXIT_BAD_INPUT, EXIT_MISMATCH, OPERATOR, Context, domain, pass_context
 from wallet.db import make_session_factory, transaction
-from wallet.models import Region, School
+from wallet.schools import school_ids_by_bin
 
-EXIT_MISMATCH = 1
 SHOWN = 5
 
 
@@ -25,12 +23,8 @@ def totals_group() -> None:
 def _school_ids(session: Session, bins: tuple[str, ...]) -> list[int] | None:
     if not bins:
         return None
-    found = dict(session.execute(select(School.bin, School.id).where(School.bin.in_(bins))).all())
-    missing = sorted(set(bins) - set(found))
-    if missing:
-        click.echo(f"wallet: no school with BIN {', '.join(missing)}", err=True)
-        raise SystemExit(EXIT_BAD_INPUT)
-    return sorted(found.values())
+    with domain():
+        return school_ids_by_bin(session, bins)
 
 
 _SCHOOL = click.option("--school", "schools", multiple=True, metavar="BIN",
@@ -76,32 +70,15 @@ def check_command(ctx: Context, schools: tuple[str, ...], month: str | None) -> 
 
 def _compare_reconciliations(session: Session, month_text: str, school_ids: list[int] | None) -> list[str]:
     from wallet.errors import DomainError
-    from wallet.principals import Principal
+    from wallet.reconciliation.compare import differing_reconciliations
     from wallet.reconciliation.months import parse_month
-    from wallet.reconciliation.queries import reconcile
-    from wallet.reconciliation.scope import resolve_scope
 
     try:
         month = parse_month(month_text, "--month")
     except DomainError as exc:
         click.echo(f"wallet: {exc.message}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    regions = select(Region.code).order_by(Region.code)
-    if school_ids is not None:
-        regions = regions.where(Region.id.in_(select(School.region_id).where(School.id.in_(school_ids))))
-    now = dt.datetime.now(dt.UTC)
-    operator = Principal(subject="cli", role="operator")
-    found = []
-    for code in session.scalars(regions).all():
-        scope = resolve_scope(session, operator, region=code)
-        fast = reconcile(session, scope, month, now=now)
-        slow = reconcile(session, scope, month, now=now, from_entries=True)
-        parts = ("totals", "lines", "days", "gaps", "children", "adjustments", "claim_totals", "claim_differences")
-        differing = [p for p in parts if getattr(fast, p) != getattr(slow, p)]
-        if differing:
-            found.append(f"reconciliation of {month} in region {code}: {', '.join(differing)} differ "
-                         "between the totals and the entries")
-    return found
+    return differing_reconciliations(session, OPERATOR, month, school_ids, dt.datetime.now(dt.UTC))
 
 
 @totals_group.command("rebuild")

@@ -1,54 +1,16 @@
-"""The `wallet` command line: migrations, imports, demo data, serving, terminals and verification."""
+"""The `wallet` command: its root group, the schema and server commands, and every command group joined to it."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from sqlalchemy import Engine
 
-from wallet.config import ConfigError, Settings, settings_from_env
-from wallet.db import check_connection, make_engine
-
-EXIT_BAD_INPUT = 2
-EXIT_CONFIG = 3
-
-
-class Context:
-    """Settings and a lazily made engine, shared by the subcommands of one invocation."""
-
-    def __init__(self) -> None:
-        self._settings: Settings | None = None
-        self._engine: Engine | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = settings_from_env()
-        return self._settings
-
-    def engine(self) -> Engine:
-        if self._engine is None:
-            engine = make_engine(self.settings.database_url, echo=self.settings.sql_echo)
-            check_connection(engine)
-            self._engine = engine
-        return self._engine
-
-
-pass_context = click.make_pass_decorator(Context, ensure=True)
-
-
-@contextmanager
-def _config_errors() -> Iterator[None]:
-    try:
-        yield
-    except ConfigError as exc:
-        click.echo(f"wallet: configuration error: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
+from cli import demo, dev, imports, ledger, reconciliation, reports, terminals, totals, vouchers
+from cli.context import Context, config_errors, pass_context
+from wallet.config import idp_keys_source
 
 
 @click.group()
@@ -77,6 +39,7 @@ def check_config(ctx: Context) -> None:
     engine = ctx.engine()
     state = "at head" if migrate.is_at_head(engine) else "NOT at head (run `wallet migrate`)"
     click.echo(f"environment {ctx.settings.environment}; database {engine.url.render_as_string()} {state}")
+    click.echo(f"identity-provider keys from {idp_keys_source(ctx.settings)}")  # refused at settings if unsafe
 
 
 @cli.command("serve")
@@ -97,17 +60,15 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     os.execv(args[0], args)  # noqa: S606 - replace this process with gunicorn, arguments fixed above
 
 
-def _register_subcommands() -> None:
-    # Subcommands live beside the code they drive; importing them here keeps this file short.
-    from wallet.cli_commands import register
-
-    register(cli)
+for command in (imports.import_command, demo.demo_data_command, terminals.terminals_group, vouchers.vouchers_group,
+                ledger.verify_command, ledger.checkpoint_command, totals.totals_group, *reconciliation.COMMANDS,
+                *reports.COMMANDS, *dev.COMMANDS):
+    cli.add_command(command)
 
 
 def main() -> None:
-    _register_subcommands()
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    with _config_errors():
+    with config_errors():
         cli(prog_name="wallet")
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from wallet.cli import Context, pass_context
-from wallet.reconciliation.cli import OPERATOR, _domain, _write_chunks
+from cli.context import OPERATOR, Context, domain, pass_context
+from cli.output import write_chunks
 
 FORMATS = ["csv", "xlsx", "json"]
 
@@ -35,14 +35,14 @@ def meal_sheet_command(ctx: Context, month: str, school_bin: str, class_name: st
     from wallet.reconciliation.writers import write
     from wallet.reports.meal_sheet import meal_sheet, parse_class_name, sheet_document
 
-    with _domain():
+    with domain():
         parsed = reportable_month(month)
         wanted = parse_class_name(class_name)
         with make_session_factory(ctx.engine())() as session:
             begin_snapshot(session)
             scope = resolve_scope(session, OPERATOR, school=school_bin, show_iin=show_iin)
             sheet = meal_sheet(session, scope, parsed, wanted)
-            size = _write_chunks(write(sheet_document(sheet), fmt), out)
+            size = write_chunks(write(sheet_document(sheet), fmt), out)
     click.echo(f"wrote {out} ({size} bytes): meal sheet of {parsed} for {scope.label}"
                f"{'' if wanted is None else ' class ' + wanted}: {len(sheet.pupils)} pupils, "
                f"{sheet.total.meals} meals, checkpoints {sheet.as_of.digest}", err=True)
@@ -65,13 +65,13 @@ def payment_registry_command(ctx: Context, month: str, region_code: str | None, 
     from wallet.reconciliation.writers import write
     from wallet.reports.payments import payment_registry, registry_document
 
-    with _domain():
+    with domain():
         parsed = reportable_month(month)
         with make_session_factory(ctx.engine())() as session:
             begin_snapshot(session)
             scope = resolve_scope(session, OPERATOR, region=region_code)
             registry = payment_registry(session, scope, parsed)
-            size = _write_chunks(write(registry_document(registry), fmt), out)
+            size = write_chunks(write(registry_document(registry), fmt), out)
     click.echo(f"wrote {out} ({size} bytes): payment registry of {parsed} for {scope.label}: "
                f"{len(registry.suppliers)} supplier(s), due {registry.due} tiyn, checkpoints {registry.as_of.digest}",
                err=True)
