@@ -35,8 +35,13 @@ def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for a supported URL; raises ConfigError with one clear line otherwise."""
+def make_engine(url: str, *, echo: bool = False, one_sqlite_connection: bool = False) -> Engine:
+    """An engine for a supported URL; raises ConfigError with one clear line otherwise.
+
+    `one_sqlite_connection`: an SQLite engine keeps one connection, and others wait for it in the pool. For
+    servers whose requests are coroutines in one thread (gunicorn's gevent workers): SQLite waits for its
+    write lock inside C, which no other coroutine can interrupt, so a request waiting for a lock held by a
+    coroutine of its own process would stall the process until busy_timeout; waiting in the pool yields."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -51,7 +56,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(parsed, echo=echo)
+            pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if one_sqlite_connection else {}
+            engine = create_engine(parsed, echo=echo, **pool)
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
         else:
