@@ -23,10 +23,10 @@ from wallet.disclosure import may_read_staff_subject, shown_actor
 from wallet.keys import load_signing_key
 from wallet.ledger.verify import begin_snapshot
 from wallet.models import Supplier
+from wallet.months import parse_month, reportable_month
 from wallet.principals import STAFF_ROLES, Principal
 from wallet.reconciliation import claims as claim_service
 from wallet.reconciliation.exports import entries_document, reconciliation_document
-from wallet.reconciliation.months import parse_month, reportable_month
 from wallet.reconciliation.periods import close_period, list_closed
 from wallet.reconciliation.proofs import entry_proof, school_consistency
 from wallet.reconciliation.queries import reconcile

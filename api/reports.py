@@ -15,8 +15,8 @@ from api import session_scope
 from api.auth.idp import authenticate_staff
 from api.schemas.common import Bin, Month, Region, Text, query
 from wallet.ledger.verify import begin_snapshot
+from wallet.months import reportable_month
 from wallet.principals import STAFF_ROLES, Principal
-from wallet.reconciliation.months import reportable_month
 from wallet.reconciliation.scope import resolve_scope
 from wallet.reconciliation.writers import CONTENT_TYPES, FORMATS, write, write_json
 from wallet.reports.meal_sheet import CLASS_NAME_MAX, meal_sheet, parse_class_name, sheet_document, sheet_filename

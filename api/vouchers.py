@@ -24,9 +24,9 @@ from api.parents import private_answer
 from api.schemas.common import json_body, load, query
 from api.schemas.vouchers import AcceptBody, MonthQuery, eligibility_list_json, voucher_json
 from wallet.errors import NotFound
+from wallet.months import parse_month
 from wallet.parents.access_log import record_access
 from wallet.principals import Principal
-from wallet.reconciliation.months import parse_month
 from wallet.scope import school_in_scope
 from wallet.vouchers import eligibility_list_files, eligibility_lists, service
 from wallet.vouchers.views import parent_voucher_view, parent_vouchers

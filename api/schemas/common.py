@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError, fields
 
 from api.errors import ProblemError
 from wallet.errors import FieldError
-from wallet.reconciliation.months import EARLIEST_YEAR, LATEST_YEAR
+from wallet.months import EARLIEST_YEAR, LATEST_YEAR
 from wallet.text import text_problem
 
 
@@ -51,7 +51,7 @@ MONTH_PATTERN = r"[0-9]{4}-[0-9]{2}"
 
 def Month(**kwargs: Any) -> Text:  # a field factory, read like a field class
     """A month's text; its form YYYY-MM (MONTH_PATTERN, as openapi.yaml says) and range are checked by
-    wallet.reconciliation.months.parse_month, whose code `invalid_month` clients know."""
+    wallet.months.parse_month, whose code `invalid_month` clients know."""
     return Text(max_length=16, **kwargs)
 
 
@@ -87,7 +87,7 @@ class CanonicalUUID(fields.UUID):
 
 class Day(fields.Date):
     """A day as YYYY-MM-DD (only that form: Python also reads 20261203 and 2026-W49-4) in the years the
-    service reports on, 2000-2099 (wallet.reconciliation.months); 0001-01-01 used to overflow a range
+    service reports on, 2000-2099 (wallet.months); 0001-01-01 used to overflow a range
     computed from it (a 500) and 9999-12-31 to be served."""
 
     _FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from tests.factories import an_iin
 from tests.parent_factories import assert_problem, staff_headers
 from wallet.models import EligibilityList, Voucher
-from wallet.reconciliation.months import Month
+from wallet.months import Month
 
 HEADER = "school_bin,month,iin,category\n"
 

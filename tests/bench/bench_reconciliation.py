@@ -285,8 +285,8 @@ def measure(repeats: int) -> dict[str, object]:
 
     from wallet.db import make_engine, make_session_factory
     from wallet.ledger.verify import begin_snapshot
+    from wallet.months import parse_month
     from wallet.principals import Principal
-    from wallet.reconciliation.months import parse_month
     from wallet.reconciliation.queries import reconcile
     from wallet.reconciliation.scope import resolve_scope
 
@@ -401,9 +401,9 @@ def export_child(rows: int, fmt: str, out: str) -> None:
     """Export the first `rows` entries' schools (8,000 entries a school) in this process; print JSON."""
     from wallet.db import make_engine, make_session_factory
     from wallet.ledger.verify import begin_snapshot
+    from wallet.months import parse_month
     from wallet.principals import Principal
     from wallet.reconciliation.exports import entries_document
-    from wallet.reconciliation.months import parse_month
     from wallet.reconciliation.scope import Scope, resolve_scope
     from wallet.reconciliation.writers import write
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Date, String, bindparam, cast, func, literal_column, null, select, union_all
 from sqlalchemy.orm import Session
 
-from wallet.ingest.context import CATEGORY_PRIORITY
+from wallet.categories import CATEGORY_PRIORITY
 from wallet.models import (
     MEAL_TYPES,
     CalendarDay,

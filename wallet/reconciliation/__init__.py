@@ -1,7 +1,6 @@
 """Monthly reconciliation for auditors, schools, suppliers and operators.
 
 - scope: which schools (and, for a supplier, which lines) a caller's reconciliation covers;
-- months: billing months and their boundaries in a school's time zone;
 - heads: the chain sizes and hashes a month is computed from (the close checkpoints of a closed month);
 - queries: the reconciliation itself, aggregated by the database, assembled from its statements' modules:
   lines (and the month's first grouping), days, sequence_gaps and claim_comparison (the parts of one main

@@ -9,8 +9,8 @@ from sqlalchemy import Integer, and_, cast, exists, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from wallet.models import Checkpoint, ClosedPeriod, ContractPrice, LedgerEntry, PeriodCloseCheckpoint, School
+from wallet.months import Month
 from wallet.reconciliation.dialect import sum_where
-from wallet.reconciliation.months import Month
 from wallet.reconciliation.reading import FAR, MonthReading, open_reading, supplier_of
 from wallet.reconciliation.results import Adjustment
 from wallet.reconciliation.scope import Scope

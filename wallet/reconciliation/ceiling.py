@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
-from wallet.ingest.context import CATEGORY_PRIORITY
+from wallet.categories import CATEGORY_PRIORITY
 from wallet.models import CalendarDay, Contract, ContractPrice, Enrollment, StudentEligibility
 from wallet.reconciliation.dialect import greatest, least
 from wallet.reconciliation.reading import MonthReading

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import BigInteger, String, and_, case, cast, func, or_, select
 from sqlalchemy.sql import Select
 
+from wallet.db import one_of
 from wallet.identifiers import mask_iin
-from wallet.ingest.context import one_of
 from wallet.models import LedgerChildMonthTotal, LedgerEntry, Student
 from wallet.reconciliation.dialect import bit_or, day_bit, popcount, sum_where
 from wallet.reconciliation.reading import MonthReading

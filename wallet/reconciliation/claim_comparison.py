@@ -9,9 +9,9 @@ from sqlalchemy import BigInteger, and_, cast, func, literal, or_, select, union
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from wallet.ingest.context import one_of
+from wallet.db import one_of
 from wallet.models import Contract, SupplierClaim, SupplierClaimLine
-from wallet.reconciliation.months import Month
+from wallet.months import Month
 from wallet.reconciliation.parts import PartRow, part
 from wallet.reconciliation.reading import MonthReading
 from wallet.reconciliation.results import ClaimComparison, ClaimInfo

@@ -32,8 +32,8 @@ from wallet.ledger.totals import day_end_utc
 from wallet.models import LedgerDayTotal, LedgerEntry, School
 from wallet.models.base import UTCDateTime
 from wallet.models.totals import NO_CONTRACT, NO_TEXT
+from wallet.months import Month
 from wallet.reconciliation.dialect import group_total, sum_where
-from wallet.reconciliation.months import Month
 from wallet.reconciliation.parts import NUMERIC, PartRow, part
 from wallet.reconciliation.reading import MonthReading, supplier_of
 from wallet.reconciliation.results import Line, Totals

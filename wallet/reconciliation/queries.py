@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wallet.models import Supplier
+from wallet.months import Month
 from wallet.reconciliation.adjustments import adjustments_of
 from wallet.reconciliation.ceiling import line_ceilings
 from wallet.reconciliation.children import child_anomalies, child_groups, flagged_children
@@ -41,7 +42,6 @@ from wallet.reconciliation.claim_comparison import claim_parts, comparison, late
 from wallet.reconciliation.days import day_anomalies, day_parts
 from wallet.reconciliation.heads import load_as_of
 from wallet.reconciliation.lines import line_parts, lines_of, month_groups, totals_of, with_suppliers
-from wallet.reconciliation.months import Month
 from wallet.reconciliation.parts import PartRow, run_parts
 from wallet.reconciliation.reading import MonthReading, open_reading
 from wallet.reconciliation.results import ChildAnomaly, ClaimInfo, Reconciliation

@@ -11,11 +11,11 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
-from wallet.ingest.context import one_of
+from wallet.db import one_of
 from wallet.models import Contract, LedgerEntry, School
+from wallet.months import Month
 from wallet.reconciliation.dialect import prepare
 from wallet.reconciliation.heads import frozen_sizes
-from wallet.reconciliation.months import Month
 from wallet.reconciliation.scope import Scope
 
 FAR = 2**62  # "no size limit" for schools whose month is not frozen

@@ -7,8 +7,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from wallet.months import Month
 from wallet.reconciliation.heads import AsOf
-from wallet.reconciliation.months import Month
 from wallet.reconciliation.scope import Scope
 
 RATIO_PLACES = Decimal("0.0001")

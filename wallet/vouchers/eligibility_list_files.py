@@ -11,7 +11,7 @@ from wallet.errors import FieldError, InvalidInput
 from wallet.importing.csvfile import decode, parse_table
 from wallet.importing.errors import ImportFailed, RowError
 from wallet.importing.fields import Cells, parse_iin, parse_text
-from wallet.reconciliation.months import Month, parse_month
+from wallet.months import Month, parse_month
 
 CSV_COLUMNS = ("school_bin", "month", "iin", "category")
 JSON_KEYS = {"iin", "category"}

@@ -36,7 +36,7 @@ from wallet.models import (
     Student,
     StudentEligibility,
 )
-from wallet.reconciliation.months import Month, parse_month
+from wallet.months import Month, parse_month
 from wallet.vouchers.eligibility_list_files import DOCUMENT, ListDocument, ListRefused
 from wallet.vouchers.offers import VoucherReport, offer_vouchers, sync_vouchers
 from wallet.vouchers.years import school_year_of
