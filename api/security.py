@@ -18,7 +18,7 @@ import re
 from itertools import accumulate
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map, UnicodeConverter
 
@@ -43,10 +43,6 @@ SECURITY_HEADERS = {
 HSTS = "max-age=31536000; includeSubDomains"
 
 MAX_DATABASE_INT = 2**63 - 1  # BIGINT; SQLite's INTEGER holds the same
-
-# Marks a request that reached its view's own checks (authentication first); see api/ratelimit.py.
-REACHED_VIEW = "wallet_reached_view"
-
 
 class BoundedIntConverter(IntegerConverter):
     """`<int:...>` in every route, limited to what a database integer column holds: a larger number is not a
@@ -128,7 +124,6 @@ def _check_body() -> None:
         if problem:
             # The same code as JSON that does not parse: to a client, both are a body the service cannot read.
             raise ProblemError(400, "malformed_json", problem)
-    g.setdefault(REACHED_VIEW, True)
 
 
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
