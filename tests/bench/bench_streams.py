@@ -49,10 +49,9 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from tests.bench.bench_parent_reads import cpu_seconds
-from tests.bench.load_common import BIN, REPO, Terminal, iso_now, machine, register_terminals, uuid7
+from tests.bench.load_common import BIN, REPO, Terminal, admin, iso_now, machine, register_terminals, uuid7
 from tests.live_server import LiveServer
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE = "wallet_bench_streams"
 STREAM = "/api/v1/parent/notifications/stream"
 KINDS = ("healthz", "today", "upload")
@@ -72,14 +71,6 @@ def stream_deliveries(database_url: str) -> int:
     finally:
         engine.dispose()
 
-
-def admin(sql: str) -> None:
-    engine = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(sql))
-    finally:
-        engine.dispose()
 
 
 def make_world(database_url: str, instance: Path, students: int, parents: int,

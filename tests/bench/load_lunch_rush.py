@@ -42,6 +42,7 @@ from tests.bench.load_common import (
     REPO,
     Recorder,
     Terminal,
+    admin,
     check_ledger,
     fmt_ms,
     machine,
@@ -51,17 +52,8 @@ from tests.bench.load_common import (
 )
 from tests.live_server import LiveServer
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE = "wallet_load"
 
-
-def _admin(sql: str) -> None:
-    engine = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(sql))
-    finally:
-        engine.dispose()
 
 
 def _world(database_url: str, instance: Path, students: int) -> tuple[list[str], list[str]]:
@@ -176,8 +168,8 @@ def main() -> int:
     database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}"
     work = Path(tempfile.mkdtemp(prefix="wallet-load-"))
     instance = work / "instance"
-    _admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    _admin(f'CREATE DATABASE "{DATABASE}"')
+    admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    admin(f'CREATE DATABASE "{DATABASE}"')
     server = None
     try:
         print(f"world: demo data with {args.students} pupils ...", flush=True)
@@ -243,7 +235,7 @@ def main() -> int:
         if server is not None:
             server.kill()
         if not args.keep:
-            _admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
 
 def _report(args: Any, schools: int, terminals: int, parents: int, threads: int, baseline: dict[str, Any],
