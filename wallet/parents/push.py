@@ -124,10 +124,11 @@ def enqueue(session: Session, since: dt.datetime, now: dt.datetime) -> int:
     statement = (dialect.insert(_DELIVERIES)
                  .from_select(["notification_id", "guardian_link_id", "state", "attempts", "next_attempt_at",
                                "created_at"], rows)
-                 .on_conflict_do_nothing(index_elements=["notification_id", "guardian_link_id"]))
-    result = session.execute(statement)
+                 .on_conflict_do_nothing(index_elements=["notification_id", "guardian_link_id"])
+                 .returning(_DELIVERIES.c.id))
+    added = len(session.execute(statement).all())  # (rowcount is not reliable for INSERT ... SELECT)
     session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return added
 
 
 def idempotency_key(policy: PushPolicy, notification_id: int, guardian_link_id: int) -> str:
