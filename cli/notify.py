@@ -10,6 +10,7 @@ import threading
 from types import FrameType
 
 import click
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from cli.context import Context, pass_context
 from wallet.db import make_session_factory
@@ -43,6 +44,10 @@ def notify_worker_command(ctx: Context, show_status: bool, retry_dead: bool, dra
                 _print_status(push.push_status(session, _now()))
         return
     config = push_settings_from_env(os.environ, production=ctx.settings.is_production)  # refuses bad settings
+    from wallet import migrate
+
+    if not migrate.is_at_head(ctx.engine()):
+        raise click.ClickException("the database is not at the newest migration: run `wallet migrate` first")
     _run(ctx, config, drain=drain)
 
 
@@ -66,14 +71,20 @@ def _run(ctx: Context, config: PushSettings, *, drain: bool) -> None:
         signal.signal(signum, request_stop)
     click.echo(f"notify-worker: delivering to {config.url}")
     while not stop.is_set():
-        with factory() as session:
-            enqueuer(session, _now())
-            report = push.deliver_due(session, sender, config.policy)
-            if report.handled:
-                click.echo(f"notify-worker: delivered {report.delivered}, retrying {report.retrying}, "
-                           f"dead {report.dead}, withheld {report.withheld}, expired {report.expired}")
-                continue
-            due = push.next_due(session)
+        try:
+            with factory() as session:
+                enqueuer(session, _now())
+                report = push.deliver_due(session, sender, config.policy)
+                if report.handled:
+                    click.echo(f"notify-worker: delivered {report.delivered}, retrying {report.retrying}, "
+                               f"dead {report.dead}, withheld {report.withheld}, expired {report.expired}")
+                    continue
+                due = push.next_due(session)
+        except (OperationalError, InterfaceError) as exc:  # a database restart: nothing is lost; try again
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            click.echo(f"notify-worker: database unavailable ({reason}); trying again", err=True)
+            stop.wait(config.poll_s)
+            continue
         if due is None and drain:
             break
         wait = config.poll_s if due is None else min(config.poll_s, (due - _now()).total_seconds())
