@@ -87,6 +87,8 @@ def _run(ctx: Context, config: PushSettings, *, drain: bool) -> None:
             continue
         if due is None and drain:
             break
-        wait = config.poll_s if due is None else min(config.poll_s, (due - _now()).total_seconds())
-        stop.wait(max(0.0, wait))
+        # Nothing was claimable: wait for the next due row, or a poll interval when none is due later (the
+        # due ones are then held by another worker, and asking again at once would spin).
+        until_due = (due - _now()).total_seconds() if due is not None else 0.0
+        stop.wait(min(config.poll_s, until_due) if until_due > 0 else config.poll_s)
     click.echo("notify-worker: stopped")

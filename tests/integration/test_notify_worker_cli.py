@@ -72,6 +72,22 @@ def test_no_notification_is_lost_when_the_worker_is_killed_mid_delivery(database
     assert status.counts["delivered"] == len(push_world.expected) and status.backlog == 0
 
 
+def test_two_workers_on_postgresql_share_the_work_without_sending_anything_twice(database_url, tmp_path,
+                                                                               session_factory, push_world):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several workers need PostgreSQL's row locks; on SQLite one worker runs")
+    secret_file, secret = write_secret(tmp_path)
+    with running_gateway(secret) as gateway:
+        env = _env(database_url, tmp_path, WALLET_PUSH_URL=gateway.url, WALLET_PUSH_SECRET_FILE=str(secret_file),
+                   **{**FAST, "WALLET_PUSH_BATCH": "2"})
+        workers = [subprocess.Popen([WALLET, "notify-worker", "--drain"], env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    assert set(gateway.accepted) == {_key(n, link) for n, link in push_world.expected}
+    assert gateway.duplicates == 0  # a row claimed by one worker is skipped by the other, never sent twice
+
+
 BAD_CONFIG = [
     ({}, "WALLET_PUSH_URL is required"),
     ({"WALLET_PUSH_URL": "gateway.example/push"}, "WALLET_PUSH_URL must be an"),
