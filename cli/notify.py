@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 from types import FrameType
+from urllib.parse import urlsplit
 
 import click
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -69,7 +70,8 @@ def _run(ctx: Context, config: PushSettings, *, drain: bool) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
-    click.echo(f"notify-worker: delivering to {config.url}")
+    where = urlsplit(config.url)
+    click.echo(f"notify-worker: delivering to {where.scheme}://{where.netloc.rpartition('@')[2]}")  # no userinfo
     while not stop.is_set():
         try:
             with factory() as session:

@@ -88,6 +88,22 @@ def test_two_workers_on_postgresql_share_the_work_without_sending_anything_twice
     assert gateway.duplicates == 0  # a row claimed by one worker is skipped by the other, never sent twice
 
 
+def test_sigterm_stops_the_worker_cleanly(database_url, tmp_path):
+    secret_file, secret = write_secret(tmp_path)
+    with running_gateway(secret) as gateway:
+        env = _env(database_url, tmp_path, WALLET_PUSH_URL=gateway.url.replace("//", "//user:pw@"),
+                   WALLET_PUSH_SECRET_FILE=str(secret_file), **FAST)
+        worker = subprocess.Popen([WALLET, "notify-worker"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        assert worker.stdout is not None
+        first = worker.stdout.readline()  # the worker is running once it has said where it delivers
+        worker.send_signal(signal.SIGTERM)
+        rest, errors = worker.communicate(timeout=60)
+    assert worker.returncode == 0, errors
+    assert first.startswith("notify-worker: delivering to http://127.0.0.1:") and "pw" not in first
+    assert rest.strip().endswith("notify-worker: stopped")
+
+
 BAD_CONFIG = [
     ({}, "WALLET_PUSH_URL is required"),
     ({"WALLET_PUSH_URL": "gateway.example/push"}, "WALLET_PUSH_URL must be an"),
