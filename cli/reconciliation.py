@@ -105,7 +105,7 @@ def _tenge(tiyn: int) -> str:
 
 
 def _text_report(rec: object) -> str:
-    from wallet.reconciliation.queries import Reconciliation
+    from wallet.reconciliation.results import Reconciliation
 
     assert isinstance(rec, Reconciliation)
     t = rec.totals

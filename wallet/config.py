@@ -17,7 +17,7 @@ ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_KEY_CHARS = 32
 # A QR token lives minutes: long enough to walk from the phone to the canteen, short enough that a copied
 # screenshot is soon worthless (and every token is good for one meal only).
-QR_TTL_BOUNDS_S = (30, 900)
+QR_TTL_BOUNDS_S = (30, 300)  # openapi.yaml QrTokenRequest.lifetimeS states the ceiling
 
 
 class ConfigError(RuntimeError):
@@ -61,6 +61,10 @@ class Settings:
     rate_limit_parent_per_min: int = 600
     rate_limit_staff_per_min: int = 1200
     rate_limit_address_per_min: int = 600
+    # Parents' notification streams held open at once in one worker process (api/notification_streams.py):
+    # per parent, and in all. A further stream is refused with 429. Per process: W workers allow W times.
+    streams_per_parent: int = 3
+    streams_per_process: int = 3000
     # Reverse proxies in front of the service that may set X-Forwarded-For/-Proto (0: trust none; then the
     # client address is the peer's and HTTPS is known only from the WSGI server).
     trusted_proxies: int = 0
@@ -162,6 +166,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_staff_per_min=_positive(env, "WALLET_RATE_LIMIT_STAFF_PER_MIN", Settings.rate_limit_staff_per_min),
         rate_limit_address_per_min=_positive(env, "WALLET_RATE_LIMIT_ADDRESS_PER_MIN",
                                              Settings.rate_limit_address_per_min),
+        streams_per_parent=_positive(env, "WALLET_STREAMS_PER_PARENT", Settings.streams_per_parent),
+        streams_per_process=_positive(env, "WALLET_STREAMS_PER_PROCESS", Settings.streams_per_process),
         trusted_proxies=_positive(env, "WALLET_TRUSTED_PROXIES", Settings.trusted_proxies, minimum=0),
         max_batch_body_bytes=_positive(env, "WALLET_MAX_BATCH_BODY_BYTES", Settings.max_batch_body_bytes),
         max_body_bytes=_positive(env, "WALLET_MAX_BODY_BYTES", Settings.max_body_bytes),

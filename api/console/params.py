@@ -8,7 +8,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from wallet.errors import FieldError, InvalidInput, NotFound
-from wallet.parents.queries import DEFAULT_ZONE
+from wallet.parents.children import DEFAULT_ZONE
 from wallet.reconciliation.months import Month, reportable_month
 
 _BIN = re.compile(r"[0-9]{12}")

@@ -168,7 +168,7 @@ def main() -> int:
     parser.add_argument("--meal-rate", type=float, default=0.4, help="meals a second per terminal")
     parser.add_argument("--upload-every", type=float, default=5.0, help="seconds between a terminal's uploads")
     parser.add_argument("--parent-every", type=float, default=10.0, help="seconds between a parent's polls")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--report", type=Path, default=Path("instance/load-report.md"))
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
@@ -257,7 +257,7 @@ def _report(args: Any, schools: int, terminals: int, parents: int, threads: int,
         f"{terminals} terminals at {schools} schools ({args.meal_rate} meals/s each, uploads every "
         f"~{args.upload_every:.0f} s, a tenth offline for the first 40% then flushing batches of up to 500, "
         f"2% of batches re-sent) and {parents} parents (polling every ~{args.parent_every:.0f} s), "
-        f"{threads} client threads, gunicorn with {args.workers} sync workers, PostgreSQL 15 on the same "
+        f"{threads} client threads, gunicorn with {args.workers} gevent workers, PostgreSQL 15 on the same "
         "machine, rate limits on at their defaults.",
         "",
         "| requests | count | per s | p50 ms | p99 ms | statuses |",

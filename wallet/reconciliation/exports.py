@@ -22,7 +22,7 @@ from wallet.ingest.rules import REASON_CODES
 from wallet.models import Contract, LedgerEntry, School, Student
 from wallet.reconciliation.heads import AsOf, frozen_sizes, load_as_of
 from wallet.reconciliation.months import Month
-from wallet.reconciliation.queries import Reconciliation
+from wallet.reconciliation.results import Reconciliation
 from wallet.reconciliation.scope import Scope
 from wallet.reconciliation.writers import Column, Document, Table
 
