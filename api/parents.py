@@ -50,7 +50,7 @@ from wallet.parents.children import DEFAULT_ZONE, Child, ChildNotFound, find_chi
 from wallet.parents.feedback import latest_feedback, submit_feedback
 from wallet.parents.history import MAX_RANGE_DAYS, check_range, meal_history
 from wallet.parents.menus import day_menu
-from wallet.parents.notifications import NotificationCursor, read_notifications
+from wallet.parents.notifications import NotificationCursor, deliverable, read_notifications, withheld_children
 from wallet.parents.today import child_today, today_status
 from wallet.principals import Principal
 from wallet.vouchers.views import voucher_states
@@ -325,12 +325,11 @@ def _without_consent(session: Any, principal: Principal, kids: list[Child]) -> f
 
 
 def _hidden(session: Any, parent_iin: str, child_ids: list[uuid.UUID]) -> frozenset[uuid.UUID]:
-    states = voucher_states(session, parent_iin, child_ids) if child_ids else {}
-    return frozenset(child for child, (_, shown) in states.items() if not shown)
+    """`parent_iin` is kept for the callers: the ids are already the parent's own children."""
+    return withheld_children(session, child_ids)
 
 
-def _deliverable(rows: list[ParentNotification], hidden: frozenset[uuid.UUID]) -> list[ParentNotification]:
-    return [r for r in rows if r.voucher_id is not None or r.student_id not in hidden]
+_deliverable = deliverable  # the rule is shared with the push worker (wallet.parents.notifications)
 
 
 @blueprint.get("/notifications/stream")

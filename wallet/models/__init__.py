@@ -18,10 +18,12 @@ from wallet.models.ledger import (
 from wallet.models.parents import (
     ACCESS_ACTIONS,
     FEEDBACK_TAGS,
+    PUSH_STATES,
     ChildAccessLog,
     ChildAllergy,
     MealFeedback,
     ParentNotification,
+    PushDelivery,
 )
 from wallet.models.qr import QrTokenUse
 from wallet.models.reconciliation import (
@@ -76,6 +78,7 @@ __all__ = [
     "IDENTIFICATION_METHODS",
     "LEDGER_TABLES",
     "MEAL_TYPES",
+    "PUSH_STATES",
     "RUN_RESULTS",
     "RUN_VIAS",
     "VERDICTS",
@@ -108,6 +111,7 @@ __all__ = [
     "MenuDish",
     "ParentNotification",
     "PeriodCloseCheckpoint",
+    "PushDelivery",
     "QrTokenUse",
     "Region",
     "School",

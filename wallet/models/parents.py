@@ -144,3 +144,35 @@ Index(
     "ix_ledger_entries_student_history", LedgerEntry.student_id, LedgerEntry.serving_day, LedgerEntry.id,
     postgresql_include=list(PARENT_READ_COLUMNS),
 )
+
+
+# What became of one push of an outbox row to one guardian (wallet.parents.push). Final states are all but
+# `pending`: `delivered` (the gateway answered 2xx), `dead` (given up: N attempts, or a refusal that retrying
+# cannot mend; `wallet notify-worker --retry-dead` requeues), `withheld` (the consent rule or a removed
+# guardian link forbade it when it was due), `expired` (the outbox row was pruned before it went out).
+PUSH_STATES = ("pending", "delivered", "dead", "withheld", "expired")
+
+
+class PushDelivery(Base):
+    """The delivery state of one notification to one guardian, kept apart from the outbox so that pruning
+    the outbox never loses it. No foreign keys: the outbox row may be pruned and the guardian link removed
+    before the push is due (the worker then marks it `expired` or `withheld`). The row names the guardian by
+    link id, not by IIN: the IIN is read from the link when the push is sent."""
+
+    __tablename__ = "push_deliveries"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "guardian_link_id"),
+        Index("ix_push_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+        CheckConstraint(sql_in("state", PUSH_STATES), name="state_known"),
+        CheckConstraint("attempts >= 0", name="attempts_natural"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(BigInteger)
+    guardian_link_id: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))

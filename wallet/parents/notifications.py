@@ -15,13 +15,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, any_, bindparam, case, delete, false, func, insert, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    any_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from wallet.models import LedgerEntry, ParentNotification
+from wallet.models import LedgerEntry, ParentNotification, Voucher
 from wallet.models.base import UTCDateTime
 from wallet.parents import cursors
+from wallet.vouchers.consent_rule import consent_withheld
 
 # A stream or poll without a cursor starts with what happened in this span.
 RECENT = dt.timedelta(hours=24)
@@ -153,3 +168,30 @@ def prune_notifications(session: Session, before: dt.datetime) -> int:
     result = session.execute(delete(ParentNotification).where(ParentNotification.created_at < before))
     session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- who may receive what: the consent rule for every channel (poll, event stream, push) ----------------------
+#
+# A voucher offer always goes to the parents (it is how they are asked); a meal goes only while the consent
+# rule (wallet.vouchers.consent_rule) lets the child's data be shown, judged when it is delivered, not when
+# it was written: consent may have been withdrawn in between.
+
+
+def withheld_children(session: Session, child_ids: Iterable[uuid.UUID]) -> frozenset[uuid.UUID]:
+    """The children among these whose meals are withheld now (vouchers, but none that holds consent)."""
+    ids = list(child_ids)
+    if not ids:
+        return frozenset()
+    query = (select(Voucher.student_id).distinct()
+             .where(Voucher.student_id.in_(ids), consent_withheld(Voucher.student_id)))
+    return frozenset(session.scalars(query))
+
+
+def deliverable(rows: Iterable[ParentNotification], withheld: frozenset[uuid.UUID]) -> list[ParentNotification]:
+    """The rows a parent may receive, given `withheld_children` of their children."""
+    return [r for r in rows if r.voucher_id is not None or r.student_id not in withheld]
+
+
+def withheld_now(notification: Any) -> ColumnElement[bool]:
+    """The same rule as SQL over a parent_notifications table: true when the row may not be delivered now."""
+    return and_(notification.c.voucher_id.is_(None), consent_withheld(notification.c.student_id))
