@@ -12,11 +12,19 @@ address, a worker count and logging on the command line, which gunicorn lets ove
   loopback). Whether a reverse proxy's `X-Forwarded-For/-Proto` are believed is decided in one place, the
   app's WALLET_TRUSTED_PROXIES (ProxyFix, api/security.py).
 - Open files: each connection is a descriptor, so a worker raises its soft limit to the hard one.
+- Metrics (api/metrics): prometheus-client in multi-process mode. Each worker writes its figures to files in
+  PROMETHEUS_MULTIPROC_DIR and /metrics, in whichever worker answers, adds up all of them. Unless the
+  operator set the variable (then they empty that directory before each start, e.g. systemd's
+  RuntimeDirectory), the master makes a fresh directory per start and removes it at exit, so counts of a
+  previous run never leak in; `child_exit` drops a dead worker's live gauges.
 """
 
 from __future__ import annotations
 
+import os
 import resource
+import shutil
+import tempfile
 import warnings
 from typing import Any
 
@@ -62,3 +70,26 @@ def post_fork(server: Any, worker: Any) -> None:
     if soft != resource.RLIM_INFINITY and soft < OPEN_FILES_WANTED:
         worker.log.warning("open-file limit is %s (hard limit); %s connections per worker need about %s",
                            soft, worker_connections, OPEN_FILES_WANTED)
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before any worker forks (and before prometheus_client is imported anywhere)."""
+    if not os.environ.get(MULTIPROC_ENV):
+        made = tempfile.mkdtemp(prefix="wallet-metrics-")
+        os.environ[MULTIPROC_ENV] = made  # the workers inherit it
+        server.wallet_metrics_dir = made
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    made = getattr(server, "wallet_metrics_dir", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)

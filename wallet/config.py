@@ -83,6 +83,9 @@ class Settings:
     console_enabled: bool = True
     secret_key: str = field(default="", repr=False)
     console_session_s: int = 30 * 60
+    # Prometheus metrics (api/metrics): collected and served at /metrics only when this token is set;
+    # Prometheus sends it as a bearer token. Unset: no /metrics (404) and no metric hooks.
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def dev_idp_enabled(self) -> bool:
@@ -177,6 +180,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         console_enabled=console,
         secret_key=secret_key,
         console_session_s=_positive(env, "WALLET_CONSOLE_SESSION_S", Settings.console_session_s, minimum=60),
+        metrics_token=env.get("WALLET_METRICS_TOKEN", "").strip(),
     )
 
 
