@@ -93,3 +93,12 @@ def test_importing_the_api_package_does_not_import_the_metrics_client():
     code = "import sys, api, api.gunicorn_conf, api.wsgi; assert 'prometheus_client' not in sys.modules"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("token", ["x", "short-token", "a" * 31, "  " + "b" * 20 + "  "])
+def test_a_short_metrics_token_is_refused_at_start(token):
+    from wallet.config import ConfigError, settings_from_env
+
+    with pytest.raises(ConfigError, match="WALLET_METRICS_TOKEN"):
+        settings_from_env({"WALLET_ENV": "test", "WALLET_METRICS_TOKEN": token})
+    assert settings_from_env({"WALLET_ENV": "test", "WALLET_METRICS_TOKEN": "  "}).metrics_token == ""

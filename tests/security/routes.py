@@ -1,7 +1,8 @@
 """Every route of the app, with a well-formed request for it made from the security world (conftest.Sec).
 
 Add a row when an endpoint is added (test_routes_are_all_listed names the missing ones). `audience` is who
-may call it: public (health), anonymous (enrollment: no token), terminal, parent or staff; `body` is a JSON
+may call it: public (health), anonymous (enrollment: no token), metrics (Prometheus, with the metrics token),
+terminal, parent or staff; `body` is a JSON
 body (or bytes with `content_type`) that the endpoint would accept from its audience.
 """
 
@@ -44,6 +45,7 @@ V = "/api/v1/parent/vouchers"
 ROUTES = [
     Route("GET", "/healthz", "public", lambda s: "/healthz"),
     Route("GET", "/readyz", "public", lambda s: "/readyz"),
+    Route("GET", "/metrics", "metrics", lambda s: "/metrics"),
     Route("POST", "/api/v1/terminal/enroll", "anonymous", lambda s: "/api/v1/terminal/enroll",
           lambda s: {"code": "AAAA-BBBB-CCCC", "publicKey": s.terminal.public_b64}),
     Route("GET", "/api/v1/terminal/roster", "terminal", lambda s: "/api/v1/terminal/roster"),
