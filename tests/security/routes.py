@@ -45,7 +45,6 @@ V = "/api/v1/parent/vouchers"
 ROUTES = [
     Route("GET", "/healthz", "public", lambda s: "/healthz"),
     Route("GET", "/readyz", "public", lambda s: "/readyz"),
-    Route("GET", "/metrics", "metrics", lambda s: "/metrics"),
     Route("POST", "/api/v1/terminal/enroll", "anonymous", lambda s: "/api/v1/terminal/enroll",
           lambda s: {"code": "AAAA-BBBB-CCCC", "publicKey": s.terminal.public_b64}),
     Route("GET", "/api/v1/terminal/roster", "terminal", lambda s: "/api/v1/terminal/roster"),
@@ -126,6 +125,7 @@ ROUTES = [
           lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists", _eligibility_list),
     Route("GET", "/api/v1/auditor/schools/<school_bin>/eligibility-lists", "staff",
           lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists?month={s.month}"),
+    Route("GET", "/metrics", "metrics", lambda s: "/metrics"),
 ]
 BY_NAME = {route.name: route for route in ROUTES}
 
