@@ -102,3 +102,22 @@ def test_a_short_metrics_token_is_refused_at_start(token):
     with pytest.raises(ConfigError, match="WALLET_METRICS_TOKEN"):
         settings_from_env({"WALLET_ENV": "test", "WALLET_METRICS_TOKEN": token})
     assert settings_from_env({"WALLET_ENV": "test", "WALLET_METRICS_TOKEN": "  "}).metrics_token == ""
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("boom"), KeyError("x"), ZeroDivisionError()])
+def test_a_server_error_in_ingest_is_counted_under_its_route(client, world, terminal_key, monkeypatch, failure):
+    import api.terminals
+
+    def fail(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise failure
+
+    before = scrape(client)
+    monkeypatch.setattr(api.terminals, "record_batch", fail)
+    response = client.post("/api/v1/terminal/events", json=batch(meal_event(world.eligible[0], 1)),
+                           headers=terminal_key.headers())
+    assert response.status_code == 500
+    after = scrape(client)
+    labels = {"route": "/api/v1/terminal/events", "status": "500"}
+    assert total(after, "wallet_http_requests_total", **labels) - total(before, "wallet_http_requests_total",
+                                                                         **labels) == 1
+    assert total(after, "wallet_ingest_events_total") == total(before, "wallet_ingest_events_total")
