@@ -44,6 +44,12 @@ def _ingest_counts_by_process(metrics_dir: Path) -> dict[str, float]:
     return found
 
 
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
 def _scrape(server) -> dict:  # type: ignore[no-untyped-def]
     response = requests.get(server.url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     assert response.status_code == 200, response.text
@@ -58,8 +64,15 @@ def test_alert_metrics_are_served_and_counts_add_up_across_two_workers(start_ser
             key.register(session, world.school)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
+    # Left by a master killed with SIGKILL (removed at start), and one of a master still running (kept).
+    dead_pid = _dead_pid()
+    stale, running = scratch / f"wallet-metrics-{dead_pid}-x1", scratch / f"wallet-metrics-{os.getpid()}-x2"
+    for folder in (stale, running):
+        folder.mkdir()
+        (folder / "counter_1.db").write_bytes(b"")
     server = start_server(env={"WALLET_METRICS_TOKEN": TOKEN, "TMPDIR": str(scratch)}, workers=2)
-    [metrics_dir] = scratch.glob("wallet-metrics-*")  # the master's own directory for this start
+    assert not stale.exists() and running.exists()
+    [metrics_dir] = set(scratch.glob("wallet-metrics-*")) - {running}  # the master's own directory for this start
 
     for header in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
         refused = requests.get(server.url + "/metrics", headers=header, timeout=10)
