@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
+from api.metrics.extension import EXTENSION
 from wallet.config import Settings
 
 if TYPE_CHECKING:
     from api.metrics.recorder import Recorder
-
-EXTENSION = "wallet.metrics"
 
 
 def init_app(app: Flask, settings: Settings) -> None:

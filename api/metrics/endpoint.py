@@ -16,9 +16,9 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from api.errors import ProblemError
-from api.metrics import EXTENSION
 from api.metrics import instruments as m
 from api.metrics.database import DatabaseCollector
+from api.metrics.extension import EXTENSION
 from api.metrics.recorder import Recorder
 from api.notification_streams import EXTENSION as HUB
 from wallet.config import Settings
