@@ -100,7 +100,7 @@ def _terminals(session: Session, now: dt.datetime) -> list[Metric]:
     total.add_metric([], row[0])
     by_silence = GaugeMetricFamily(
         "wallet_terminals_silent",
-        "Active terminals whose last upload or roster fetch is older than `longer_than` (never: not yet seen).",
+        "Active terminals whose last batch upload is older than `longer_than` (never: none uploaded yet).",
         labels=["longer_than"])
     by_silence.add_metric(["never"], row[1] or 0)
     for (name, _), count in zip(SILENCE_BUCKETS, row[2:], strict=True):
