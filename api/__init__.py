@@ -16,6 +16,7 @@ from api import (
     console,
     errors,
     health,
+    metrics,
     parents,
     qr,
     ratelimit,
@@ -60,4 +61,5 @@ def create_app(
                       *vouchers.BLUEPRINTS):
         app.register_blueprint(blueprint)
     console.init_app(app, settings)  # the web console (api/console): HTML pages under /console
+    metrics.init_app(app, settings)  # /metrics and its hooks, when WALLET_METRICS_TOKEN is set
     return app

@@ -12,12 +12,22 @@ address, a worker count and logging on the command line, which gunicorn lets ove
   loopback). Whether a reverse proxy's `X-Forwarded-For/-Proto` are believed is decided in one place, the
   app's WALLET_TRUSTED_PROXIES (ProxyFix, api/security.py).
 - Open files: each connection is a descriptor, so a worker raises its soft limit to the hard one.
+- Metrics (api/metrics): prometheus-client in multi-process mode. Each worker writes its figures to files in
+  PROMETHEUS_MULTIPROC_DIR and /metrics, in whichever worker answers, adds up all of them. Unless the
+  operator set the variable (then they empty that directory before each start, e.g. systemd's
+  RuntimeDirectory), the master makes a fresh directory per start (named with its pid) and removes it at
+  exit, so counts of a previous run never leak in, and at start removes those of masters that died without
+  exiting (SIGKILL); `child_exit` drops a dead worker's live gauges.
 """
 
 from __future__ import annotations
 
+import os
 import resource
+import shutil
+import tempfile
 import warnings
+from pathlib import Path
 from typing import Any
 
 # This file's package (api) is imported by the master before a worker patches the standard library; the one
@@ -62,3 +72,48 @@ def post_fork(server: Any, worker: Any) -> None:
     if soft != resource.RLIM_INFINITY and soft < OPEN_FILES_WANTED:
         worker.log.warning("open-file limit is %s (hard limit); %s connections per worker need about %s",
                            soft, worker_connections, OPEN_FILES_WANTED)
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+METRICS_DIR_PREFIX = "wallet-metrics-"
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before any worker forks (and before prometheus_client is imported anywhere)."""
+    if not os.environ.get(MULTIPROC_ENV):
+        remove_stale_metrics_dirs(Path(tempfile.gettempdir()))
+        made = tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{os.getpid()}-")
+        os.environ[MULTIPROC_ENV] = made  # the workers inherit it
+        server.wallet_metrics_dir = made
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    made = getattr(server, "wallet_metrics_dir", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
+
+
+def remove_stale_metrics_dirs(parent: Path) -> None:
+    """Remove the folders of masters that are gone: a master killed with SIGKILL never runs on_exit."""
+    for folder in parent.glob(f"{METRICS_DIR_PREFIX}*-*"):
+        pid = folder.name.removeprefix(METRICS_DIR_PREFIX).split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to judge
+        return True
+    return True

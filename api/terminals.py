@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import Schema, ValidationError
 
-from api import session_scope
+from api import metrics, session_scope
 from api.auth.terminal import authenticate_terminal
 from api.errors import ProblemError
 from api.qr import qr_keyring, roster_keys
@@ -83,9 +84,14 @@ def post_events() -> Response:
                            f"A batch holds at most {settings.max_batch_events} events; got {len(raw_events)}.")
     events, invalid = _parse_events(raw_events, qr_keyring(), received_at)
     batch = Batch(terminal_id=terminal.id, sent_at=envelope["sent_at"], received_at=received_at, events=events)
+    started = time.perf_counter()
     outcomes = record_batch(session_scope.session(), terminal, batch,
                             clock_tolerance=dt.timedelta(seconds=settings.device_clock_tolerance_s))
     results = sorted([*outcomes, *invalid], key=lambda o: o.index)
+    recorder = metrics.current_recorder()
+    if recorder is not None:
+        recorder.batch(results, time.perf_counter() - started, oldest_served_at=min(
+            (e.served_at for e in events), default=None), received_at=received_at)
     summary = {status: 0 for status in ("recorded", "replayed", "conflict", "invalid")}
     for outcome in results:
         summary[outcome.status] += 1

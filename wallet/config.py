@@ -83,6 +83,9 @@ class Settings:
     console_enabled: bool = True
     secret_key: str = field(default="", repr=False)
     console_session_s: int = 30 * 60
+    # Prometheus metrics (api/metrics): collected and served at /metrics only when this token is set;
+    # Prometheus sends it as a bearer token. Unset: no /metrics (404) and no metric hooks.
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def dev_idp_enabled(self) -> bool:
@@ -136,6 +139,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     secret_key = env.get("WALLET_SECRET_KEY", "")
     if secret_key and len(secret_key) < MIN_SECRET_KEY_CHARS:
         raise ConfigError(f"WALLET_SECRET_KEY must hold at least {MIN_SECRET_KEY_CHARS} characters")
+    metrics_token = env.get("WALLET_METRICS_TOKEN", "").strip()
+    if metrics_token and len(metrics_token) < MIN_SECRET_KEY_CHARS:
+        raise ConfigError(f"WALLET_METRICS_TOKEN must hold at least {MIN_SECRET_KEY_CHARS} characters")
     algorithms = tuple(a.strip() for a in env.get("WALLET_IDP_ALGORITHMS", "RS256,ES256").split(",") if a.strip())
     unsafe = [a for a in algorithms if a not in ("RS256", "ES256", "PS256", "EdDSA")]
     if unsafe or not algorithms:
@@ -177,6 +183,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         console_enabled=console,
         secret_key=secret_key,
         console_session_s=_positive(env, "WALLET_CONSOLE_SESSION_S", Settings.console_session_s, minimum=60),
+        metrics_token=metrics_token,
     )
 
 

@@ -23,6 +23,11 @@ wallet.importing.import_file, registers terminals at every school, then measures
 For every run it also meters CPU: the load generator, the application (this process or the gunicorn
 workers) and the PostgreSQL backends of the benchmark database, read from /proc, and the share of the
 machine's CPU that other processes used meanwhile (the machine is shared; this says how noisy a figure is).
+With `--metrics both` it then measures the cost of Prometheus metrics (api/metrics): rounds of (c) with the
+chosen configuration, metrics off (no WALLET_METRICS_TOKEN) and on, interleaved off/on/on/off/... so that
+drifting load on the shared machine falls on both sides alike; it reports the median of each side and their
+ratio, and checks after each "on" round that /metrics counted every event sent. `--metrics-only` skips
+(a), (b), the configuration search and the profiles and measures just that, with the first of --configs.
 Finally it profiles record_batch in-process with cProfile (and the gunicorn workers with py-spy when
 --py-spy names its binary). Every loop is bounded in count and time; all traffic is loopback.
 """
@@ -62,6 +67,7 @@ DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DB_NAME = "wallet_bench_ingest"
 AUDIENCE = "social-wallet-meal-ledger"
 BATCH = 100
+METRICS_TOKEN = "bench-metrics-token-0123456789abcdef"
 TOLERANCE = dt.timedelta(seconds=900)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -508,11 +514,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(db_url: str, config: ServerConfig, instance: Path) -> Iterator[tuple[str, int, subprocess.Popen]]:
+def gunicorn(db_url: str, config: ServerConfig, instance: Path,
+             metrics: bool = False) -> Iterator[tuple[str, int, subprocess.Popen]]:
     import requests
 
     port = free_port()
-    env = {**os.environ, "WALLET_DATABASE_URL": db_url, "WALLET_ENV": "test", "WALLET_INSTANCE_PATH": str(instance)}
+    env = {k: v for k, v in os.environ.items() if k not in ("WALLET_METRICS_TOKEN", "PROMETHEUS_MULTIPROC_DIR")}
+    env.update({"WALLET_DATABASE_URL": db_url, "WALLET_ENV": "test", "WALLET_INSTANCE_PATH": str(instance)})
+    if metrics:
+        env["WALLET_METRICS_TOKEN"] = METRICS_TOKEN
     args = [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
             "--workers", str(config.workers),
             "--worker-class", config.worker_class, "--threads", str(config.threads), "--backlog", "256",
@@ -651,6 +661,50 @@ def warm_up(host: str, port: int, terminals: list[BenchTerminal], config: Server
                max_batches_per_client=max(2, config.workers * config.threads))
 
 
+def scraped_events(host: str, port: int) -> float:
+    """Events the server's /metrics counted (all workers), to check that "on" really measured something."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = requests.get(f"http://{host}:{port}/metrics", timeout=30,
+                        headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "wallet_ingest_events_total")
+
+
+def bench_metrics_cost(report: Report, db_url: str, config: ServerConfig, instance: Path,
+                       terminals: list[BenchTerminal], args: argparse.Namespace) -> dict[str, Any]:
+    """Rounds of (c) with metrics off and on, interleaved (off, on, on, off, off, on, ...); medians, ratio."""
+    max_batches = int(args.duration * 15)
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[bool, list[float]] = {False: [], True: []}  # the app's CPU ms per 100 events
+    order = [bool((i + 1) // 2 % 2) for i in range(2 * args.metrics_rounds)]  # off on on off off on ...
+    for n, metrics in enumerate(order):
+        with gunicorn(db_url, config, instance, metrics=metrics) as (host, port, server):
+            warm_up(host, port, terminals, config)
+            counted_before = scraped_events(host, port) if metrics else 0.0
+            result = report.add(
+                f"(m) HTTP, gunicorn {config.label}, metrics {'on' if metrics else 'off'}, round {n + 1}",
+                metered(db_url, lambda h=host, p=port: bench_http(h, p, terminals, args.clients, args.duration,
+                                                                  max_batches), server.pid))
+            if metrics:
+                counted = scraped_events(host, port) - counted_before
+                sent = result["events"] + result["refused_events"]
+                if counted != sent:
+                    report.notes.append(f"round {n + 1}: /metrics counted {counted:.0f} events, {sent} were sent")
+        rates[metrics].append(result["events_per_s"])
+        cpu[metrics].append(result["cpu_app_s"] * 100_000 / max(1, result["events"]))
+    off, on = median(rates[False]), median(rates[True])
+    return {"off": rates[False], "on": rates[True], "median_off": off, "median_on": on, "ratio": on / off,
+            "cpu_off": cpu[False], "cpu_on": cpu[True], "cpu_ratio": median(cpu[True]) / median(cpu[False])}
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def py_spy_summary(py_spy: str, server_pid: int, seconds: float, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [py_spy, "record", "--pid", str(server_pid), "--subprocesses", "--duration", str(int(seconds)),
@@ -721,6 +775,36 @@ class Report:
         return "\n".join(lines)
 
 
+def print_metrics_cost(cost: dict[str, Any], config: ServerConfig) -> None:
+    print(f"metrics cost, gunicorn {config.label}: off {', '.join(f'{r:,.0f}' for r in cost['off'])} events/s, "
+          f"on {', '.join(f'{r:,.0f}' for r in cost['on'])} events/s; medians off {cost['median_off']:,.0f}, "
+          f"on {cost['median_on']:,.0f}; on/off = {cost['ratio']:.3f} "
+          f"(cost {100 * (1 - cost['ratio']):.1f}% of the rate; target under 5%: "
+          f"{'met' if cost['ratio'] > 0.95 else 'MISSED'})")
+    print(f"app CPU ms per 100 events: off {', '.join(f'{c:.1f}' for c in cost['cpu_off'])}, "
+          f"on {', '.join(f'{c:.1f}' for c in cost['cpu_on'])}; medians on/off = {cost['cpu_ratio']:.3f} "
+          f"(CPU cost {100 * (cost['cpu_ratio'] - 1):.1f}% per event)")
+
+
+def metrics_only(report: Report, db_url: str, instance: Path, terminals: list[BenchTerminal],
+                 args: argparse.Namespace) -> int:
+    config = parse_configs(args.configs)[0]
+    cost = bench_metrics_cost(report, db_url, config, instance, terminals, args)
+    print("\n==== summary ====")
+    for key, value in report.facts.items():
+        print(f"{key}: {value}")
+    print(f"loadavg at end: {loadavg()}\n")
+    print(report.table())
+    print()
+    print_metrics_cost(cost, config)
+    for note in report.notes:
+        print(f"note: {note}")
+    if args.json:
+        args.json.write_text(json.dumps({"facts": report.facts, "rows": report.rows, "metrics_cost": cost},
+                                        indent=2, default=str))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Ingest benchmark (see the module docstring).")
     parser.add_argument("--admin-url", default=os.environ.get("WALLET_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
@@ -736,11 +820,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paced-duration", type=float, default=40.0, help="seconds of the paced HTTP run")
     parser.add_argument("--profile-batches", type=int, default=40)
     parser.add_argument("--py-spy", help="path of a py-spy binary: profile the gunicorn workers in the repeat run")
+    parser.add_argument("--metrics", choices=("off", "on", "both"), default="off",
+                        help="Prometheus metrics in the gunicorn runs: off, on, or both (then also off/on rounds)")
+    parser.add_argument("--metrics-rounds", type=int, default=3, help="off/on pairs of rounds for --metrics both")
+    parser.add_argument("--metrics-only", action="store_true",
+                        help="measure only the metrics off/on rounds (implies --metrics both)")
     parser.add_argument("--keep", action="store_true", help="keep the database (and gunicorn logs) afterwards")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 32 or args.duration > 300 or args.paced_duration > 600:
         parser.error("keep --clients within 1..32, --duration <= 300 and --paced-duration <= 600")
+    if args.metrics_only:
+        args.metrics = "both"
+    if not 1 <= args.metrics_rounds <= 10:
+        parser.error("keep --metrics-rounds within 1..10")
 
     from wallet import migrate
     from wallet.db import make_engine, make_session_factory
@@ -759,6 +852,8 @@ def main(argv: list[str] | None = None) -> int:
         terminals = register_terminals(session_factory, args.terminals_per_school)
         log(f"{len(terminals)} terminals at {len({t.school_id for t in terminals})} schools")
         analyze(db_url)  # a live database has statistics; a freshly loaded one gets them here
+        if args.metrics_only:
+            return metrics_only(report, db_url, instance, terminals, args)
 
         # (b) first: it also makes the ledger rows that the baseline inserts again.
         record_batches(session_factory, make_work(terminals, 10))  # warm-up: code paths, pool, prepared statements
@@ -783,7 +878,7 @@ def main(argv: list[str] | None = None) -> int:
         # Two passes, the second in reverse order, so that a burst of other load on this shared machine
         # does not decide the choice on its own; a configuration's figure is the better of its two.
         for n, config in enumerate([*configs, *reversed(configs)]):
-            with gunicorn(db_url, config, instance) as (host, port, server):
+            with gunicorn(db_url, config, instance, metrics=args.metrics == "on") as (host, port, server):
                 warm_up(host, port, terminals, config)
                 result = metered(db_url, lambda h=host, p=port: bench_http(
                     h, p, terminals, args.clients, args.duration, max_batches), server.pid)
@@ -791,7 +886,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append((report.add(label, result), config))
         peak_result, chosen = max(results, key=lambda rc: rc[0]["events_per_s"])
         spy_out = instance / "py-spy.raw"
-        with gunicorn(db_url, chosen, instance) as (host, port, server):
+        with gunicorn(db_url, chosen, instance, metrics=args.metrics == "on") as (host, port, server):
             warm_up(host, port, terminals, chosen)
             spy = py_spy_summary(args.py_spy, server.pid, args.duration, spy_out) if args.py_spy else None
             again = report.add(f"(c) HTTP, gunicorn {chosen.label}, {args.clients} clients (again)",
@@ -811,6 +906,8 @@ def main(argv: list[str] | None = None) -> int:
             result = report.add(f"(a) executemany, 100 rows/txn, {connections} conn (again, after (c))",
                                 metered(db_url, lambda n=connections: bench_baseline(db_url, columns, rows, n)))
             baselines.append(result["events_per_s"])
+
+        cost = bench_metrics_cost(report, db_url, chosen, instance, terminals, args) if args.metrics == "both" else None
 
         log("profiling record_batch in-process (cProfile)")
         profile = profile_in_process(session_factory, terminals, args.profile_batches)
@@ -835,6 +932,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"paced at {rate:,.0f} events/s: achieved {paced['events_per_s']:,.0f} events/s over "
               f"{paced['requests']} batches; batch latency p50 {paced['p50_ms']:.0f} ms, p99 {paced['p99_ms']:.0f} ms,"
               f" max {paced['max_ms']:.0f} ms; latest send behind schedule {paced['max_lag_ms']:.0f} ms")
+        if cost is not None:
+            print_metrics_cost(cost, chosen)
         for note in report.notes:
             print(f"note: {note}")
         print("\n==== profile ====")

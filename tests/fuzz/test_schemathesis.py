@@ -61,6 +61,7 @@ KNOWN_GAPS = {
         "itemSchema semantics), so the contract should describe one event (event, id, data)",
     ),
 }
+METRICS_TOKEN = "fuzz-world-metrics-token-0123456789abc"  # /metrics is served and fuzzed too
 # A fuzzed terminal and one the fuzzer may revoke; the first must stay active to keep terminal calls useful.
 FUZZ_TERMINAL, VICTIM_TERMINAL = "T-fuzz-1", "T-fuzz-victim"
 
@@ -84,7 +85,7 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     urls = fresh_database_url(request, request.param, tmp)
     database_url = next(urls)
     fuzz_settings = Settings(environment="test", database_url=database_url, instance_path=tmp / "instance",
-                             rate_limits_enabled=False)
+                             rate_limits_enabled=False, metrics_token=METRICS_TOKEN)
     engine = make_engine(database_url)
     session_factory = make_session_factory(engine)
     with session_factory() as session:
@@ -170,6 +171,8 @@ def _authorize(case: Any, seeded: Seeded, draw: Any, settings_: Any) -> None:
         token = dev_idp.issue_token(settings_, PARENT_IIN, {"role": "parent"})
     elif "operatorJwt" in schemes:
         token = dev_idp.issue_token(settings_, "staff-fuzz", draw(st.sampled_from(seeded.staff)))
+    elif "metricsToken" in schemes:
+        token = METRICS_TOKEN
     else:
         return
     case.headers["Authorization"] = f"Bearer {token}"

@@ -56,6 +56,8 @@ class Sec:
     offer_b: str = ""  # another open offer to the parent's child (the year after)
 
     def token(self, who: str) -> str:
+        if who == "metrics":
+            return METRICS_TOKEN
         """A bearer token of one kind of caller (see STAFF below for the staff kinds)."""
         if who == "terminal":
             return self.terminal.token()
@@ -75,6 +77,7 @@ class Sec:
         return headers
 
 
+METRICS_TOKEN = "security-world-metrics-token-0123456789"  # /metrics is served, behind its own token
 STAFF = {
     "operator": lambda s: {"role": "operator"},
     "auditor": lambda s: {"role": "auditor", "region": s.region},
@@ -147,7 +150,7 @@ def _vouchers(session: Any, world: Any) -> dict[str, str]:
 @pytest.fixture
 def quiet_settings(settings: Settings) -> Settings:
     """The test settings with rate limits off (the tests that are about rate limits turn them on)."""
-    return dataclasses.replace(settings, rate_limits_enabled=False)
+    return dataclasses.replace(settings, rate_limits_enabled=False, metrics_token=METRICS_TOKEN)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Every route of the app, with a well-formed request for it made from the security world (conftest.Sec).
 
 Add a row when an endpoint is added (test_routes_are_all_listed names the missing ones). `audience` is who
-may call it: public (health), anonymous (enrollment: no token), terminal, parent or staff; `body` is a JSON
+may call it: public (health), anonymous (enrollment: no token), metrics (Prometheus, with the metrics token),
+terminal, parent or staff; `body` is a JSON
 body (or bytes with `content_type`) that the endpoint would accept from its audience.
 """
 
@@ -124,6 +125,7 @@ ROUTES = [
           lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists", _eligibility_list),
     Route("GET", "/api/v1/auditor/schools/<school_bin>/eligibility-lists", "staff",
           lambda s: f"/api/v1/auditor/schools/{s.school}/eligibility-lists?month={s.month}"),
+    Route("GET", "/metrics", "metrics", lambda s: "/metrics"),
 ]
 BY_NAME = {route.name: route for route in ROUTES}
 

@@ -47,7 +47,7 @@ from wallet.db import make_engine, make_session_factory
 from wallet.text import PROSE_PATTERN, SINGLE_LINE_PATTERN
 
 GROWS_BY_DESIGN = {"used_token_ids", "child_access_log"}
-WHO = {"terminal": "terminal", "parent": "parent", "anonymous": None, "public": None}
+WHO = {"terminal": "terminal", "parent": "parent", "anonymous": None, "public": None, "metrics": "metrics"}
 METHODS = ("get", "post", "put", "patch", "delete")
 SURROGATE = "\ud800"
 TEN_KB = "x" * 10_000

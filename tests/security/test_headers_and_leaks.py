@@ -12,7 +12,8 @@ from api import create_app
 from api.security import HSTS, SECURITY_HEADERS
 from tests.security.routes import ROUTES, send
 
-CALLER = {"terminal": "terminal", "parent": "parent", "staff": "operator", "public": None, "anonymous": None}
+CALLER = {"terminal": "terminal", "parent": "parent", "staff": "operator", "public": None, "anonymous": None,
+          "metrics": "metrics"}
 LEAKS = ("Traceback", 'File "', "sqlalchemy", "psycopg", "sqlite3", "SELECT", "INSERT", "UPDATE ", "secret-",
          "/work/", "site-packages")
 

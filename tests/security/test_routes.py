@@ -28,7 +28,8 @@ def test_every_listed_request_reaches_its_view(client, sec, database_url):
 
     sqlite = database_url.startswith("sqlite")
 
-    caller = {"terminal": "terminal", "parent": "parent", "staff": "operator", "public": None, "anonymous": None}
+    caller = {"terminal": "terminal", "parent": "parent", "staff": "operator", "public": None, "anonymous": None,
+              "metrics": "metrics"}
     failures = []
     for route in ROUTES:
         if route.audience == "anonymous":

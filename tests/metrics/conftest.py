@@ -1,0 +1,1 @@
+from tests.live_server import start_server  # noqa: F401
