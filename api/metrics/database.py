@@ -6,9 +6,10 @@ CACHE_S. A failed or slow read never fails the scrape: `wallet_metrics_database_
 out until the next good read.
 
 The outbox: rows stay until retention deletes them (wallet.parents.notifications), and parents' streams
-read them by cursor, so this server has no "delivered" state of its own. A consumer that has one (push
-delivery to the national app) registers a function with `register_outbox_consumer`; its backlog and the age
-of its oldest pending row are reported per consumer.
+read them by cursor, so the outbox has no "delivered" state of its own. A consumer that has one registers a
+function with `register_outbox_consumer`; its backlog and the age of its oldest pending row are reported per
+consumer. Push delivery to the national app (`wallet notify-worker`, wallet.parents.push) is registered here
+as `push`, and its deliveries are counted by state too (`dead` is the dead-letter state).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, case, func, select, text
 from sqlalchemy.orm import Session
 
-from wallet.models import Checkpoint, ParentNotification, Terminal, VerificationRun
+from wallet.models import PUSH_STATES, Checkpoint, ParentNotification, Terminal, VerificationRun
+from wallet.parents.push import push_status
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,14 @@ _CONSUMERS: dict[str, OutboxConsumer] = {}
 def register_outbox_consumer(name: str, backlog: OutboxConsumer) -> None:
     """Report a delivery's backlog (e.g. `register_outbox_consumer("push", push_backlog)`) on every scrape."""
     _CONSUMERS[name] = backlog
+
+
+def _push_backlog(session: Session) -> Backlog:
+    status = push_status(session, dt.datetime.now(dt.UTC))
+    return Backlog(status.backlog, status.oldest_pending_at)
+
+
+register_outbox_consumer("push", _push_backlog)
 
 
 class DatabaseCollector(Collector):
@@ -88,7 +98,8 @@ class DatabaseCollector(Collector):
 
 
 def read_gauges(session: Session, now: dt.datetime) -> list[Metric]:
-    return [*_terminals(session, now), *_outbox(session, now), *_checkpoints(session), *_verification(session)]
+    return [*_terminals(session, now), *_outbox(session, now), *_push(session, now), *_checkpoints(session),
+            *_verification(session)]
 
 
 def _terminals(session: Session, now: dt.datetime) -> list[Metric]:
@@ -125,6 +136,16 @@ def _outbox(session: Session, now: dt.datetime) -> list[Metric]:
         pending.add_metric([name], backlog.pending)
         lag.add_metric([name], _age(backlog.oldest_created_at, now))
     return [rows, age, pending, lag]
+
+
+def _push(session: Session, now: dt.datetime) -> list[Metric]:
+    status = push_status(session, now)
+    deliveries = GaugeMetricFamily(
+        "wallet_push_deliveries", "Pushes to the national app's gateway by state (dead: given up after every attempt).",
+        labels=["state"])
+    for state in PUSH_STATES:
+        deliveries.add_metric([state], status.counts.get(state, 0))
+    return [deliveries]
 
 
 def _checkpoints(session: Session) -> list[Metric]:
