@@ -12,13 +12,19 @@ address, a worker count and logging on the command line, which gunicorn lets ove
   loopback). Whether a reverse proxy's `X-Forwarded-For/-Proto` are believed is decided in one place, the
   app's WALLET_TRUSTED_PROXIES (ProxyFix, api/security.py).
 - Open files: each connection is a descriptor, so a worker raises its soft limit to the hard one.
+- Logs: gunicorn's own error log goes through the app's JSON formatter (wallet/logs.py, WALLET_LOG_FORMAT and
+  WALLET_LOG_LEVEL); its access log stays off, the app writes one line per request that knows the route
+  template and the audience (api/request_log.py).
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import warnings
 from typing import Any
+
+from wallet import logs
 
 # This file's package (api) is imported by the master before a worker patches the standard library; the one
 # module gevent then names (jwt.jwks_client) imports ssl.SSLContext only as a type, so the warning is noise.
@@ -36,6 +42,10 @@ timeout = 60
 graceful_timeout = 10
 keepalive = 5
 control_socket_disable = True
+
+# One JSON line a record for gunicorn and the app alike; no gunicorn access log (the app's line replaces it).
+logconfig_dict = logs.dict_config(*logs.from_env(os.environ))
+accesslog = None
 
 # Trust no forwarded header in gunicorn itself (see the module's docstring): no peer may set the scheme
 # (`secure_scheme_headers`) or WSGI variables (`forwarder_headers`), not even over a UNIX socket.
