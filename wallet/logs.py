@@ -117,7 +117,7 @@ def configure_structlog() -> None:
 
 def dict_config(fmt: str = "json", level: str = "INFO") -> dict[str, Any]:
     """A `logging.config.dictConfig` configuration: the root logger writes every record to stderr through
-    `formatter(fmt)`; gunicorn's error and access loggers hand theirs to it (api/gunicorn_conf.py)."""
+    `formatter(fmt)`; gunicorn's error log hands its records to it, its access log is off (api/gunicorn_conf.py)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -125,8 +125,12 @@ def dict_config(fmt: str = "json", level: str = "INFO") -> dict[str, Any]:
         "handlers": {HANDLER_NAME: {"class": "logging.StreamHandler", "formatter": "wallet",
                                     "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": [HANDLER_NAME]},
-        "loggers": {name: {"level": level, "handlers": [], "propagate": True}
-                    for name in ("gunicorn.error", "gunicorn.access")},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
+            # gunicorn writes its access lines (INFO) whenever a logging configuration is given; the app's own
+            # line per request replaces them (it knows the route template and audience), so they stay off.
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
+        },
     }
 
 
