@@ -15,21 +15,22 @@ import time
 
 from flask import Flask, Response, g, request
 
-from api.ratelimit import AUDIENCE_OF_BLUEPRINT, EXEMPT_ENDPOINTS
 from api.request_id import HEADER, current_request_id, new_or_forwarded
 from wallet import logs
 from wallet.config import Settings
 
-_AUDIENCE_OF_BLUEPRINT = {**AUDIENCE_OF_BLUEPRINT, "console": "staff"}
+_AUDIENCE_OF_PREFIX = (("/api/v1/terminal/", "terminal"), ("/api/v1/parent/", "parent"),
+                       ("/api/v1/auditor/", "staff"), ("/api/v1/admin/", "staff"), ("/console", "staff"))
 
 log = logs.get_logger("api.requests")
 
 
-def audience(endpoint: str | None) -> str:
-    """Whom the route serves: terminal, parent, staff, or none (health probes, unknown routes)."""
-    if endpoint is None or endpoint in EXEMPT_ENDPOINTS:
+def audience(route: str | None) -> str:
+    """Whom the route serves, by its path prefix (the contract's audiences): terminal, parent, staff, or none
+    (health probes, unknown paths)."""
+    if route is None:
         return "none"
-    return _AUDIENCE_OF_BLUEPRINT.get(endpoint.partition(".")[0], "staff")
+    return next((who for prefix, who in _AUDIENCE_OF_PREFIX if route.startswith(prefix)), "none")
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -44,10 +45,11 @@ def init_app(app: Flask, settings: Settings) -> None:
     def _finish(response: Response) -> Response:
         response.headers[HEADER] = current_request_id() or ""
         started = g.get("request_started", time.perf_counter())
-        rule = request.url_rule
-        log.info("request", method=request.method, route=rule.rule if rule is not None else None,
-                 status=response.status_code, duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                 audience=audience(request.endpoint), streamed=response.is_streamed)  # request_id: bound
+        route = request.url_rule.rule if request.url_rule is not None else None
+        # request_id is not passed: it comes from the bound context, as in every other line of the request.
+        log.info("request", method=request.method, route=route, status=response.status_code,
+                 duration_ms=round((time.perf_counter() - started) * 1000, 3), audience=audience(route),
+                 streamed=response.is_streamed)
         return response
 
     def _forget(_exc: BaseException | None) -> None:

@@ -100,3 +100,15 @@ def _format_outside_a_request() -> str:
     finally:
         logger.removeHandler(handler)
     return stream.getvalue()
+
+
+def test_every_route_has_the_audience_of_its_contract_prefix(app):
+    from api.request_log import audience
+
+    expected = {"/api/v1/terminal/": "terminal", "/api/v1/parent/": "parent", "/api/v1/auditor/": "staff",
+                "/api/v1/admin/": "staff", "/console": "staff"}
+    for rule in app.url_map.iter_rules():
+        who = next((w for prefix, w in expected.items() if rule.rule.startswith(prefix)), "none")
+        assert audience(rule.rule) == who, rule.rule
+    assert audience("/api/v1/parent/children/<child_id>/qr") == "parent"
+    assert audience("/healthz") == audience(None) == "none"
