@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from api import create_app
+from tests.parent_factories import parent_fixture  # noqa: F401
 from wallet import logs
 from wallet.identifiers import make_iin
 
@@ -112,3 +113,15 @@ def test_every_route_has_the_audience_of_its_contract_prefix(app):
         assert audience(rule.rule) == who, rule.rule
     assert audience("/api/v1/parent/children/<child_id>/qr") == "parent"
     assert audience("/healthz") == audience(None) == "none"
+
+
+def test_a_stream_is_logged_once_when_it_starts(app, client, parent, logs_hold_no_secrets):
+    app.config.update(WALLET_PARENT_STREAM_LIFETIME_S=0.3, WALLET_PARENT_STREAM_POLL_S=0.1)
+    response = client.get("/api/v1/parent/notifications/stream", headers=parent.headers(), buffered=False)
+    assert response.status_code == 200
+    [line] = _request_lines(logs_hold_no_secrets)  # before any of the body is read
+    assert line["streamed"] is True and line["route"] == "/api/v1/parent/notifications/stream"
+    assert line["request_id"] == response.headers["X-Request-Id"] and line["audience"] == "parent"
+    response.get_data()  # the stream runs to its end
+    response.close()
+    assert len(_request_lines(logs_hold_no_secrets)) == 1
