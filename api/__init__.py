@@ -22,6 +22,7 @@ from api import (
     ratelimit,
     reconciliation,
     reports,
+    request_log,
     security,
     session_scope,
     terminals,
@@ -51,6 +52,7 @@ def create_app(
     engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
     session_scope.init_app(app, engine, session_factory or make_session_factory(engine))
     errors.init_app(app)
+    request_log.init_app(app, settings)  # first: its id and timing cover every other hook
     # Rate limits look first (cheapest), then body size and JSON depth, all before any view runs.
     ratelimit.init_app(app, settings)
     security.init_app(app, settings)

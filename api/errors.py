@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from api.i18n import language, title
+from api.request_id import current_request_id
 from wallet.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def problem(
     if errors:
         body["errors"] = [e.as_dict() for e in errors]
     body.update(extra or {})
+    body["requestId"] = current_request_id()  # the X-Request-Id of the response, to quote to the operator
     try:
         response = jsonify(body)
     except UnicodeEncodeError:  # a client's string echoed in an error (a field name) that is not Unicode

@@ -18,6 +18,9 @@ address, a worker count and logging on the command line, which gunicorn lets ove
   RuntimeDirectory), the master makes a fresh directory per start (named with its pid) and removes it at
   exit, so counts of a previous run never leak in, and at start removes those of masters that died without
   exiting (SIGKILL); `child_exit` drops a dead worker's live gauges.
+- Logs: gunicorn's own error log goes through the app's JSON formatter (wallet/logs.py, WALLET_LOG_FORMAT and
+  WALLET_LOG_LEVEL); its access log stays off, the app writes one line per request that knows the route
+  template and the audience (api/request_log.py).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
+
+from wallet import logs
 
 # This file's package (api) is imported by the master before a worker patches the standard library; the one
 # module gevent then names (jwt.jwks_client) imports ssl.SSLContext only as a type, so the warning is noise.
@@ -46,6 +51,9 @@ timeout = 60
 graceful_timeout = 10
 keepalive = 5
 control_socket_disable = True
+
+# One JSON line a record for gunicorn and the app alike; no gunicorn access log (the app's line replaces it).
+logconfig_dict = logs.dict_config(*logs.from_env(os.environ))
 
 # Trust no forwarded header in gunicorn itself (see the module's docstring): no peer may set the scheme
 # (`secure_scheme_headers`) or WSGI variables (`forwarder_headers`), not even over a UNIX socket.
@@ -75,8 +83,6 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
 METRICS_DIR_PREFIX = "wallet-metrics-"
 
 

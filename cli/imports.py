@@ -9,11 +9,14 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from cli.context import EXIT_BAD_INPUT, Context, pass_context
+from wallet import logs
 from wallet.db import make_session_factory, transaction
 from wallet.importing.errors import ImportFailed
 from wallet.importing.service import KINDS, import_file
 from wallet.vouchers.imports import import_eligibility_feed, import_eligibility_list, run_voucher_jobs
 from wallet.vouchers.years import today_in_kazakhstan
+
+log = logs.get_logger(__name__)
 
 # Kinds that are not registry tables of their own: a school's monthly list and the state registries' feed
 # (wallet.vouchers.imports); they and `eligibility` are followed by the voucher jobs.
@@ -32,6 +35,7 @@ def import_command(ctx: Context, kind: str, file: Path) -> None:
     (state registries, JSON lines). See docs/import-formats.md for the columns.
     """
     factory = make_session_factory(ctx.engine())
+    log.info("import started", kind=kind)
     try:
         if kind in ELIGIBILITY_KINDS:
             click.echo(_import_eligibility(factory, kind, file))
@@ -45,10 +49,13 @@ def import_command(ctx: Context, kind: str, file: Path) -> None:
                 err=True,
             )
         click.echo(f"{file}: {len(exc.errors)} error(s); nothing was imported", err=True)
+        log.warning("import refused", kind=kind, errors=len(exc.errors))
         raise SystemExit(EXIT_BAD_INPUT) from None
     click.echo(
         f"imported {report.kind}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged"
     )
+    log.info("import finished", kind=kind, created=report.created, updated=report.updated,
+             unchanged=report.unchanged)
     if kind == "eligibility":
         click.echo(_voucher_jobs(factory))
 

@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.context import EXIT_BAD_INPUT, EXIT_MISMATCH, Context, domain, pass_context
+from wallet import logs
 from wallet.db import make_session_factory
 from wallet.schools import school_ids_by_bin
+
+log = logs.get_logger(__name__)
 
 if TYPE_CHECKING:
     from wallet.ledger.run_history import RunView
@@ -68,9 +71,11 @@ def verify_command(
             for report in iter_verify(session_factory, public_keys, school_bin):
                 tally.add(report)
                 click.echo(report.describe())
+                log.info("chain verified", ok=report.ok, size=report.size, chains_done=tally.chains)
     except UnknownSchoolError as exc:
         click.echo(f"wallet: {exc}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
+    log.info("verify finished", chains=tally.chains, failed=tally.failed, recorded=tally.record_error is None)
     if tally.record_error is not None:
         # Said, but not allowed to change what the check found or the exit status.
         click.echo(f"wallet verify: warning: this run was not recorded ({tally.record_error})", err=True)
@@ -136,5 +141,6 @@ def checkpoint_command(ctx: Context, school_bin: str | None, reason: str) -> Non
             f"{chain_id} size {checkpoint.tree_size} root {bytes(checkpoint.root_hash).hex()} "
             f"key {checkpoint.key_id}"
         )
+    log.info("checkpoints made", checkpoints=len(checkpoints), reason=reason)
     if not checkpoints:
         click.echo("no school chains to sign")

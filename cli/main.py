@@ -10,6 +10,7 @@ import click
 
 from cli import demo, dev, imports, ledger, notify, reconciliation, reports, terminals, totals, vouchers
 from cli.context import Context, config_errors, pass_context
+from wallet import logs
 from wallet.config import idp_keys_source
 
 
@@ -54,8 +55,8 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     if not migrate.is_at_head(ctx.engine()):
         raise click.ClickException("the database is not at the newest migration: run `wallet migrate` first")
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    args = [str(gunicorn), "-c", "python:api.gunicorn_conf", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--access-logfile", "-"]
+    # No gunicorn access log: the app writes one JSON line per request (api/request_log.py).
+    args = [str(gunicorn), "-c", "python:api.gunicorn_conf", "--bind", f"{host}:{port}", "--workers", str(workers)]
     click.echo(f"serving on http://{host}:{port}/ (health: /healthz, readiness: /readyz)")
     os.execv(args[0], args)  # noqa: S606 - replace this process with gunicorn, arguments fixed above
 
@@ -66,9 +67,20 @@ for command in (imports.import_command, demo.demo_data_command, terminals.termin
     cli.add_command(command)
 
 
+def install_logging() -> None:
+    """Progress of long jobs as JSON lines on stderr when it is not a terminal (cron, systemd, a pipe); on a
+    terminal only warnings, as text, so that a person sees the commands' own output as before. stdout is
+    never written to by logs. WALLET_LOG_FORMAT and WALLET_LOG_LEVEL override both defaults."""
+    terminal = sys.stderr.isatty()
+    fmt, level = logs.from_env(os.environ, default_format="console" if terminal else "json",
+                               default_level="WARNING" if terminal else "INFO")
+    logs.install(fmt, level)
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     with config_errors():
+        install_logging()
         cli(prog_name="wallet")
 
 

@@ -19,7 +19,10 @@ import click
 
 from cli.context import OPERATOR, Context, domain, fail, pass_context
 from cli.output import write_chunks
+from wallet import logs
 from wallet.principals import Principal
+
+log = logs.get_logger(__name__)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -168,10 +171,13 @@ def export_entries_command(ctx: Context, month: str, scope_text: str, fmt: str, 
                 pending += 1
                 if pending == PROGRESS_EVERY:
                     bar.update(pending)
+                    log.info("export progress", done=bar.pos, total=total)
                     pending = 0
 
+            log.info("export started", total=total, format=fmt, month=str(parsed))
             size = write_chunks(write(document, fmt, on_row=on_row), output)
             bar.update(pending)
+        log.info("export finished", entries=total, bytes=size)
     click.echo(f"wrote {output} ({size} bytes): {total} entries of {parsed} for {scope.label}", err=True)
 
 

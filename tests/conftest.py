@@ -4,6 +4,7 @@ that each test copies; on PostgreSQL into one database that is emptied before ea
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from tests.log_scan import Recorder
 from wallet import migrate
 from wallet.config import Settings
 from wallet.db import make_engine, make_session_factory
@@ -26,6 +28,24 @@ POSTGRES_URL = os.environ.get("WALLET_TEST_POSTGRES_URL")
 hypothesis_settings.register_profile("wallet", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 hypothesis_settings.load_profile("wallet")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(autouse=True)
+def logs_hold_no_secrets() -> Iterator[Recorder]:
+    """Every test of the suite: its log records (root logger, INFO and above) hold no token and no full IIN
+    (tests/log_scan.py); the test fails at teardown otherwise."""
+    root = logging.getLogger()
+    recorder, level = Recorder(), root.level
+    root.addHandler(recorder)
+    root.setLevel(min(level or logging.WARNING, logging.INFO))
+    try:
+        yield recorder
+    finally:
+        root.removeHandler(recorder)
+        root.setLevel(level)
+    leaks = recorder.leaks()
+    if leaks:
+        pytest.fail("log records hold a token or a full IIN:\n" + "\n".join(leaks[:20]), pytrace=False)
 
 
 def _admin_engine(url: str) -> Engine:

@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.log_scan import leaks_in_lines
+
 BIN = Path(sys.executable).parent
 WALLET_TERMINAL = str(BIN / "wallet-terminal")
 GUNICORN = str(BIN / "gunicorn")
@@ -59,7 +61,7 @@ class LiveServer:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [GUNICORN, "-c", "python:api.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "--workers",
-             str(self.workers), "--graceful-timeout", "2", "--access-logfile", "/dev/null"],
+             str(self.workers), "--graceful-timeout", "2"],
             cwd=REPO, env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()
@@ -121,6 +123,12 @@ class LiveServer:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def log_leaks(self) -> list[str]:
+        """Tokens and full IINs in what the server wrote to its log (tests/log_scan.py)."""
+        if not self.log_path.exists():
+            return []
+        return leaks_in_lines(self.log_path.read_text(errors="replace").splitlines(), self.log_path.name)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
 
@@ -160,6 +168,9 @@ def start_server(database_url: str, world: Any, tmp_path: Path) -> Iterator[Call
     yield start
     for server in servers:
         server.kill()
+    leaks = [leak for server in servers for leak in server.log_leaks()]
+    if leaks:
+        pytest.fail("a server's log holds a token or a full IIN:\n" + "\n".join(leaks[:20]), pytrace=False)
 
 
 @pytest.fixture
