@@ -63,7 +63,8 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
 
 for command in (imports.import_command, demo.demo_data_command, terminals.terminals_group, vouchers.vouchers_group,
                 ledger.verify_command, ledger.checkpoint_command, totals.totals_group, *reconciliation.COMMANDS,
-                *reports.COMMANDS, notify.notify_worker_command, *dev.COMMANDS):
+                *reports.COMMANDS, notify.notify_worker_command, notify.prune_notifications_command,
+                *dev.COMMANDS):
     cli.add_command(command)
 
 

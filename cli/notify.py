@@ -1,5 +1,5 @@
 """`wallet notify-worker`: push the parents' notifications to the national app's gateway, and show or mend
-the delivery state (wallet.parents.push)."""
+the delivery state (wallet.parents.push); `wallet prune-notifications`: the outbox's retention."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from cli.context import Context, pass_context
 from wallet.db import make_session_factory
 from wallet.parents import push
+from wallet.parents.notifications import prune_notifications
 from wallet.parents.push_config import PushSettings, push_settings_from_env
 from wallet.parents.push_http import WebhookSender
 
@@ -50,6 +51,22 @@ def notify_worker_command(ctx: Context, show_status: bool, retry_dead: bool, dra
     if not migrate.is_at_head(ctx.engine()):
         raise click.ClickException("the database is not at the newest migration: run `wallet migrate` first")
     _run(ctx, config, drain=drain)
+
+
+@click.command("prune-notifications")
+@click.option("--older-than-days", default=30, show_default=True, type=click.IntRange(1, 3650),
+              help="Delete outbox rows created more than this many days ago.")
+@pass_context
+def prune_notifications_command(ctx: Context, older_than_days: int) -> None:
+    """Delete old rows of the parents' notification outbox (run daily from a timer).
+
+    The outbox is a delivery aid, not a record: the ledger keeps every meal. A push still pending for a
+    deleted row ends as `expired`; streams and polls resume from the rows that are left.
+    """
+    before = _now() - dt.timedelta(days=older_than_days)
+    with make_session_factory(ctx.engine())() as session:
+        deleted = prune_notifications(session, before)
+    click.echo(f"deleted {deleted} outbox rows created before {before.isoformat(timespec='seconds')}")
 
 
 def _print_status(status: push.PushStatus) -> None:

@@ -9,6 +9,7 @@ the diff.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import tempfile
@@ -174,6 +175,9 @@ def outputs_transcript(database_url: str, tmp: Path, commands: Sequence[list[str
 
 
 def main() -> None:
+    # Log records are not part of a command's output here (the `wallet` script sends them to stderr as JSON
+    # lines, tests capture them): without a handler, logging's last resort would print warnings into stderr.
+    logging.getLogger().addHandler(logging.NullHandler())
     GOLDEN.mkdir(exist_ok=True)
     HELP_FILE.write_text(help_transcript(), encoding="utf-8")
     with tempfile.TemporaryDirectory() as tmp:

@@ -149,3 +149,28 @@ def test_status_and_retry_dead(database_url, tmp_path, session_factory, push_wor
     lines = dict(line.split(None, 1) for line in run.output.splitlines()[1:] if not line.startswith("oldest"))
     assert lines["dead"] == "0" and lines["pending"] == str(len(push_world.expected))
     assert "oldest pending: " in run.output and "none pending" not in run.output
+
+
+def test_prune_notifications_deletes_only_rows_past_the_retention(database_url, tmp_path, session_factory,
+                                                                   push_world, world):
+    """Rows older than --older-than-days go, younger ones stay (whatever their kind); a bad number is exit 2."""
+    from tests.push_factories import _note
+    from wallet.models import ParentNotification
+
+    now = dt.datetime.now(dt.UTC)
+    with session_factory() as session:
+        old = [_note(session, kid, world.school.id, now - dt.timedelta(days=days, seconds=n))
+               for n, (kid, days) in enumerate([(world.eligible[0], 31), (world.eligible[1], 400)])]
+        kept = _note(session, world.eligible[0], world.school.id, now - dt.timedelta(days=29))
+        session.commit()
+        before = session.scalar(select(func.count()).select_from(ParentNotification))
+    env = _env(database_url, tmp_path)
+    run = CliRunner().invoke(wallet_cli.cli, ["prune-notifications", "--older-than-days", "30"], env=env,
+                             catch_exceptions=False)
+    assert run.exit_code == 0 and run.output.startswith(f"deleted {len(old)} outbox rows created before ")
+    with session_factory() as session:
+        ids = set(session.scalars(select(ParentNotification.id)))
+        assert not ids & set(old) and kept in ids and len(ids) == before - len(old)
+    for bad in ("0", "-1", "x", "3651"):
+        run = CliRunner().invoke(wallet_cli.cli, ["prune-notifications", "--older-than-days", bad], env=env)
+        assert run.exit_code == 2, (bad, run.output)
