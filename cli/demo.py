@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from cli.context import EXIT_BAD_INPUT, Context, pass_context
-from wallet.demo.generator import MAX_STUDENTS, DemoWorld, build, write
+from wallet.demo.generator import MAX_STUDENTS, build, write
+from wallet.demo.world import DemoWorld
 from wallet.vouchers.years import today_in_kazakhstan
 
 
