@@ -21,6 +21,7 @@ from wallet.models import Terminal
 from wallet.terminals import consume_token_id, decode_public_key
 
 log = logging.getLogger(__name__)
+TERMINAL_ID_MAX = 64  # the length of terminals.id
 
 
 def authenticate_terminal() -> Terminal:
@@ -35,7 +36,7 @@ def authenticate_terminal() -> Terminal:
         raise unauthorized("invalid_token", "Terminal tokens must be signed with EdDSA (Ed25519).")
     terminal_id = unverified.get("iss")
     session = session_scope.session()
-    terminal = session.get(Terminal, terminal_id) if isinstance(terminal_id, str) else None
+    terminal = session.get(Terminal, terminal_id) if could_be_terminal_id(terminal_id) else None
     if terminal is None:
         raise unauthorized("invalid_token", "The token's issuer is not a registered terminal.")
     claims = _verified_claims(token, terminal, settings)
@@ -46,6 +47,12 @@ def authenticate_terminal() -> Terminal:
         raise unauthorized("token_replayed", "This token has been used before; sign a new one per request.")
     ratelimit.verified("terminal", terminal.id)  # only now: a forged or replayed token is the sender's cost
     return terminal
+
+
+def could_be_terminal_id(value: object) -> bool:
+    """Whether an unverified `iss` is worth a lookup: text of 1-64 printable characters, as terminal ids are.
+    Anything else (an unpaired surrogate, a NUL, which the databases refuse to compare) names no terminal."""
+    return isinstance(value, str) and 0 < len(value) <= TERMINAL_ID_MAX and value.isprintable()
 
 
 def _verified_claims(token: str, terminal: Terminal, settings: Settings) -> dict:
