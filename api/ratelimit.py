@@ -71,8 +71,10 @@ class RateLimiter:
                    name=pseudonyms(settings.secret_key) if settings.redis_url else str)
 
     def wait(self, kind: str, key: str) -> float:
-        """Seconds until `key` of `kind` may make a request (0 when it may now)."""
-        return self.counts.wait(self.limits[kind], kind, self.name(key))
+        """Seconds until `key` of `kind` may make a request (0 when it may now), never beyond the window (in
+        Redis the window's times come from every host's clock)."""
+        item = self.limits[kind]
+        return min(float(item.get_expiry()), self.counts.wait(item, kind, self.name(key)))
 
     def take(self, kind: str, key: str) -> None:
         self.counts.hit(self.limits[kind], kind, self.name(key))

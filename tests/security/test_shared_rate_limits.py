@@ -117,6 +117,22 @@ def test_the_pseudonyms_are_keyed_by_the_secret_key():
     assert len({one(v) for v in ("880101300123", "880101300124", "", "\ud800", "T-1")}) == 5
 
 
+def test_retry_after_stays_within_the_window_when_another_host_s_clock_is_ahead(quiet_settings, engine, sec,
+                                                                               redis_prefix):  # noqa: F811
+    import time
+
+    import time_machine
+
+    from tests.security.test_rate_limits import assert_429
+
+    settings = limited_settings(quiet_settings, REDIS_URL, redis_prefix)
+    ahead, here = (create_app(settings, engine=engine).test_client() for _ in range(2))
+    with time_machine.travel(time.time() + 100, tick=False):  # a host whose clock is 100 s fast
+        for _ in range(LIMIT):
+            assert send(ahead, ENROLL, sec, None).status_code == 422
+    assert assert_429(send(here, ENROLL, sec, None)) <= 60
+
+
 def test_a_prefix_keeps_deployments_apart(quiet_settings, engine, sec, redis_prefix):  # noqa: F811
     one, other = (create_app(limited_settings(quiet_settings, REDIS_URL, f"{redis_prefix}:{name}"),
                              engine=engine).test_client() for name in ("one", "other"))
