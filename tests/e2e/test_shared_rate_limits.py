@@ -23,6 +23,7 @@ from tests.redis_relay import REDIS_HOST, REDIS_PORT, redis_client, redis_prefix
 LIMIT = 5  # anonymous requests a minute per client address
 EXTRA = 3  # requests beyond the limit sent to each worker
 FALLBACK_WARNING = "did not answer"
+ESTABLISHED = "01"  # the state column of /proc/net/tcp
 
 
 def _hex_port(port: int) -> str:
@@ -30,11 +31,13 @@ def _hex_port(port: int) -> str:
 
 
 def unread_bytes(server_port: int, client_port: int) -> int | None:
-    """Bytes that the server side of one loopback connection has not read yet (None: no such connection)."""
+    """Bytes that the server side of one open loopback connection has not read yet (None: no such connection;
+    an earlier one on the same ports, in TIME_WAIT, is not it)."""
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        local, remote, queues = fields[1], fields[2], fields[4]
-        if local.endswith(":" + _hex_port(server_port)) and remote.endswith(":" + _hex_port(client_port)):
+        local, remote, state, queues = fields[1], fields[2], fields[3], fields[4]
+        if (state == ESTABLISHED and local.endswith(":" + _hex_port(server_port))
+                and remote.endswith(":" + _hex_port(client_port))):
             return int(queues.split(":")[1], 16)
     return None
 
