@@ -87,7 +87,7 @@ def pseudonyms(secret_key: str) -> Callable[[str], str]:
     """Keys as Redis sees them: HMAC-SHA256 under a key derived from WALLET_SECRET_KEY (the same on every host),
     so that Redis holds no parent's IIN, staff subject, terminal id or client address, only what stands for
     them. Unverified claims may hold any string, lone surrogates included: they are hashed all the same."""
-    secret = secret_key.encode() if secret_key else DEVELOPMENT_PSEUDONYM_SECRET
+    secret = secret_key.encode("utf-8", "surrogatepass") if secret_key else DEVELOPMENT_PSEUDONYM_SECRET
     key = hmac.new(secret, b"wallet rate-limit keys v1", hashlib.sha256).digest()
 
     def name(value: str) -> str:
