@@ -5,27 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
 
 from api import session_scope
 from api.auth.idp import authenticate_staff
-from api.schemas.common import json_body, load
+from api.schemas.common import Bin, Text, json_body, load
 from wallet import terminals
-from wallet.ledger.voids import void_entry
+from wallet.ledger.voids import MAX_REASON, void_entry
 from wallet.models import LedgerEntry, Terminal
 
 blueprint = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 
 
 class TerminalCreateSchema(Schema):
-    school_bin = fields.String(required=True, data_key="schoolBin", validate=validate.Regexp(r"^[0-9]{12}$"))
-    public_key = fields.String(required=True, data_key="publicKey", validate=validate.Length(min=40, max=64))
-    terminal_id = fields.String(data_key="terminalId", validate=validate.Length(min=3, max=64))
-    label = fields.String(validate=validate.Length(max=100))
+    school_bin = Bin(required=True, data_key="schoolBin")
+    public_key = Text(required=True, data_key="publicKey", min_length=40, max_length=64)
+    terminal_id = Text(data_key="terminalId", min_length=3, max_length=64, pattern=terminals.TERMINAL_ID.pattern,
+                       pattern_error="3-64 letters, digits, '.', '_' or '-', beginning with a letter or digit")
+    label = Text(min_length=0, max_length=100)
 
 
 class VoidSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = Text(required=True, max_length=MAX_REASON, prose=True)
 
 
 def terminal_json(terminal: Terminal, school_bin: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from api import session_scope
 from api.auth.idp import authenticate_staff
-from api.schemas.common import query
+from api.schemas.common import Bin, Text, query
 from wallet.keys import load_signing_key, public_keys_of
 from wallet.ledger.run_history import RunView, list_runs
 from wallet.ledger.runs import recorded_run
@@ -27,15 +27,15 @@ MAX_RUNS = 200
 
 
 class SchoolQuery(Schema):
-    school = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{12}$", error="a 12-digit BIN"))
+    school = Bin(required=True)
 
 
 class RunsQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    school = fields.String(validate=validate.Regexp(r"^[0-9]{12}$", error="a 12-digit BIN"))
-    cursor = fields.String(validate=validate.Length(min=1, max=cursors.MAX_CURSOR_LENGTH))
+    school = Bin()
+    cursor = Text(max_length=cursors.MAX_CURSOR_LENGTH)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_RUNS))
 
 

@@ -16,8 +16,9 @@ from api.schemas.common import query
 from api.schemas.parents import FeedbackQuery, dish_name
 from wallet.models import FEEDBACK_TAGS
 from wallet.parents import cursors
+from wallet.parents.children import DEFAULT_ZONE
 from wallet.parents.feedback import GroupTally, Tally, feedback_summary
-from wallet.parents.queries import DEFAULT_ZONE, check_range
+from wallet.parents.history import check_range
 from wallet.principals import STAFF_ROLES
 
 blueprint = Blueprint("auditors", __name__, url_prefix="/api/v1/auditor")

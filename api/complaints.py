@@ -20,8 +20,8 @@ from api.auth.idp import authenticate_parent, authenticate_staff
 from api.errors import ProblemError
 from api.i18n import language
 from api.parents import own_child, private_answer
-from api.schemas.common import json_body, load, query
-from api.schemas.parents import StrictInteger, iso
+from api.schemas.common import Bin, StrictInteger, Text, json_body, load, query
+from api.schemas.parents import iso
 from wallet.complaints import (
     COMPLAINT_ROLES,
     MAX_ANSWER,
@@ -33,10 +33,10 @@ from wallet.complaints import (
     list_complaints,
     submit_complaint,
 )
+from wallet.db import read_only
 from wallet.models import COMPLAINT_STATUSES
 from wallet.parents import cursors
 from wallet.parents.access_log import record_access
-from wallet.parents.queries import read_only
 from wallet.principals import STAFF_ROLES, Principal
 
 parent_blueprint = Blueprint("parent_complaints", __name__, url_prefix="/api/v1/parent")
@@ -47,13 +47,14 @@ MAX_LIMIT = 200
 class ComplaintBody(Schema):
     entry_id = StrictInteger(data_key="entryId", required=True, strict=True,
                              validate=validate.Range(min=1, max=2**62))
-    text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT))
+    text = Text(required=True, max_length=MAX_TEXT, prose=True)
 
 
 class StatusBody(Schema):
     status = fields.String(required=True, validate=validate.OneOf(COMPLAINT_STATUSES))
-    answer = fields.String(load_default=None, validate=validate.Length(min=1, max=MAX_ANSWER))
-    note = fields.String(load_default=None, validate=validate.Length(min=1, max=MAX_TEXT))
+    # Absent is None; an explicit null is refused, as openapi.yaml says (a string when given).
+    answer = Text(load_default=None, allow_none=False, max_length=MAX_ANSWER, prose=True)
+    note = Text(load_default=None, allow_none=False, max_length=MAX_TEXT, prose=True)
 
 
 class ListQuery(Schema):
@@ -61,8 +62,8 @@ class ListQuery(Schema):
         unknown = EXCLUDE
 
     status = fields.String(validate=validate.OneOf(COMPLAINT_STATUSES))
-    school = fields.String(validate=validate.Regexp(r"^[0-9]{12}$", error="a 12-digit BIN"))
-    cursor = fields.String(validate=validate.Length(min=1, max=200))
+    school = Bin()
+    cursor = Text(max_length=200)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_LIMIT))
 
 

@@ -13,16 +13,17 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from api import session_scope
-from api.auth.idp import authenticate_parent
+from api.auth.idp import authenticate_parent, parent_of, verified_claims
 from api.errors import ProblemError
 from api.i18n import language
+from api.notification_streams import Subscription, hub_of
 from api.schemas.common import json_body, load, query
 from api.schemas.parents import (
     AllergiesBody,
@@ -39,28 +40,18 @@ from api.schemas.parents import (
     menu_json,
     today_json,
 )
+from wallet.db import read_only
 from wallet.errors import FieldError, InvalidInput
 from wallet.models import ParentNotification
 from wallet.parents import cursors
-from wallet.parents.access_log import read_access_log, record_access
+from wallet.parents.access_log import AccessNote, read_access_log, record_access
 from wallet.parents.allergies import get_allergies, set_allergies
+from wallet.parents.children import DEFAULT_ZONE, Child, ChildNotFound, find_child, list_children
 from wallet.parents.feedback import latest_feedback, submit_feedback
+from wallet.parents.history import MAX_RANGE_DAYS, check_range, meal_history
+from wallet.parents.menus import day_menu
 from wallet.parents.notifications import NotificationCursor, read_notifications
-from wallet.parents.queries import (
-    DEFAULT_ZONE,
-    MAX_RANGE_DAYS,
-    AccessNote,
-    Child,
-    ChildNotFound,
-    check_range,
-    child_today,
-    day_menu,
-    find_child,
-    list_children,
-    meal_history,
-    read_only,
-    today_status,
-)
+from wallet.parents.today import child_today, today_status
 from wallet.principals import Principal
 from wallet.vouchers.views import voucher_states
 
@@ -69,10 +60,11 @@ blueprint = Blueprint("parents", __name__, url_prefix="/api/v1/parent")
 
 # The same body for a child that does not exist and for someone else's child, whatever id was asked for.
 CHILD_INSTANCE = "/api/v1/parent/children/{childId}"
-# Server-sent events: each connection lives at most this long (the client reconnects with Last-Event-ID;
-# under gunicorn's sync workers keep it below the worker timeout), polls the outbox this often and sends
-# a comment line when idle this long. Overridable through app.config.
-STREAM_LIFETIME_S = 25.0
+# Server-sent events: each connection lives at most this long and never past its token's `exp` (the client
+# reconnects with a fresh token and Last-Event-ID), the process's hub polls the outbox this often for all
+# streams (api/notification_streams.py; gunicorn's gevent workers hold the open connections), and an idle
+# stream gets a comment line this often. Overridable through app.config.
+STREAM_LIFETIME_S = 3600.0
 STREAM_POLL_S = 1.0
 STREAM_KEEPALIVE_S = 15.0
 STREAM_RETRY_MS = 2000
@@ -343,60 +335,87 @@ def _deliverable(rows: list[ParentNotification], hidden: frozenset[uuid.UUID]) -
 
 @blueprint.get("/notifications/stream")
 def notification_stream() -> Response:
-    """text/event-stream of new meal notifications: honours Last-Event-ID, lives a bounded time."""
-    principal = authenticate_parent()
+    """text/event-stream of new meal notifications: honours Last-Event-ID, ends by the token's expiry."""
+    claims = verified_claims()
+    principal = parent_of(claims)
     header = request.headers.get("Last-Event-ID")
     token = header if header else query(NotificationsQuery()).get("since")
     cursor = _cursor_from(principal, token or None, "header/Last-Event-ID" if header else "query/since")
-    kids = list_children(session_scope.session(), principal.subject, _now())
     config = current_app.config
-    stream = _event_stream(
-        factory=current_app.extensions["wallet.session_factory"], principal=principal,
-        names={c.id: c.first_name for c in kids}, cursor=cursor,
-        hidden=_without_consent(session_scope.session(), principal, kids),
-        lifetime=float(config.get("WALLET_PARENT_STREAM_LIFETIME_S", STREAM_LIFETIME_S)),
-        poll=float(config.get("WALLET_PARENT_STREAM_POLL_S", STREAM_POLL_S)),
-        keepalive=float(config.get("WALLET_PARENT_STREAM_KEEPALIVE_S", STREAM_KEEPALIVE_S)),
-    )
-    return Response(stream, mimetype="text/event-stream",
-                    headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
+    hub = hub_of(current_app, poll_s=float(config.get("WALLET_PARENT_STREAM_POLL_S", STREAM_POLL_S)))
+    kids = list_children(session_scope.session(), principal.subject, _now())
+    subscription = hub.subscribe(principal.subject, [c.id for c in kids])  # 429 at the caps
+    try:
+        lifetime = min(float(config.get("WALLET_PARENT_STREAM_LIFETIME_S", STREAM_LIFETIME_S)),
+                       float(claims["exp"]) - time.time())
+        stream = _event_stream(
+            factory=current_app.extensions["wallet.session_factory"], principal=principal,
+            names={c.id: c.first_name for c in kids}, cursor=cursor,
+            hidden=_without_consent(session_scope.session(), principal, kids), lifetime=lifetime,
+            keepalive=float(config.get("WALLET_PARENT_STREAM_KEEPALIVE_S", STREAM_KEEPALIVE_S)),
+            subscription=subscription, on_end=hub.unsubscribe,
+        )
+        response = Response(stream, mimetype="text/event-stream",
+                            headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
+    except BaseException:
+        hub.unsubscribe(subscription)
+        raise
+    response.call_on_close(lambda: hub.unsubscribe(subscription))  # also when the body was never started
+    return response
 
 
 def _event_stream(*, factory: Any, principal: Principal, names: dict[uuid.UUID, str], cursor: NotificationCursor,
-                  lifetime: float, poll: float, keepalive: float,
+                  lifetime: float, keepalive: float, subscription: Subscription,
+                  on_end: Callable[[Subscription], None] = lambda _s: None,
                   hidden: frozenset[uuid.UUID] = frozenset()) -> Iterator[str]:
-    """Runs after the view has returned: it uses a short session of its own per poll, never the request's,
-    so an idle stream holds no database connection."""
-    yield f"retry: {STREAM_RETRY_MS}\n: {len(names)} children\n\n"
-    started = last_sent = time.monotonic()
-    ids = list(names)
-    while True:
-        try:
-            with factory() as session:
-                read, after = read_notifications(session, ids, cursor, limit=STREAM_BATCH)
-                if any(r.voucher_id is None for r in read):  # meals: consent as it is now (it may be withdrawn)
-                    hidden = _hidden(session, principal.subject, ids)
-                rows = _deliverable(read, hidden)
+    """Runs after the view has returned. It reads the outbox once at the start and then only when the hub
+    wakes it (api/notification_streams.py), each time in a short session of its own, never the request's:
+    an idle stream makes no query and holds no database connection."""
+    try:
+        yield f"retry: {STREAM_RETRY_MS}\n: {len(names)} children\n\n"
+        deadline = time.monotonic() + lifetime
+        last_sent = time.monotonic()
+        ids = list(names)
+        woken = True  # the first read: what is waiting already
+        while True:
+            if woken:
+                try:
+                    read, after, rows, hidden = _read_stream(factory, principal, ids, cursor, hidden)
+                except Exception:  # the client reconnects with Last-Event-ID and resumes where it was
+                    log.exception("notification stream stopped by an error")
+                    return
+                for row in rows:
+                    cursor = cursor.after([row])
+                    payload = json.dumps(_notification_json(row, names), ensure_ascii=False, separators=(",", ":"))
+                    event = "voucher" if row.voucher_id is not None else "meal"
+                    yield f"id: {cursor.encode(principal.subject)}\nevent: {event}\ndata: {payload}\n\n"
+                cursor = after
                 if rows:
-                    record_access(session, actor_role=principal.role, actor_id=principal.subject,
-                                  student_ids=[r.student_id for r in rows], action="notifications",
-                                  detail="stream")
-        except Exception:  # the client reconnects with Last-Event-ID and resumes where it was
-            log.exception("notification stream stopped by an error")
-            return
-        for row in rows:
-            cursor = cursor.after([row])
-            payload = json.dumps(_notification_json(row, names), ensure_ascii=False, separators=(",", ":"))
-            event = "voucher" if row.voucher_id is not None else "meal"
-            yield f"id: {cursor.encode(principal.subject)}\nevent: {event}\ndata: {payload}\n\n"
-        cursor = after
-        now = time.monotonic()
+                    last_sent = time.monotonic()
+                if len(read) == STREAM_BATCH:
+                    continue  # more are waiting
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            if now - last_sent >= keepalive:
+                yield ": keepalive\n\n"
+                last_sent = now
+            woken = subscription.wait(min(deadline, last_sent + keepalive) - now)
+    finally:
+        on_end(subscription)
+
+
+def _read_stream(factory: Any, principal: Principal, ids: list[uuid.UUID], cursor: NotificationCursor,
+                 hidden: frozenset[uuid.UUID]) -> tuple[list[ParentNotification], NotificationCursor,
+                                                        list[ParentNotification], frozenset[uuid.UUID]]:
+    """The stream's next rows (read, cursor after them, those deliverable), access-logged; consent is judged
+    as it is now whenever meals are among them (it may have been withdrawn)."""
+    with factory() as session:
+        read, after = read_notifications(session, ids, cursor, limit=STREAM_BATCH)
+        if any(r.voucher_id is None for r in read):
+            hidden = _hidden(session, principal.subject, ids)
+        rows = _deliverable(read, hidden)
         if rows:
-            last_sent = now
-        elif now - last_sent >= keepalive:
-            yield ": keepalive\n\n"
-            last_sent = now
-        if now - started >= lifetime:
-            return
-        if len(read) < STREAM_BATCH:
-            time.sleep(min(poll, max(0.0, started + lifetime - now)))
+            record_access(session, actor_role=principal.role, actor_id=principal.subject,
+                          student_ids=[r.student_id for r in rows], action="notifications", detail="stream")
+    return read, after, rows, hidden

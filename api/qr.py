@@ -20,14 +20,15 @@ from api import session_scope
 from api.auth.idp import authenticate_parent
 from api.errors import ProblemError
 from api.parents import _child_id, child_not_found_problem, private_answer
-from api.schemas.common import json_body, load
-from api.schemas.parents import StrictInteger, iso
+from api.schemas.common import StrictInteger, json_body, load
+from api.schemas.parents import iso
 from wallet.config import Settings
+from wallet.db import read_only
 from wallet.errors import FieldError
 from wallet.keys import load_public_key_file, load_qr_signing_key
 from wallet.ledger.signing import SigningKey
 from wallet.models import MEAL_TYPES
-from wallet.parents.queries import ChildNotFound, read_only
+from wallet.parents.children import ChildNotFound
 from wallet.qr.issue import issue_qr_token, lifetime_bounds
 from wallet.qr.token import QrKeyring
 

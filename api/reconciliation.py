@@ -8,6 +8,7 @@ service and answer; services own their transactions.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,15 +18,15 @@ from marshmallow import Schema, fields, validate
 from api import session_scope
 from api.auth.idp import authenticate_staff
 from api.errors import ProblemError
-from api.schemas.common import json_body, load, query
+from api.schemas.common import BIN_PATTERN, Bin, Month, Region, json_body, load, query
 from wallet.disclosure import may_read_staff_subject, shown_actor
 from wallet.keys import load_signing_key
 from wallet.ledger.verify import begin_snapshot
 from wallet.models import Supplier
+from wallet.months import parse_month, reportable_month
 from wallet.principals import STAFF_ROLES, Principal
 from wallet.reconciliation import claims as claim_service
 from wallet.reconciliation.exports import entries_document, reconciliation_document
-from wallet.reconciliation.months import parse_month, reportable_month
 from wallet.reconciliation.periods import close_period, list_closed
 from wallet.reconciliation.proofs import entry_proof, school_consistency
 from wallet.reconciliation.queries import reconcile
@@ -34,14 +35,14 @@ from wallet.reconciliation.writers import CONTENT_TYPES, FORMATS, Document, writ
 
 blueprint = Blueprint("reconciliation", __name__, url_prefix="/api/v1/auditor")
 
-_BIN = validate.Regexp(r"^[0-9]{12}$", error="a 12-digit BIN")
-_MONTH = fields.String(required=True, validate=validate.Length(max=16))
+_BIN = re.compile(BIN_PATTERN)
+_MONTH = Month(required=True)
 
 
 class ScopeQuery(Schema):
     month = _MONTH
-    region = fields.String(validate=validate.Length(min=1, max=32))
-    school = fields.String(validate=_BIN)
+    region = Region()
+    school = Bin()
 
 
 class ExportQuery(ScopeQuery):
@@ -50,16 +51,16 @@ class ExportQuery(ScopeQuery):
 
 class ClaimQuery(Schema):
     month = _MONTH
-    supplier = fields.String(validate=_BIN)
+    supplier = Bin()
 
 
 class MonthQuery(Schema):
-    month = fields.String(validate=validate.Length(max=16))
-    region = fields.String(validate=validate.Length(min=1, max=32))
+    month = Month()
+    region = Region()
 
 
 class CloseBody(Schema):
-    region = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    region = Region(required=True)
     month = _MONTH
 
 
@@ -230,7 +231,7 @@ def consistency(school_bin: str) -> Response:
     """The consistency proof between two signed checkpoints (tree sizes `from` <= `to`) of a school."""
     principal = authenticate_staff(*STAFF_ROLES)
     args = query(ConsistencyQuery())
-    if not _BIN.regex.match(school_bin):
+    if not _BIN.fullmatch(school_bin):
         raise ProblemError(404, "school_not_found", f"no school {school_bin} in your scope")
     document = school_consistency(session_scope.session(), principal, school_bin, args["from_size"],
                                   args["to_size"])

@@ -13,10 +13,10 @@ from marshmallow import Schema, fields, validate
 
 from api import session_scope
 from api.auth.idp import authenticate_staff
-from api.schemas.common import query
+from api.schemas.common import Bin, Month, Region, Text, query
 from wallet.ledger.verify import begin_snapshot
+from wallet.months import reportable_month
 from wallet.principals import STAFF_ROLES, Principal
-from wallet.reconciliation.months import reportable_month
 from wallet.reconciliation.scope import resolve_scope
 from wallet.reconciliation.writers import CONTENT_TYPES, FORMATS, write, write_json
 from wallet.reports.meal_sheet import CLASS_NAME_MAX, meal_sheet, parse_class_name, sheet_document, sheet_filename
@@ -24,13 +24,10 @@ from wallet.reports.payments import PaymentRegistry, payment_registry, registry_
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/v1/auditor")
 
-_BIN = validate.Regexp(r"^[0-9]{12}$", error="a 12-digit BIN")
-
-
 class SheetQuery(Schema):
-    month = fields.String(required=True, validate=validate.Length(max=16))
-    school = fields.String(validate=_BIN)
-    class_name = fields.String(data_key="class", validate=validate.Length(min=1, max=CLASS_NAME_MAX))
+    month = Month(required=True)
+    school = Bin()
+    class_name = Text(data_key="class", max_length=CLASS_NAME_MAX)
 
 
 class SheetExportQuery(SheetQuery):
@@ -71,8 +68,8 @@ def export_meal_sheet() -> Response:
 
 
 class RegistryQuery(Schema):
-    month = fields.String(required=True, validate=validate.Length(max=16))
-    region = fields.String(validate=validate.Length(min=1, max=32))
+    month = Month(required=True)
+    region = Region()
 
 
 class RegistryExportQuery(RegistryQuery):

@@ -1,7 +1,8 @@
 """Hardening that applies to every endpoint, before any view runs and after every answer.
 
 - Bodies: the Content-Length is checked before anything is read (a terminal batch may be larger than any
-  other body); a body without one stops being read at the same limit. JSON that nests too deep or holds
+  other body); a body without one (chunked) is read up to one byte past the same limit and refused (413) when
+  it has that byte, never cut and processed. JSON that nests too deep or holds
   too many arrays and objects is refused before it is parsed, by a linear scan at C speed (no recursion).
 - Headers: every answer, errors included, says nosniff, no referrer, no framing and a Content-Security-
   Policy that lets nothing load or run; personal data is never stored by caches (`no-store` unless a view
@@ -17,12 +18,14 @@ import re
 from itertools import accumulate
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import IntegerConverter, Map, UnicodeConverter
 
 from api.errors import ProblemError
 from wallet.config import Settings
+from wallet.errors import FieldError
+from wallet.text import MAX_PARAMETER_LENGTH, text_problem
 
 # Endpoints whose bodies may be large (a terminal batch of 500 events, a supplier's monthly claim file); every
 # other body is small. Add an endpoint here when its view reads a large body.
@@ -41,10 +44,6 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 MAX_DATABASE_INT = 2**63 - 1  # BIGINT; SQLite's INTEGER holds the same
 
-# Marks a request that reached its view's own checks (authentication first); see api/ratelimit.py.
-REACHED_VIEW = "wallet_reached_view"
-
-
 class BoundedIntConverter(IntegerConverter):
     """`<int:...>` in every route, limited to what a database integer column holds: a larger number is not a
     route (404) instead of an overflow deep in the driver (found by fuzzing: 500 on SQLite and PostgreSQL)."""
@@ -54,12 +53,25 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+class TextConverter(UnicodeConverter):
+    """Every `<name>` path parameter: 1-200 characters without a control character (wallet.text). A NUL in
+    a terminal id or a feedback id used to reach the database (a 500 on PostgreSQL); such a path now names
+    no route, which is a 404 problem like any other unknown path. Percent-escapes that are not UTF-8 are
+    already U+FFFD when werkzeug decodes the path, so no unpaired surrogate gets here."""
+
+    def __init__(self, map: Map, minlength: int = 1, maxlength: int | None = None, length: int | None = None) -> None:
+        super().__init__(map, minlength, maxlength or MAX_PARAMETER_LENGTH, length)
+        self.regex = self.regex.replace("[^/]", r"[^/\x00-\x1f\x7f-\x9f]")
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     # Before any blueprint adds its routes: converters are bound when a rule is added.
     app.url_map.converters["int"] = BoundedIntConverter
+    app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    app.before_request(_check_query)
     app.before_request(_check_body)
     app.after_request(_add_headers)
 
@@ -76,12 +88,32 @@ def depth_limit(endpoint: str | None, settings: Settings) -> int:
     return settings.max_batch_json_depth if endpoint in BATCH_ENDPOINTS else settings.max_json_depth
 
 
+def _check_query() -> None:
+    """Every query parameter, name and value, under the one text rule (each view's schema then checks its
+    own parameters further): a NUL in `region` or `month` used to reach the database (a 500)."""
+    errors = []
+    for name, value in request.args.items(multi=True):
+        if (problem := text_problem(name, max_length=64)) is not None:
+            errors.append(FieldError("query", f"a parameter name: {problem.message}", problem.code))
+        elif (problem := text_problem(value, max_length=MAX_PARAMETER_LENGTH)) is not None:
+            errors.append(FieldError(f"query/{name}", problem.message, problem.code))
+    if errors:
+        raise ProblemError(422, "validation_failed", "Some query parameters are not valid.", errors=errors)
+
+
 def _check_body() -> None:
     settings = _settings()
     limit = body_limit(request.endpoint, settings)
-    request.max_content_length = limit  # a body without Content-Length stops being read here (413)
+    too_large = ProblemError(413, "payload_too_large", f"A request body here may hold at most {limit} bytes.")
     if request.content_length is not None and request.content_length > limit:
-        raise ProblemError(413, "payload_too_large", f"A request body here may hold at most {limit} bytes.")
+        raise too_large
+    if request.content_length is None and request.method in BODY_METHODS:
+        # No Content-Length (Transfer-Encoding: chunked): read one byte past the limit. werkzeug stops a
+        # stream at max_content_length without saying so, and the cut body used to be processed (a 200).
+        request.max_content_length = limit + 1
+        if len(request.get_data(cache=True)) > limit:
+            raise too_large
+    request.max_content_length = limit
     if request.method in BODY_METHODS and request.is_json:
         data = request.get_data(cache=True)  # kept for the view: the body is read once
         large = request.endpoint in BATCH_ENDPOINTS
@@ -92,7 +124,6 @@ def _check_body() -> None:
         if problem:
             # The same code as JSON that does not parse: to a client, both are a body the service cannot read.
             raise ProblemError(400, "malformed_json", problem)
-    g.setdefault(REACHED_VIEW, True)
 
 
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")

@@ -8,17 +8,18 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError
 
 from api import session_scope
 from api.auth.terminal import authenticate_terminal
 from api.errors import ProblemError
 from api.qr import qr_keyring, roster_keys
-from api.schemas.common import field_errors, json_body, load
+from api.schemas.common import Text, field_errors, json_body, load
 from api.schemas.terminal import BatchEnvelopeSchema, MealEventSchema
 from wallet.config import Settings
 from wallet.errors import FieldError
 from wallet.ingest import Batch, EventOutcome, MealEvent, record_batch
+from wallet.ingest.rules import served_at_problem
 from wallet.models import School
 from wallet.qr import QrKeyring, QrTokenError, decode_token
 from wallet.roster import build_roster
@@ -34,9 +35,9 @@ def _settings() -> Settings:
 
 
 class EnrollSchema(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=4, max=32))
-    public_key = fields.String(required=True, data_key="publicKey", validate=validate.Length(min=40, max=64))
-    label = fields.String(validate=validate.Length(max=100))
+    code = Text(required=True, min_length=4, max_length=32)
+    public_key = Text(required=True, data_key="publicKey", min_length=40, max_length=64)
+    label = Text(min_length=0, max_length=100)
 
 
 @blueprint.post("/enroll")
@@ -80,7 +81,7 @@ def post_events() -> Response:
     if len(raw_events) > settings.max_batch_events:
         raise ProblemError(413, "batch_too_large",
                            f"A batch holds at most {settings.max_batch_events} events; got {len(raw_events)}.")
-    events, invalid = _parse_events(raw_events, qr_keyring())
+    events, invalid = _parse_events(raw_events, qr_keyring(), received_at)
     batch = Batch(terminal_id=terminal.id, sent_at=envelope["sent_at"], received_at=received_at, events=events)
     outcomes = record_batch(session_scope.session(), terminal, batch,
                             clock_tolerance=dt.timedelta(seconds=settings.device_clock_tolerance_s))
@@ -94,7 +95,8 @@ def post_events() -> Response:
     )
 
 
-def _parse_events(raw_events: list[Any], keyring: QrKeyring) -> tuple[list[MealEvent], list[EventOutcome]]:
+def _parse_events(raw_events: list[Any], keyring: QrKeyring,
+                  received_at: dt.datetime) -> tuple[list[MealEvent], list[EventOutcome]]:
     events: list[MealEvent] = []
     invalid: list[EventOutcome] = []
     for index, raw in enumerate(raw_events):
@@ -110,6 +112,10 @@ def _parse_events(raw_events: list[Any], keyring: QrKeyring) -> tuple[list[MealE
             data = _event_schema.load(raw if isinstance(raw, dict) else {"_": raw})
         except ValidationError as exc:
             refuse(field_errors(exc.messages, f"events/{index}"))
+            continue
+        out_of_bounds = served_at_problem(data["served_at"], received_at)
+        if out_of_bounds is not None:
+            refuse([FieldError(f"events/{index}/servedAt", out_of_bounds, "out_of_range")])
             continue
         token = data.get("qr_token")
         claims = None

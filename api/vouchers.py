@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.orm import Session
 
 from api import session_scope
 from api.auth.idp import authenticate_parent, authenticate_staff
@@ -22,11 +24,11 @@ from api.parents import private_answer
 from api.schemas.common import json_body, load, query
 from api.schemas.vouchers import AcceptBody, MonthQuery, eligibility_list_json, voucher_json
 from wallet.errors import NotFound
+from wallet.months import parse_month
 from wallet.parents.access_log import record_access
 from wallet.principals import Principal
-from wallet.reconciliation.months import parse_month
 from wallet.scope import school_in_scope
-from wallet.vouchers import eligibility_lists, service
+from wallet.vouchers import eligibility_list_files, eligibility_lists, service
 from wallet.vouchers.views import parent_voucher_view, parent_vouchers
 
 blueprint = Blueprint("parent_vouchers", __name__, url_prefix="/api/v1/parent/vouchers")
@@ -89,32 +91,32 @@ def get_voucher(voucher_id: str) -> Response:
 def accept(voucher_id: str) -> Response:
     principal = authenticate_parent()
     data = load(AcceptBody(), json_body())
-    vid = _voucher_id(voucher_id)
-    try:
-        service.accept(session_scope.session(), principal.subject, vid, data["consent_text_version"], _now())
-        return _answer(principal, vid, "voucher_accept")  # type: ignore[arg-type]
-    except service.VoucherNotFound as exc:
-        raise _not_found(exc) from None
+    return _change(principal, voucher_id, "voucher_accept", lambda session, vid: service.accept(
+        session, principal.subject, vid, data["consent_text_version"], _now()))
 
 
 @blueprint.post("/<voucher_id>/decline")
 def decline(voucher_id: str) -> Response:
     principal = authenticate_parent()
-    vid = _voucher_id(voucher_id)
-    try:
-        service.decline(session_scope.session(), principal.subject, vid, _now())
-        return _answer(principal, vid, "voucher_decline")  # type: ignore[arg-type]
-    except service.VoucherNotFound as exc:
-        raise _not_found(exc) from None
+    return _change(principal, voucher_id, "voucher_decline",
+                   lambda session, vid: service.decline(session, principal.subject, vid, _now()))
 
 
 @blueprint.post("/<voucher_id>/withdraw")
 def withdraw(voucher_id: str) -> Response:
     principal = authenticate_parent()
+    return _change(principal, voucher_id, "voucher_withdraw",
+                   lambda session, vid: service.withdraw(session, principal.subject, vid, _now()))
+
+
+def _change(principal: Principal, voucher_id: str, action: str,
+            change: Callable[[Session, uuid.UUID | None], object]) -> Response:
+    """A parent's change of one of their vouchers (wallet.vouchers.service commits it), answered with the
+    voucher as it is now; any voucher not of the caller's children is the same 404."""
     vid = _voucher_id(voucher_id)
     try:
-        service.withdraw(session_scope.session(), principal.subject, vid, _now())
-        return _answer(principal, vid, "voucher_withdraw")  # type: ignore[arg-type]
+        change(session_scope.session(), vid)
+        return _answer(principal, vid, action)  # type: ignore[arg-type]
     except service.VoucherNotFound as exc:
         raise _not_found(exc) from None
 
@@ -138,8 +140,8 @@ def submit_list(school_bin: str) -> tuple[Response, int]:
     else:
         raise ProblemError(415, "unsupported_media_type", "Send the list as text/csv or application/json.")
     school = school_in_scope(session, principal, school_bin)
-    document = (eligibility_lists.parse_list_csv(request.get_data(cache=True)) if source == "csv"
-                else eligibility_lists.parse_list_json(body, school.bin))
+    document = (eligibility_list_files.parse_list_csv(request.get_data(cache=True)) if source == "csv"
+                else eligibility_list_files.parse_list_json(body, school.bin))
     now = _now()
     view = eligibility_lists.submit_list(session, school, document, submitted_by=principal.actor,
                                          today=now.astimezone(ZoneInfo(school.timezone)).date(), now=now,

@@ -19,6 +19,12 @@ from wallet.keys import load_public_key_file, load_qr_signing_key
 APP_LOAD_ERROR = 4
 
 
+def _cooperative() -> bool:
+    """Whether this worker runs requests as gevent coroutines (api/gunicorn_conf.py), which SQLite must know."""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey is not None and monkey.is_module_patched("socket"))
+
+
 def build() -> Flask:
     try:
         settings = settings_from_env()
@@ -26,7 +32,7 @@ def build() -> Flask:
         load_qr_signing_key(settings)
         for path in settings.qr_public_key_paths:
             load_public_key_file(path)
-        engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        engine = make_engine(settings.database_url, echo=settings.sql_echo, one_sqlite_connection=_cooperative())
         check_connection(engine)
         return create_app(settings, engine=engine)  # may refuse too (the console's secret key in production)
     except ConfigError as exc:

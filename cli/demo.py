@@ -49,9 +49,9 @@ def _vouchers(session_factory, world: DemoWorld) -> None:  # type: ignore[no-unt
 
 
 def _qr_meals(ctx: Context, session_factory, today: dt.date) -> None:  # type: ignore[no-untyped-def]
-    """A month of QR-based meals through the real ingest (wallet/qr/demo.py), for the active vouchers."""
+    """A month of QR-based meals through the real ingest (wallet/demo/qr_meals.py), for the active vouchers."""
+    from wallet.demo.qr_meals import DAYS, record_demo_qr_meals
     from wallet.keys import load_qr_signing_key
-    from wallet.qr.demo import DAYS, record_demo_qr_meals
 
     meals = record_demo_qr_meals(session_factory, load_qr_signing_key(ctx.settings), today,
                                  clock_tolerance=dt.timedelta(seconds=ctx.settings.device_clock_tolerance_s))

@@ -79,9 +79,8 @@ def run(ctx: Context, *, host: str, port: int, terminals: int, meals_per_minute:
     env = {**os.environ, "WALLET_DATABASE_URL": ctx.settings.database_url,
            "WALLET_INSTANCE_PATH": str(ctx.settings.instance_path)}
     server = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers", "2", "--access-logfile", "/dev/null",
-         "--no-control-socket",
-         "--graceful-timeout", "5", "api.wsgi:build()"], env=env)
+        [str(bin_dir / "gunicorn"), "-c", "python:api.gunicorn_conf", "--bind", f"{host}:{port}",
+         "--access-logfile", "/dev/null", "--graceful-timeout", "5"], env=env)
     simulator: subprocess.Popen | None = None
     try:
         _wait_ready(url, server)

@@ -54,8 +54,8 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     if not migrate.is_at_head(ctx.engine()):
         raise click.ClickException("the database is not at the newest migration: run `wallet migrate` first")
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    args = [str(gunicorn), "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--access-logfile", "-", "--graceful-timeout", "10", "--no-control-socket", "api.wsgi:build()"]
+    args = [str(gunicorn), "-c", "python:api.gunicorn_conf", "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--access-logfile", "-"]
     click.echo(f"serving on http://{host}:{port}/ (health: /healthz, readiness: /readyz)")
     os.execv(args[0], args)  # noqa: S606 - replace this process with gunicorn, arguments fixed above
 

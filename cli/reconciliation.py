@@ -24,7 +24,7 @@ from wallet.principals import Principal
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from wallet.reconciliation.months import Month
+    from wallet.months import Month
     from wallet.reconciliation.scope import Scope
 
 EXIT_PROOF_FAILED = 1
@@ -47,7 +47,7 @@ def _month_in_scope(ctx: Context, month: str, scope_text: str,
     the block end the command with exit status 2."""
     from wallet.db import make_session_factory
     from wallet.ledger.verify import begin_snapshot
-    from wallet.reconciliation.months import reportable_month
+    from wallet.months import reportable_month
     from wallet.reconciliation.scope import resolve_scope
 
     with domain():
@@ -105,7 +105,7 @@ def _tenge(tiyn: int) -> str:
 
 
 def _text_report(rec: object) -> str:
-    from wallet.reconciliation.queries import Reconciliation
+    from wallet.reconciliation.results import Reconciliation
 
     assert isinstance(rec, Reconciliation)
     t = rec.totals
@@ -184,7 +184,7 @@ def close_period_command(ctx: Context, region_code: str, month: str) -> None:
     are refused (period_closed) and counted as adjustments of the month they arrive in."""
     from wallet.db import make_session_factory
     from wallet.keys import load_signing_key
-    from wallet.reconciliation.months import parse_month
+    from wallet.months import parse_month
     from wallet.reconciliation.periods import close_period
 
     with domain():
@@ -209,8 +209,8 @@ def import_claim_command(ctx: Context, path: Path, supplier_bin: str, month: str
     """Store a supplier's monthly claim (CSV: school_bin,day,meal_type,meals,amount_tiyn; or JSON). The
     whole file is checked first: on any error every bad line is listed and nothing is stored."""
     from wallet.db import make_session_factory
+    from wallet.months import parse_month
     from wallet.reconciliation.claims import parse_csv, parse_json, submit_claim
-    from wallet.reconciliation.months import parse_month
 
     fmt = fmt or path.suffix.lower().lstrip(".")
     if fmt not in ("csv", "json"):

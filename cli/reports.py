@@ -30,7 +30,7 @@ def meal_sheet_command(ctx: Context, month: str, school_bin: str, class_name: st
     pupil, class and day; it agrees with the reconciliation to the tiyn."""
     from wallet.db import make_session_factory
     from wallet.ledger.verify import begin_snapshot
-    from wallet.reconciliation.months import reportable_month
+    from wallet.months import reportable_month
     from wallet.reconciliation.scope import resolve_scope
     from wallet.reconciliation.writers import write
     from wallet.reports.meal_sheet import meal_sheet, parse_class_name, sheet_document
@@ -60,7 +60,7 @@ def payment_registry_command(ctx: Context, month: str, region_code: str | None, 
     was computed from; equal to the reconciliation's payable amount."""
     from wallet.db import make_session_factory
     from wallet.ledger.verify import begin_snapshot
-    from wallet.reconciliation.months import reportable_month
+    from wallet.months import reportable_month
     from wallet.reconciliation.scope import resolve_scope
     from wallet.reconciliation.writers import write
     from wallet.reports.payments import payment_registry, registry_document

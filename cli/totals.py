@@ -70,8 +70,8 @@ def check_command(ctx: Context, schools: tuple[str, ...], month: str | None) -> 
 
 def _compare_reconciliations(session: Session, month_text: str, school_ids: list[int] | None) -> list[str]:
     from wallet.errors import DomainError
+    from wallet.months import parse_month
     from wallet.reconciliation.compare import differing_reconciliations
-    from wallet.reconciliation.months import parse_month
 
     try:
         month = parse_month(month_text, "--month")

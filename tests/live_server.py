@@ -58,8 +58,8 @@ class LiveServer:
         assert self.process is None or self.process.poll() is not None, "already running"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "--timeout", "60",
-             "--graceful-timeout", "2", "--access-logfile", "/dev/null", "--no-control-socket", "api.wsgi:build()"],
+            [GUNICORN, "-c", "python:api.gunicorn_conf", "--bind", f"127.0.0.1:{self.port}", "--workers",
+             str(self.workers), "--graceful-timeout", "2", "--access-logfile", "/dev/null"],
             cwd=REPO, env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()

@@ -17,7 +17,7 @@ ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_KEY_CHARS = 32
 # A QR token lives minutes: long enough to walk from the phone to the canteen, short enough that a copied
 # screenshot is soon worthless (and every token is good for one meal only).
-QR_TTL_BOUNDS_S = (30, 900)
+QR_TTL_BOUNDS_S = (30, 300)  # openapi.yaml QrTokenRequest.lifetimeS states the ceiling
 REDIS_SCHEMES = ("redis", "rediss")
 REDIS_PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 REDIS_TIMEOUT_BOUNDS_MS = (1, 5000)
@@ -71,6 +71,10 @@ class Settings:
     redis_url: str = field(default="", repr=False)  # may hold a password
     redis_prefix: str = "wallet"
     redis_timeout_ms: int = 100
+    # Parents' notification streams held open at once in one worker process (api/notification_streams.py):
+    # per parent, and in all. A further stream is refused with 429. Per process: W workers allow W times.
+    streams_per_parent: int = 3
+    streams_per_process: int = 3000
     # Reverse proxies in front of the service that may set X-Forwarded-For/-Proto (0: trust none; then the
     # client address is the peer's and HTTPS is known only from the WSGI server).
     trusted_proxies: int = 0
@@ -179,6 +183,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         redis_url=redis_url,
         redis_prefix=_redis_prefix(env),
         redis_timeout_ms=_redis_timeout_ms(env),
+        streams_per_parent=_positive(env, "WALLET_STREAMS_PER_PARENT", Settings.streams_per_parent),
+        streams_per_process=_positive(env, "WALLET_STREAMS_PER_PROCESS", Settings.streams_per_process),
         trusted_proxies=_positive(env, "WALLET_TRUSTED_PROXIES", Settings.trusted_proxies, minimum=0),
         max_batch_body_bytes=_positive(env, "WALLET_MAX_BATCH_BODY_BYTES", Settings.max_batch_body_bytes),
         max_body_bytes=_positive(env, "WALLET_MAX_BODY_BYTES", Settings.max_body_bytes),

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import ColumnElement, Connection, Engine, any_, bindparam, create_engine, event, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from wallet.config import ConfigError
 
@@ -35,8 +37,13 @@ def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for a supported URL; raises ConfigError with one clear line otherwise."""
+def make_engine(url: str, *, echo: bool = False, one_sqlite_connection: bool = False) -> Engine:
+    """An engine for a supported URL; raises ConfigError with one clear line otherwise.
+
+    `one_sqlite_connection`: an SQLite engine keeps one connection, and others wait for it in the pool. For
+    servers whose requests are coroutines in one thread (gunicorn's gevent workers): SQLite waits for its
+    write lock inside C, which no other coroutine can interrupt, so a request waiting for a lock held by a
+    coroutine of its own process would stall the process until busy_timeout; waiting in the pool yields."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -51,7 +58,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(parsed, echo=echo)
+            pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if one_sqlite_connection else {}
+            engine = create_engine(parsed, echo=echo, **pool)
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
         else:
@@ -124,3 +132,27 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def autocommitting(conn: Connection) -> bool:
+    """Whether statements on this connection commit by themselves (see read_only)."""
+    return bool(conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
+
+
+def read_only(session: Session) -> None:
+    """Run this request's reads without a transaction on PostgreSQL (autocommit: no BEGIN and COMMIT round
+    trips; each statement sees committed data). Call before the first statement; SQLite is left as it is."""
+    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def one_of(session: Session, column: InstrumentedAttribute[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one parameter whatever the count.
+
+    A batch looks up ~100 ids at a time: an expanded IN list makes a different, long SQL text for every list
+    size, which psycopg parses again each time (statements over 4 KB are not cached) and PostgreSQL plans
+    again each time; the array form is one short statement that is parsed once and prepared.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import unicodedata
 
-_DIGITS12 = re.compile(r"^[0-9]{12}$")
+_DIGITS12 = re.compile(r"^[0-9]{12}\Z")  # \Z: "$" would let a trailing line feed through
 _FIRST_WEIGHTS = tuple(range(1, 12))
 _SECOND_WEIGHTS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from wallet.ingest.context import CATEGORY_PRIORITY
+from wallet.categories import CATEGORY_PRIORITY
 from wallet.models import (
     CalendarDay,
     Contract,

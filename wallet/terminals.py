@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from wallet.errors import Conflict, FieldError, InvalidInput, NotFound
 from wallet.models import EnrollmentCode, LedgerEntry, School, Terminal, UsedTokenId
 
-TERMINAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+TERMINAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}\Z")  # \Z: "$" would let a trailing line feed through
 
 
 def decode_public_key(value: str) -> bytes:

@@ -8,8 +8,8 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from wallet.errors import FieldError, InvalidInput, NotFound
-from wallet.parents.queries import DEFAULT_ZONE
-from wallet.reconciliation.months import Month, reportable_month
+from wallet.months import Month, reportable_month
+from wallet.parents.children import DEFAULT_ZONE
 
 _BIN = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")

@@ -23,7 +23,8 @@ from wallet.ledger.verify import begin_snapshot
 from wallet.models import Region
 from wallet.reconciliation.exports import entries_document, reconciliation_document
 from wallet.reconciliation.proofs import entry_proof, redacted_members, verify_document
-from wallet.reconciliation.queries import Reconciliation, reconcile
+from wallet.reconciliation.queries import reconcile
+from wallet.reconciliation.results import Reconciliation
 from wallet.reconciliation.scope import Scope, resolve_scope
 from wallet.reconciliation.writers import CONTENT_TYPES, FORMATS, Document, write
 

@@ -19,18 +19,12 @@ from api.console import params, texts
 from api.console.blueprint import PARENTS, blueprint, principal, requires
 from wallet.errors import DomainError, InvalidInput
 from wallet.models import FEEDBACK_TAGS
-from wallet.parents.access_log import record_access
+from wallet.parents.access_log import AccessNote, record_access
+from wallet.parents.children import Child, find_child, list_children
 from wallet.parents.feedback import MAX_COMMENT, latest_feedback, submit_feedback
-from wallet.parents.queries import (
-    AccessNote,
-    Child,
-    allergen_warnings,
-    day_menu,
-    find_child,
-    list_children,
-    meal_history,
-    today_status,
-)
+from wallet.parents.history import meal_history
+from wallet.parents.menus import allergen_warnings, day_menu
+from wallet.parents.today import today_status
 from wallet.principals import Principal
 from wallet.vouchers.views import voucher_states
 

@@ -19,7 +19,7 @@ from api.console.blueprint import STAFF, blueprint, principal, requires
 from wallet.console.entries import day_entries
 from wallet.console.school_day import SchoolDay, month_calendar, school_day, school_menu
 from wallet.models import School
-from wallet.reconciliation.months import Month
+from wallet.months import Month
 from wallet.reconciliation.scope import IIN_READERS
 from wallet.scope import school_in_scope, schools_in_scope
 

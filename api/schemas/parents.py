@@ -10,12 +10,17 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
+from api.schemas.common import Bin, Day, StrictInteger, Text
 from wallet.models import ALLERGENS, FEEDBACK_TAGS
 from wallet.parents.access_log import AccessRecord
+from wallet.parents.children import Child, SchoolRef
 from wallet.parents.feedback import MAX_COMMENT, FeedbackView
-from wallet.parents.queries import Child, DayMenu, Dish, HistoryItem, SchoolRef, TodayStatus, allergen_warnings
+from wallet.parents.history import HistoryItem
+from wallet.parents.menus import DayMenu, Dish, allergen_warnings
+from wallet.parents.today import TodayStatus
 
 MAX_LIMIT = 200
+MAX_CURSOR = 200
 
 
 class _Query(Schema):
@@ -24,44 +29,35 @@ class _Query(Schema):
 
 
 class CursorQuery(_Query):
-    cursor = fields.String(validate=validate.Length(min=1, max=200))
+    cursor = Text(max_length=MAX_CURSOR)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_LIMIT))
 
 
 class HistoryQuery(CursorQuery):
-    day_from = fields.Date(data_key="from", format="iso")
-    day_to = fields.Date(data_key="to", format="iso")
+    day_from = Day(data_key="from")
+    day_to = Day(data_key="to")
 
 
 class MenuQuery(_Query):
-    day = fields.Date(data_key="date", format="iso")
+    day = Day(data_key="date")
 
 
 class NotificationsQuery(_Query):
-    since = fields.String(validate=validate.Length(min=1, max=200))
+    since = Text(max_length=MAX_CURSOR)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_LIMIT))
 
 
 class FeedbackQuery(CursorQuery):
-    school = fields.String(validate=validate.Regexp(r"^[0-9]{12}$"))
-    day_from = fields.Date(data_key="from", format="iso")
-    day_to = fields.Date(data_key="to", format="iso")
-
-
-class StrictInteger(fields.Integer):
-    """An integer that is a JSON number: no strings, no booleans."""
-
-    def _validated(self, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        return super()._validated(value)
+    school = Bin()
+    day_from = Day(data_key="from")
+    day_to = Day(data_key="to")
 
 
 class FeedbackBody(Schema):
     rating = StrictInteger(required=True, strict=True, validate=validate.Range(min=1, max=5))
     tags = fields.List(fields.String(validate=validate.OneOf(FEEDBACK_TAGS)), load_default=list,
                        validate=validate.Length(max=len(FEEDBACK_TAGS)))
-    comment = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=MAX_COMMENT))
+    comment = Text(allow_none=True, load_default=None, min_length=0, max_length=MAX_COMMENT, prose=True)
 
     @validates("tags")
     def _unique(self, value: list[str], **_kwargs: object) -> None:

@@ -7,21 +7,25 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from api.schemas.common import CanonicalUUID, Instant, StrictInteger, Text
 from wallet.models import IDENTIFICATION_METHODS, MEAL_TYPES
 from wallet.qr.token import MAX_TOKEN_CHARS
 
 MAX_DEVICE_SEQ = 2**53 - 1
+MAX_STUDENT_REF = 64
+QR_TOKEN_PATTERN = r"[A-Za-z0-9_-]+"  # noqa: S105 (a pattern, not a secret)
 
 
 class MealEventSchema(Schema):
-    event_id = fields.UUID(required=True, data_key="eventId")
-    device_seq = fields.Integer(required=True, strict=True, data_key="deviceSeq",
-                                validate=validate.Range(min=1, max=MAX_DEVICE_SEQ))
+    event_id = CanonicalUUID(required=True, data_key="eventId")
+    device_seq = StrictInteger(required=True, data_key="deviceSeq", validate=validate.Range(min=1, max=MAX_DEVICE_SEQ))
     # studentId, or a scanned QR token (method qr), or both; the token's voucher then names the child.
-    student_id = fields.String(load_default="", data_key="studentId", validate=validate.Length(min=1, max=64))
-    qr_token = fields.String(data_key="qrToken", validate=validate.Length(min=1, max=MAX_TOKEN_CHARS))
+    student_id = Text(load_default="", data_key="studentId", max_length=MAX_STUDENT_REF)
+    qr_token = Text(data_key="qrToken", max_length=MAX_TOKEN_CHARS, pattern=QR_TOKEN_PATTERN,
+                    pattern_error="base64url characters only")
     meal_type = fields.String(required=True, data_key="mealType", validate=validate.OneOf(MEAL_TYPES))
-    served_at = fields.AwareDateTime(required=True, data_key="servedAt", format="iso")
+    # How far from the time of receipt servedAt may lie is the ingest's rule (wallet.ingest.rules).
+    served_at = Instant(required=True, data_key="servedAt")
     method = fields.String(required=True, validate=validate.OneOf(IDENTIFICATION_METHODS))
 
     @validates("event_id")
@@ -41,6 +45,6 @@ class MealEventSchema(Schema):
 class BatchEnvelopeSchema(Schema):
     """The batch without its events, which are loaded one by one so that one bad event sinks nothing."""
 
-    sent_at = fields.AwareDateTime(required=True, data_key="sentAt", format="iso")
+    sent_at = Instant(required=True, data_key="sentAt")
     # allow_none: a null in the list is one bad event (invalid on its own), not a reason to refuse the batch.
     events = fields.List(fields.Raw(allow_none=True), required=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema
 
+from api.schemas.common import Text
 from api.schemas.parents import iso
 from wallet.identifiers import mask_iin
 from wallet.models import ConsentText, EligibilityCategory
@@ -16,15 +17,14 @@ from wallet.vouchers.views import VoucherView
 
 
 class AcceptBody(Schema):
-    consent_text_version = fields.String(data_key="consentTextVersion", required=True,
-                                         validate=validate.Length(min=1, max=32))
+    consent_text_version = Text(data_key="consentTextVersion", required=True, max_length=32)
 
 
 class MonthQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    month = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    month = Text(required=True, max_length=20)
 
 
 def consent_text(text: ConsentText, lang: str) -> str:

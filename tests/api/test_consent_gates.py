@@ -71,8 +71,9 @@ def test_consent_withdrawn_closes_qr_and_complaints(checked, parent, offers, mea
 
 
 def test_a_withdrawal_during_an_event_stream_stops_its_meals(app, session_factory, world, parent, meals) -> None:
-    """The stream judges consent at each poll that finds meals, not once when it opens."""
+    """The stream judges consent at each read that finds meals, not once when it opens."""
     import datetime as dt
+    import time
 
     from api.parents import _event_stream
     from tests.voucher_factories import voucher_for
@@ -95,10 +96,15 @@ def test_a_withdrawal_during_an_event_stream_stops_its_meals(app, session_factor
             meals.record(parent.child, meal_type="breakfast")
         return session_factory()
 
+    class WokenOften:  # stands in for the hub: the stream reads again every 20 ms
+        def wait(self, timeout: float) -> bool:
+            time.sleep(min(timeout, 0.02))
+            return True
+
     with app.app_context():
         events = list(_event_stream(factory=factory, principal=Principal(PARENT_IIN, "parent"),
                                     names={parent.child.id: parent.child.first_name},
                                     cursor=NotificationCursor.fresh(now - dt.timedelta(minutes=1)),
-                                    lifetime=0.5, poll=0.02, keepalive=100.0))
+                                    lifetime=0.5, keepalive=100.0, subscription=WokenOften()))
     assert polls["n"] >= 3
     assert len([e for e in events if "event: meal" in e]) == 1

@@ -1,5 +1,6 @@
 """Notifications of recorded meals: a since-cursor poll and a server-sent event stream, fed from the outbox."""
 
+import dataclasses
 import json
 import threading
 import time
@@ -151,3 +152,49 @@ def test_delivered_notifications_are_in_the_access_log(checked, short_stream, pa
     checked.get(STREAM, headers=parent.headers())
     log = checked.get(parent.url("/access-log"), headers=parent.headers()).get_json()["items"]
     assert [(i["action"], i["detail"]) for i in log] == [("notifications", "stream"), ("notifications", None)]
+
+
+def _open(client, headers):  # type: ignore[no-untyped-def]
+    """A stream whose body has started (its first line read); close it with .close()."""
+    response = client.get(STREAM, headers=headers, buffered=False)
+    assert response.status_code == 200
+    assert next(iter(response.response)).startswith(b"retry:")
+    return response
+
+
+@pytest.mark.parametrize("cap", [1, 3])
+def test_a_parent_past_the_stream_cap_gets_429_until_one_closes(app, client, checked, parent, other_parent, cap):
+    app.config["WALLET_SETTINGS"] = dataclasses.replace(app.config["WALLET_SETTINGS"], streams_per_parent=cap)
+    app.config.update(WALLET_PARENT_STREAM_LIFETIME_S=60)
+    held = [_open(client, parent.headers()) for _ in range(cap)]
+    try:
+        refused = checked.get(STREAM, headers=parent.headers())  # as openapi.yaml documents it
+        body = assert_problem(refused, 429, "too_many_streams")
+        assert int(refused.headers["Retry-After"]) > 0 and str(cap) in body["detail"]
+        other = _open(client, other_parent.headers())  # the cap is the parent's, not everyone's
+        other.close()
+        held.pop().close()
+        held.append(_open(client, parent.headers()))  # a closed stream gave its place back
+    finally:
+        for response in held:
+            response.close()
+
+
+def test_a_stream_closed_before_its_body_started_gives_its_place_back(app, client, parent):
+    app.config["WALLET_SETTINGS"] = dataclasses.replace(app.config["WALLET_SETTINGS"], streams_per_parent=1)
+    for _ in range(3):
+        client.get(STREAM, headers=parent.headers(), buffered=False).close()
+    _open(client, parent.headers()).close()
+
+
+def test_the_process_stream_cap_refuses_any_parent_with_429(app, client, checked, parent, other_parent):
+    app.config["WALLET_SETTINGS"] = dataclasses.replace(app.config["WALLET_SETTINGS"], streams_per_process=2)
+    app.config.update(WALLET_PARENT_STREAM_LIFETIME_S=60)
+    held = [_open(client, parent.headers()), _open(client, parent.headers())]
+    try:
+        refused = checked.get(STREAM, headers=other_parent.headers())
+        assert_problem(refused, 429, "too_many_streams")
+        assert int(refused.headers["Retry-After"]) > 0
+    finally:
+        for response in held:
+            response.close()

@@ -123,6 +123,10 @@ BAD_ENVELOPES = {
     "sentAt a number": (lambda w: _envelope(sentAt=1735725600, events=[_event(w)]), "sentAt"),
     "sentAt without offset": (lambda w: _envelope(sentAt="2025-01-01T10:00:00", events=[_event(w)]), "sentAt"),
     "sentAt impossible date": (lambda w: _envelope(sentAt="2025-02-30T10:00:00Z", events=[_event(w)]), "sentAt"),
+    "sentAt 9999-12-31 at -14:00": (lambda w: _envelope(sentAt="9999-12-31T23:59:59-14:00", events=[_event(w)]),
+                                    "sentAt"),
+    "sentAt 0001-01-01 at +14:00": (lambda w: _envelope(sentAt="0001-01-01T00:00:00+14:00", events=[_event(w)]),
+                                    "sentAt"),
     "unknown envelope field": (lambda w: {**_envelope(events=[_event(w)]), "terminalId": "T-other"}, "terminalId"),
 }
 
@@ -204,7 +208,33 @@ BAD_EVENTS = {
     "extra field position": (lambda w: _with(w, position=1), "position"),
     "extra field schoolId": (lambda w: _with(w, schoolId=2), "schoolId"),
     "snake_case keys": (lambda w: {**_with(w, eventId=...), "event_id": str(uuid7())}, "event_id"),
+    # Text: a NUL (which PostgreSQL refuses in text; it used to sink the whole batch with a 500) or any other
+    # control character, anywhere in the string.
+    "studentId with a NUL": (lambda w: _with(w, studentId=f"{w.eligible[1].id}\x00"), "studentId"),
+    "studentId only a NUL": (lambda w: _with(w, studentId="\x00"), "studentId"),
+    "studentId with a line feed": (lambda w: _with(w, studentId=f"{w.eligible[1].id}\n"), "studentId"),
+    "studentId with an escape": (lambda w: _with(w, studentId="\x1b[31m"), "studentId"),
+    "studentId with DEL": (lambda w: _with(w, studentId="abc\x7f"), "studentId"),
+    "studentId with a C1 control": (lambda w: _with(w, studentId="abc\x85"), "studentId"),
+    "qrToken with a NUL": (lambda w: _with(w, qrToken="abc\x00def", method="qr"), "qrToken"),
+    "qrToken not base64url": (lambda w: _with(w, qrToken="abc def", method="qr"), "qrToken"),
+    "eventId in braces": (lambda w: _with(w, eventId="{" + str(uuid7()) + "}"), "eventId"),
+    "eventId as a URN": (lambda w: _with(w, eventId="urn:uuid:" + str(uuid7())), "eventId"),
+    # servedAt: instants that overflow once converted to UTC or to the school's zone (a 500 before), and
+    # instants outside the window of wallet.ingest.rules.SERVED_AT_WINDOW.
+    "servedAt 9999-12-31 at -14:00": (lambda w: _with(w, servedAt="9999-12-31T23:59:59-14:00"), "servedAt"),
+    "servedAt 0001-01-01 at +14:00": (lambda w: _with(w, servedAt="0001-01-01T00:00:00+14:00"), "servedAt"),
+    "servedAt 9999-12-31 in UTC": (lambda w: _with(w, servedAt="9999-12-31T23:59:59Z"), "servedAt"),
+    "servedAt 0001-01-01 in UTC": (lambda w: _with(w, servedAt="0001-01-01T00:00:00Z"), "servedAt"),
+    "servedAt in 1970": (lambda w: _with(w, servedAt="1970-01-01T00:00:00Z"), "servedAt"),
+    "servedAt 367 days ago": (lambda w: _with(w, servedAt=_days_from_now(-367)), "servedAt"),
+    "servedAt in 367 days": (lambda w: _with(w, servedAt=_days_from_now(367)), "servedAt"),
+    "servedAt in 2100": (lambda w: _with(w, servedAt="2100-01-01T12:00:00+05:00"), "servedAt"),
 }
+
+
+def _days_from_now(days: int) -> str:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).isoformat()
 
 
 def test_bad_events_are_invalid_and_the_others_are_recorded(checked, session_factory, world, terminal_key):
@@ -265,6 +295,18 @@ def test_a_mass_assigned_verdict_is_not_recorded_even_for_a_refused_meal(checked
     event = meal_event(world.not_eligible, 1)
     result = checked.post(EVENTS, json=batch(event), headers=terminal_key.headers()).get_json()["results"][0]
     assert result["verdict"] == "not_billable" and "priceTiyn" not in result
+
+
+def test_served_at_inside_the_window_is_judged_not_refused(checked, session_factory, world, terminal_key):
+    """Just inside the window, a meal is recorded with a verdict (a late or early clock is for the rules to
+    judge: not a serving day, device clock out of bounds), not refused as invalid."""
+    events = [meal_event(world.eligible[0], 1, served_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=365)),
+              meal_event(world.eligible[1], 2, served_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=365))]
+    response = checked.post(EVENTS, json=batch(*events), headers=terminal_key.headers())
+    results = response.get_json()["results"]
+    assert [r["status"] for r in results] == ["recorded", "recorded"], results
+    assert "device_clock_out_of_bounds" in results[1]["reasons"]
+    assert count(session_factory) == 2
 
 
 def test_a_batch_of_only_bad_events_stores_nothing(checked, session_factory, world, terminal_key):

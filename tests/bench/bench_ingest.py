@@ -513,9 +513,10 @@ def gunicorn(db_url: str, config: ServerConfig, instance: Path) -> Iterator[tupl
 
     port = free_port()
     env = {**os.environ, "WALLET_DATABASE_URL": db_url, "WALLET_ENV": "test", "WALLET_INSTANCE_PATH": str(instance)}
-    args = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(config.workers),
+    args = [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(config.workers),
             "--worker-class", config.worker_class, "--threads", str(config.threads), "--backlog", "256",
-            "--graceful-timeout", "5", "--timeout", "60", "--access-logfile", "/dev/null", "api.wsgi:build()"]
+            "--graceful-timeout", "5", "--timeout", "60", "--access-logfile", "/dev/null"]
     log_path = instance / f"gunicorn-{port}.log"
     with log_path.open("wb") as logfile:
         server = subprocess.Popen(args, cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT)

@@ -266,15 +266,16 @@ def explain(db_url: str, today: dt.date) -> str:
     import psycopg
     from sqlalchemy.dialects import postgresql
 
-    from wallet.parents import queries
+    from wallet.parents import history
+    from wallet.parents import today as today_reads
 
     dialect = postgresql.psycopg.dialect()  # type: ignore[attr-defined]
     sid = uuid.UUID(_pupil_id(777))
     plans = []
     for label, stmt, values in (
-        ("history (30 days, newest first, one page, with voids, feedback and menus)", queries._HISTORY,
+        ("history (30 days, newest first, one page, with voids, feedback and menus)", history._HISTORY,
          {"child_id": sid, "day_from": today - dt.timedelta(days=29), "day_to": today, "limit": 51}),
-        ("today (the pupil's entries, the day, eligibility and prices)", queries._TODAY,
+        ("today (the pupil's entries, the day, eligibility and prices)", today_reads._TODAY,
          {"child_id": sid, "day": today, "school_id": 1 + (777 - 1) % 16}),
     ):
         compiled = stmt.compile(dialect=dialect)
@@ -336,9 +337,10 @@ def gunicorn(db_url: str, config: ServerConfig, instance: Path) -> Iterator[tupl
 
     port = free_port()
     env = {**os.environ, "WALLET_DATABASE_URL": db_url, "WALLET_ENV": "test", "WALLET_INSTANCE_PATH": str(instance)}
-    args = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(config.workers),
+    args = [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(config.workers),
             "--worker-class", config.worker_class, "--threads", str(config.threads), "--backlog", "512",
-            "--graceful-timeout", "5", "--timeout", "60", "--access-logfile", "/dev/null", "api.wsgi:build()"]
+            "--graceful-timeout", "5", "--timeout", "60", "--access-logfile", "/dev/null"]
     logfile = (instance / f"gunicorn-{port}.log").open("wb")
     server = subprocess.Popen(args, cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT)
     try:
@@ -510,6 +512,7 @@ def machine_facts(db_url: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global DB_NAME  # --database: also the marker of the database's backends in the CPU meter
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--admin-url", default=os.environ.get("WALLET_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL))
     parser.add_argument("--schools", type=int, default=16)
@@ -520,10 +523,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4, help="client processes")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per closed-loop run")
     parser.add_argument("--paced-duration", type=float, default=30.0)
+    parser.add_argument("--database", default=DB_NAME, help="name of the benchmark database")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept database instead of generating")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args(argv)
+    DB_NAME = args.database
 
     sys.path.insert(0, str(ROOT))
     from wallet import migrate

@@ -47,6 +47,13 @@ SCHOOLS, SUPPLIERS, PUPILS, DAYS = 500, 50, 200_000, 20
 REGION = "KZ-BENCH"
 
 
+def use(database: str, pupils: int) -> None:
+    """Point the benchmark at another database and size (--database, --pupils)."""
+    global DB, URL, PUPILS
+    DB, PUPILS = database, pupils
+    URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB}"
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -59,119 +66,121 @@ def psql_engine(url: str):  # type: ignore[no-untyped-def]
 
 # --- data ----------------------------------------------------------------------------------------------
 
-GENERATE = [
-    # registry
-    f"INSERT INTO regions (id, code, name_kk, name_ru) VALUES (1, '{REGION}', 'Облыс', 'Область'), "
-    "(2, 'KZ-OTHER', 'Басқа', 'Другая')",
-    f"""INSERT INTO schools (id, bin, name_kk, name_ru, region_id, timezone)
-        SELECT n, lpad(n::text, 12, '0'), 'Мектеп ' || n, 'Школа ' || n, 1, 'Asia/Almaty'
-        FROM generate_series(1, {SCHOOLS}) n""",
-    f"""INSERT INTO suppliers (id, bin, name)
-        SELECT n, lpad((900000 + n)::text, 12, '0'), 'Поставщик ' || n FROM generate_series(1, {SUPPLIERS}) n""",
-    # one contract a school; one school in ten changes price on the 15th (a second contract)
-    f"""INSERT INTO contracts (id, number, school_id, supplier_id, valid_from, valid_to)
-        SELECT n, 'C-' || n, n, 1 + n % {SUPPLIERS}, DATE '2026-08-01',
-               CASE WHEN n % 10 = 0 THEN DATE '2026-09-14' ELSE DATE '2027-07-31' END
-        FROM generate_series(1, {SCHOOLS}) n""",
-    f"""INSERT INTO contracts (id, number, school_id, supplier_id, valid_from, valid_to)
-        SELECT {SCHOOLS} + n, 'C2-' || n, n, 1 + n % {SUPPLIERS}, DATE '2026-09-15', DATE '2027-07-31'
-        FROM generate_series(10, {SCHOOLS}, 10) n""",
-    """INSERT INTO contract_prices (contract_id, meal_type, category_code, price_tiyn)
-        SELECT c.id, m.meal_type, k.code,
-               m.base * CASE WHEN c.id > 500 THEN 110 ELSE 100 END / 100
-        FROM contracts c
-        CROSS JOIN (VALUES ('breakfast', 45000), ('lunch', 85000)) AS m(meal_type, base)
-        CROSS JOIN (VALUES ('primary_grades'), ('social_assistance')) AS k(code)""",
-    f"""INSERT INTO students (id, iin, last_name, first_name)
-        SELECT md5('pupil' || n)::uuid, lpad(n::text, 12, '0'), 'Фамилия', 'Имя'
-        FROM generate_series(1, {PUPILS}) n""",
-    f"""INSERT INTO enrollments (student_id, school_id, grade, class_name, valid_from, valid_to)
-        SELECT md5('pupil' || n)::uuid, 1 + n % {SCHOOLS}, 1 + n % 4, (1 + n % 4) || 'А', DATE '2026-09-01', NULL
-        FROM generate_series(1, {PUPILS}) n""",
-    f"""INSERT INTO student_eligibility (student_id, category_code, valid_from, valid_to)
-        SELECT md5('pupil' || n)::uuid, 'primary_grades', DATE '2026-09-01', DATE '2027-05-31'
-        FROM generate_series(1, {PUPILS}) n""",
-    f"""INSERT INTO student_eligibility (student_id, category_code, valid_from, valid_to)
-        SELECT md5('pupil' || n)::uuid, 'social_assistance', DATE '2026-09-10', DATE '2026-12-31'
-        FROM generate_series(10, {PUPILS}, 10) n""",
-    f"""INSERT INTO calendar_days (school_id, day, kind)
-        SELECT s, d::date, CASE WHEN extract(isodow FROM d) < 6 THEN 'serving' ELSE 'holiday' END
-        FROM generate_series(1, {SCHOOLS}) s, generate_series(DATE '2026-09-01', DATE '2026-09-30', '1 day') d""",
-    f"""INSERT INTO terminals (id, school_id, public_key, status, created_at)
-        SELECT 'T-' || s || '-' || t, s, repeat('A', 43), 'active', TIMESTAMPTZ '2026-08-20 00:00Z'
-        FROM generate_series(1, {SCHOOLS}) s, generate_series(1, 2) t""",
-    # the month's serving days, numbered
-    """CREATE TEMP TABLE bench_days AS
-        SELECT row_number() OVER (ORDER BY d) - 1 AS k, d::date AS day
-        FROM generate_series(DATE '2026-09-01', DATE '2026-09-30', '1 day') d
-        WHERE extract(isodow FROM d) < 6""",
-    # 4,000,000 meals: every pupil on the first 20 serving days, lunch (breakfast for one in three);
-    # 2% refused (duplicate, not eligible, clock), 3% uploaded two days late.
-    f"""CREATE TEMP TABLE bench_meals AS
-        SELECT p AS pupil, 1 + p % {SCHOOLS} AS school_id, d.day, d.k,
-               CASE WHEN p % 3 = 0 THEN 'breakfast' ELSE 'lunch' END AS meal_type,
-               'T-' || (1 + p % {SCHOOLS}) || '-' || (1 + (p / {SCHOOLS}) % 2) AS terminal_id,
-               CASE WHEN (p * 7 + d.k * 13) % 50 = 0 THEN 'not_billable' ELSE 'billable' END AS verdict,
-               CASE (p * 7 + d.k * 13) % 50 WHEN 0 THEN
-                    (ARRAY['duplicate_meal', 'not_eligible', 'device_clock_out_of_bounds'])[1 + p % 3]
-                    ELSE '' END AS reasons,
-               (p + d.k) % 33 = 0 AS late
-        FROM generate_series(1, {PUPILS}) p CROSS JOIN bench_days d WHERE d.k < {DAYS}""",
-    """CREATE TEMP TABLE bench_numbered AS
-        SELECT m.*,
-               row_number() OVER (PARTITION BY m.school_id ORDER BY m.day, m.pupil) AS position,
-               row_number() OVER (PARTITION BY m.terminal_id ORDER BY m.day, m.pupil) AS seq
-        FROM bench_meals m""",
-    """INSERT INTO ledger_entries (id, school_id, position, kind, event_id, terminal_id, device_seq, student_ref,
-            student_id, meal_type, method, served_at, serving_day, billing_month, received_at, verdict, reasons,
-            category_code, contract_id, price_tiyn, refers_to, actor, note, content_hash, payload, leaf_hash,
-            chain_hash)
-        SELECT row_number() OVER (), b.school_id, b.position, 'meal', md5('event' || b.pupil || '-' || b.k)::uuid,
-               b.terminal_id,
-               -- a few lost sequence numbers: terminals of school 7 skip every 1000th
-               b.seq + CASE WHEN b.school_id = 7 THEN b.seq / 1000 ELSE 0 END,
-               md5('pupil' || b.pupil)::uuid::text, md5('pupil' || b.pupil)::uuid, b.meal_type, 'qr',
-               (b.day + TIME '12:00') AT TIME ZONE 'Asia/Almaty',
-               b.day, '2026-09',
-               (b.day + TIME '12:00') AT TIME ZONE 'Asia/Almaty'
-                   + CASE WHEN b.late THEN INTERVAL '2 days' ELSE INTERVAL '5 minutes' END,
-               b.verdict, b.reasons, CASE WHEN b.reasons = 'not_eligible' THEN NULL ELSE 'primary_grades' END,
-               CASE WHEN b.verdict = 'billable'
-                    THEN CASE WHEN b.school_id % 10 = 0 AND b.day >= DATE '2026-09-15' THEN 500 + b.school_id
-                              ELSE b.school_id END END,
-               CASE WHEN b.verdict = 'billable'
-                    THEN (CASE WHEN b.meal_type = 'lunch' THEN 85000 ELSE 45000 END)
-                         * CASE WHEN b.school_id % 10 = 0 AND b.day >= DATE '2026-09-15' THEN 110 ELSE 100 END / 100
-                    ELSE 0 END,
-               NULL, NULL, NULL, sha256(convert_to(b.pupil || '-' || b.k, 'UTF8')),
-               '{"billingMonth":"2026-09","category":"primary_grades","contractId":' || b.school_id
-                 || ',"deviceSeq":' || b.seq || ',"eventId":"' || md5('event' || b.pupil || '-' || b.k)::uuid
-                 || '","format":"wallet-entry/v1","kind":"meal","mealType":"' || b.meal_type
-                 || '","method":"qr","note":null,"position":' || b.position || ',"priceTiyn":85000,'
-                 || '"reasons":"' || b.reasons || '","receivedAt":"' || b.day || 'T07:05:00.000000Z",'
-                 || '"refersTo":null,"schoolId":' || b.school_id || ',"servedAt":"' || b.day
-                 || 'T07:00:00.000000Z","servingDay":"' || b.day || '","studentRef":"'
-                 || md5('pupil' || b.pupil)::uuid || '","terminalId":"' || b.terminal_id
-                 || '","verdict":"' || b.verdict || '"}',
-               sha256(convert_to('leaf' || b.pupil || '-' || b.k, 'UTF8')),
-               sha256(convert_to('chain' || b.pupil || '-' || b.k, 'UTF8'))
-        FROM bench_numbered b""",
-    # a void for one meal in 2,000 (appended at the end of each school's chain)
-    """INSERT INTO ledger_entries (id, school_id, position, kind, student_ref, student_id, meal_type, served_at,
-            serving_day, billing_month, received_at, verdict, reasons, category_code, contract_id, price_tiyn,
-            refers_to, actor, note, payload, leaf_hash, chain_hash)
-        SELECT (SELECT max(id) FROM ledger_entries) + row_number() OVER (),
-               e.school_id, sizes.size + row_number() OVER (PARTITION BY e.school_id ORDER BY e.id),
-               'void', e.student_ref, e.student_id, e.meal_type, e.served_at, e.serving_day, e.billing_month,
-               e.received_at + INTERVAL '1 day', e.verdict, '', e.category_code, e.contract_id, e.price_tiyn,
-               e.id, 'operator:bench', 'bench void', '{}', sha256(convert_to('void' || e.id, 'UTF8')),
-               sha256(convert_to('voidchain' || e.id, 'UTF8'))
-        FROM ledger_entries e
-        JOIN (SELECT school_id, count(*) AS size FROM bench_meals GROUP BY school_id) sizes
-          ON sizes.school_id = e.school_id
-        WHERE e.verdict = 'billable' AND e.id % 2000 = 0""",
-    "SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), (SELECT max(id) FROM ledger_entries))",
-]
+def generate_sql() -> list[str]:
+    """The load, for the current PUPILS (set by --pupils)."""
+    return [
+        # registry
+        f"INSERT INTO regions (id, code, name_kk, name_ru) VALUES (1, '{REGION}', 'Облыс', 'Область'), "
+        "(2, 'KZ-OTHER', 'Басқа', 'Другая')",
+        f"""INSERT INTO schools (id, bin, name_kk, name_ru, region_id, timezone)
+            SELECT n, lpad(n::text, 12, '0'), 'Мектеп ' || n, 'Школа ' || n, 1, 'Asia/Almaty'
+            FROM generate_series(1, {SCHOOLS}) n""",
+        f"""INSERT INTO suppliers (id, bin, name)
+            SELECT n, lpad((900000 + n)::text, 12, '0'), 'Поставщик ' || n FROM generate_series(1, {SUPPLIERS}) n""",
+        # one contract a school; one school in ten changes price on the 15th (a second contract)
+        f"""INSERT INTO contracts (id, number, school_id, supplier_id, valid_from, valid_to)
+            SELECT n, 'C-' || n, n, 1 + n % {SUPPLIERS}, DATE '2026-08-01',
+                   CASE WHEN n % 10 = 0 THEN DATE '2026-09-14' ELSE DATE '2027-07-31' END
+            FROM generate_series(1, {SCHOOLS}) n""",
+        f"""INSERT INTO contracts (id, number, school_id, supplier_id, valid_from, valid_to)
+            SELECT {SCHOOLS} + n, 'C2-' || n, n, 1 + n % {SUPPLIERS}, DATE '2026-09-15', DATE '2027-07-31'
+            FROM generate_series(10, {SCHOOLS}, 10) n""",
+        """INSERT INTO contract_prices (contract_id, meal_type, category_code, price_tiyn)
+            SELECT c.id, m.meal_type, k.code,
+                   m.base * CASE WHEN c.id > 500 THEN 110 ELSE 100 END / 100
+            FROM contracts c
+            CROSS JOIN (VALUES ('breakfast', 45000), ('lunch', 85000)) AS m(meal_type, base)
+            CROSS JOIN (VALUES ('primary_grades'), ('social_assistance')) AS k(code)""",
+        f"""INSERT INTO students (id, iin, last_name, first_name)
+            SELECT md5('pupil' || n)::uuid, lpad(n::text, 12, '0'), 'Фамилия', 'Имя'
+            FROM generate_series(1, {PUPILS}) n""",
+        f"""INSERT INTO enrollments (student_id, school_id, grade, class_name, valid_from, valid_to)
+            SELECT md5('pupil' || n)::uuid, 1 + n % {SCHOOLS}, 1 + n % 4, (1 + n % 4) || 'А', DATE '2026-09-01', NULL
+            FROM generate_series(1, {PUPILS}) n""",
+        f"""INSERT INTO student_eligibility (student_id, category_code, valid_from, valid_to)
+            SELECT md5('pupil' || n)::uuid, 'primary_grades', DATE '2026-09-01', DATE '2027-05-31'
+            FROM generate_series(1, {PUPILS}) n""",
+        f"""INSERT INTO student_eligibility (student_id, category_code, valid_from, valid_to)
+            SELECT md5('pupil' || n)::uuid, 'social_assistance', DATE '2026-09-10', DATE '2026-12-31'
+            FROM generate_series(10, {PUPILS}, 10) n""",
+        f"""INSERT INTO calendar_days (school_id, day, kind)
+            SELECT s, d::date, CASE WHEN extract(isodow FROM d) < 6 THEN 'serving' ELSE 'holiday' END
+            FROM generate_series(1, {SCHOOLS}) s, generate_series(DATE '2026-09-01', DATE '2026-09-30', '1 day') d""",
+        f"""INSERT INTO terminals (id, school_id, public_key, status, created_at)
+            SELECT 'T-' || s || '-' || t, s, repeat('A', 43), 'active', TIMESTAMPTZ '2026-08-20 00:00Z'
+            FROM generate_series(1, {SCHOOLS}) s, generate_series(1, 2) t""",
+        # the month's serving days, numbered
+        """CREATE TEMP TABLE bench_days AS
+            SELECT row_number() OVER (ORDER BY d) - 1 AS k, d::date AS day
+            FROM generate_series(DATE '2026-09-01', DATE '2026-09-30', '1 day') d
+            WHERE extract(isodow FROM d) < 6""",
+        # 4,000,000 meals: every pupil on the first 20 serving days, lunch (breakfast for one in three);
+        # 2% refused (duplicate, not eligible, clock), 3% uploaded two days late.
+        f"""CREATE TEMP TABLE bench_meals AS
+            SELECT p AS pupil, 1 + p % {SCHOOLS} AS school_id, d.day, d.k,
+                   CASE WHEN p % 3 = 0 THEN 'breakfast' ELSE 'lunch' END AS meal_type,
+                   'T-' || (1 + p % {SCHOOLS}) || '-' || (1 + (p / {SCHOOLS}) % 2) AS terminal_id,
+                   CASE WHEN (p * 7 + d.k * 13) % 50 = 0 THEN 'not_billable' ELSE 'billable' END AS verdict,
+                   CASE (p * 7 + d.k * 13) % 50 WHEN 0 THEN
+                        (ARRAY['duplicate_meal', 'not_eligible', 'device_clock_out_of_bounds'])[1 + p % 3]
+                        ELSE '' END AS reasons,
+                   (p + d.k) % 33 = 0 AS late
+            FROM generate_series(1, {PUPILS}) p CROSS JOIN bench_days d WHERE d.k < {DAYS}""",
+        """CREATE TEMP TABLE bench_numbered AS
+            SELECT m.*,
+                   row_number() OVER (PARTITION BY m.school_id ORDER BY m.day, m.pupil) AS position,
+                   row_number() OVER (PARTITION BY m.terminal_id ORDER BY m.day, m.pupil) AS seq
+            FROM bench_meals m""",
+        """INSERT INTO ledger_entries (id, school_id, position, kind, event_id, terminal_id, device_seq, student_ref,
+                student_id, meal_type, method, served_at, serving_day, billing_month, received_at, verdict, reasons,
+                category_code, contract_id, price_tiyn, refers_to, actor, note, content_hash, payload, leaf_hash,
+                chain_hash)
+            SELECT row_number() OVER (), b.school_id, b.position, 'meal', md5('event' || b.pupil || '-' || b.k)::uuid,
+                   b.terminal_id,
+                   -- a few lost sequence numbers: terminals of school 7 skip every 1000th
+                   b.seq + CASE WHEN b.school_id = 7 THEN b.seq / 1000 ELSE 0 END,
+                   md5('pupil' || b.pupil)::uuid::text, md5('pupil' || b.pupil)::uuid, b.meal_type, 'qr',
+                   (b.day + TIME '12:00') AT TIME ZONE 'Asia/Almaty',
+                   b.day, '2026-09',
+                   (b.day + TIME '12:00') AT TIME ZONE 'Asia/Almaty'
+                       + CASE WHEN b.late THEN INTERVAL '2 days' ELSE INTERVAL '5 minutes' END,
+                   b.verdict, b.reasons, CASE WHEN b.reasons = 'not_eligible' THEN NULL ELSE 'primary_grades' END,
+                   CASE WHEN b.verdict = 'billable'
+                        THEN CASE WHEN b.school_id % 10 = 0 AND b.day >= DATE '2026-09-15' THEN 500 + b.school_id
+                                  ELSE b.school_id END END,
+                   CASE WHEN b.verdict = 'billable'
+                        THEN (CASE WHEN b.meal_type = 'lunch' THEN 85000 ELSE 45000 END)
+                             * CASE WHEN b.school_id % 10 = 0 AND b.day >= DATE '2026-09-15' THEN 110 ELSE 100 END / 100
+                        ELSE 0 END,
+                   NULL, NULL, NULL, sha256(convert_to(b.pupil || '-' || b.k, 'UTF8')),
+                   '{"billingMonth":"2026-09","category":"primary_grades","contractId":' || b.school_id
+                     || ',"deviceSeq":' || b.seq || ',"eventId":"' || md5('event' || b.pupil || '-' || b.k)::uuid
+                     || '","format":"wallet-entry/v1","kind":"meal","mealType":"' || b.meal_type
+                     || '","method":"qr","note":null,"position":' || b.position || ',"priceTiyn":85000,'
+                     || '"reasons":"' || b.reasons || '","receivedAt":"' || b.day || 'T07:05:00.000000Z",'
+                     || '"refersTo":null,"schoolId":' || b.school_id || ',"servedAt":"' || b.day
+                     || 'T07:00:00.000000Z","servingDay":"' || b.day || '","studentRef":"'
+                     || md5('pupil' || b.pupil)::uuid || '","terminalId":"' || b.terminal_id
+                     || '","verdict":"' || b.verdict || '"}',
+                   sha256(convert_to('leaf' || b.pupil || '-' || b.k, 'UTF8')),
+                   sha256(convert_to('chain' || b.pupil || '-' || b.k, 'UTF8'))
+            FROM bench_numbered b""",
+        # a void for one meal in 2,000 (appended at the end of each school's chain)
+        """INSERT INTO ledger_entries (id, school_id, position, kind, student_ref, student_id, meal_type, served_at,
+                serving_day, billing_month, received_at, verdict, reasons, category_code, contract_id, price_tiyn,
+                refers_to, actor, note, payload, leaf_hash, chain_hash)
+            SELECT (SELECT max(id) FROM ledger_entries) + row_number() OVER (),
+                   e.school_id, sizes.size + row_number() OVER (PARTITION BY e.school_id ORDER BY e.id),
+                   'void', e.student_ref, e.student_id, e.meal_type, e.served_at, e.serving_day, e.billing_month,
+                   e.received_at + INTERVAL '1 day', e.verdict, '', e.category_code, e.contract_id, e.price_tiyn,
+                   e.id, 'operator:bench', 'bench void', '{}', sha256(convert_to('void' || e.id, 'UTF8')),
+                   sha256(convert_to('voidchain' || e.id, 'UTF8'))
+            FROM ledger_entries e
+            JOIN (SELECT school_id, count(*) AS size FROM bench_meals GROUP BY school_id) sizes
+              ON sizes.school_id = e.school_id
+            WHERE e.verdict = 'billable' AND e.id % 2000 = 0""",
+        "SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), (SELECT max(id) FROM ledger_entries))",
+    ]
 
 
 def chain_heads(conn) -> None:  # type: ignore[no-untyped-def]
@@ -227,7 +236,7 @@ def build_database(reuse: bool) -> None:
         conn.execute(text("SET maintenance_work_mem = '512MB'"))
         started = time.perf_counter()
         cursor = conn.connection.driver_connection.cursor()  # plain SQL: no bind-parameter parsing
-        for statement in GENERATE:
+        for statement in generate_sql():
             t0 = time.perf_counter()
             cursor.execute(statement)
             log(f"  {time.perf_counter() - t0:6.1f} s  {' '.join(statement.split())[:90]}")
@@ -276,8 +285,8 @@ def measure(repeats: int) -> dict[str, object]:
 
     from wallet.db import make_engine, make_session_factory
     from wallet.ledger.verify import begin_snapshot
+    from wallet.months import parse_month
     from wallet.principals import Principal
-    from wallet.reconciliation.months import parse_month
     from wallet.reconciliation.queries import reconcile
     from wallet.reconciliation.scope import resolve_scope
 
@@ -392,9 +401,9 @@ def export_child(rows: int, fmt: str, out: str) -> None:
     """Export the first `rows` entries' schools (8,000 entries a school) in this process; print JSON."""
     from wallet.db import make_engine, make_session_factory
     from wallet.ledger.verify import begin_snapshot
+    from wallet.months import parse_month
     from wallet.principals import Principal
     from wallet.reconciliation.exports import entries_document
-    from wallet.reconciliation.months import parse_month
     from wallet.reconciliation.scope import Scope, resolve_scope
     from wallet.reconciliation.writers import write
 
@@ -435,8 +444,8 @@ def run_export(rows: int, fmt: str) -> dict[str, object]:
     out = f"/tmp/bench-entries-{rows}.{fmt}"
     log(f"exporting {rows:,} entries as {fmt} in a child process ...")
     done = subprocess.run([sys.executable, "-m", "tests.bench.bench_reconciliation", "--export-child",
-                           str(rows), "--format", fmt, "--out", out], cwd=ROOT, capture_output=True, text=True,
-                          check=True)
+                           str(rows), "--format", fmt, "--out", out, "--database", DB, "--pupils", str(PUPILS)],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     os.unlink(out)
     log(f"  {result}")
@@ -445,6 +454,9 @@ def run_export(rows: int, fmt: str) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default=DB, help="name of the benchmark database")
+    parser.add_argument("--pupils", type=int, default=PUPILS,
+                        help="pupils (20 serving days each; the default gives about 4,000,000 entries)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse an existing benchmark database")
     parser.add_argument("--repeats", type=int, default=3)
@@ -454,6 +466,7 @@ def main() -> None:
     parser.add_argument("--format", default="xlsx", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    use(args.database, args.pupils)
     if args.export_child is not None:
         export_child(args.export_child, args.format, args.out)
         return

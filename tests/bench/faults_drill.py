@@ -7,7 +7,7 @@ Run from the repository root (needs PostgreSQL's server binaries, e.g. /usr/lib/
 
 It never touches the shared PostgreSQL: it makes a private instance (initdb in a temporary directory, as the
 `postgres` user when run as root, on a free loopback port), loads a demo world there, registers terminals
-and starts gunicorn (`api.wsgi:build()`, 3 sync workers). Simulated terminals post meals the whole time
+and starts gunicorn (api/gunicorn_conf.py, 3 workers). Simulated terminals post meals the whole time
 (fresh token per request, the same event ids on every retry, Retry-After honoured), while the drill:
 
 1. restarts PostgreSQL (`pg_ctl restart -m fast`);
@@ -244,7 +244,7 @@ def _report(args: Any, samples: list[Any], marks: list[tuple[str, float]], elaps
         statuses[s.status] = statuses.get(s.status, 0) + 1
     lines = [
         f"Fault trial ({time.strftime('%Y-%m-%d %H:%M')}, {machine()}): {terminals} terminals posting a meal "
-        f"every ~0.3 s each and uploading every ~1 s for {elapsed:.0f} s against gunicorn (3 sync workers) and a "
+        f"every ~0.3 s each and uploading every ~1 s for {elapsed:.0f} s against gunicorn (3 gevent workers) and a "
         f"private PostgreSQL 15; {args.phase_seconds:.0f} s between faults. Status 0 = no HTTP answer "
         "(connection reset or refused).",
         "",

@@ -37,6 +37,22 @@ BIN = Path(sys.executable).parent
 AUDIENCE = "social-wallet-meal-ledger"
 
 
+# The cluster's maintenance database: the benchmarks make and drop their own databases through it.
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def admin(sql: str) -> None:
+    """One statement outside a transaction (CREATE/DROP DATABASE) on the maintenance database."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
 def uuid7() -> str:
     ms = int(time.time() * 1000)
     rand = uuid.uuid4().int & ((1 << 74) - 1)

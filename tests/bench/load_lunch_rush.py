@@ -42,6 +42,7 @@ from tests.bench.load_common import (
     REPO,
     Recorder,
     Terminal,
+    admin,
     check_ledger,
     fmt_ms,
     machine,
@@ -51,17 +52,8 @@ from tests.bench.load_common import (
 )
 from tests.live_server import LiveServer
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE = "wallet_load"
 
-
-def _admin(sql: str) -> None:
-    engine = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(sql))
-    finally:
-        engine.dispose()
 
 
 def _world(database_url: str, instance: Path, students: int) -> tuple[list[str], list[str]]:
@@ -168,7 +160,7 @@ def main() -> int:
     parser.add_argument("--meal-rate", type=float, default=0.4, help="meals a second per terminal")
     parser.add_argument("--upload-every", type=float, default=5.0, help="seconds between a terminal's uploads")
     parser.add_argument("--parent-every", type=float, default=10.0, help="seconds between a parent's polls")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--report", type=Path, default=Path("instance/load-report.md"))
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
@@ -176,8 +168,8 @@ def main() -> int:
     database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}"
     work = Path(tempfile.mkdtemp(prefix="wallet-load-"))
     instance = work / "instance"
-    _admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    _admin(f'CREATE DATABASE "{DATABASE}"')
+    admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    admin(f'CREATE DATABASE "{DATABASE}"')
     server = None
     try:
         print(f"world: demo data with {args.students} pupils ...", flush=True)
@@ -243,7 +235,7 @@ def main() -> int:
         if server is not None:
             server.kill()
         if not args.keep:
-            _admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
 
 def _report(args: Any, schools: int, terminals: int, parents: int, threads: int, baseline: dict[str, Any],
@@ -257,7 +249,7 @@ def _report(args: Any, schools: int, terminals: int, parents: int, threads: int,
         f"{terminals} terminals at {schools} schools ({args.meal_rate} meals/s each, uploads every "
         f"~{args.upload_every:.0f} s, a tenth offline for the first 40% then flushing batches of up to 500, "
         f"2% of batches re-sent) and {parents} parents (polling every ~{args.parent_every:.0f} s), "
-        f"{threads} client threads, gunicorn with {args.workers} sync workers, PostgreSQL 15 on the same "
+        f"{threads} client threads, gunicorn with {args.workers} gevent workers, PostgreSQL 15 on the same "
         "machine, rate limits on at their defaults.",
         "",
         "| requests | count | per s | p50 ms | p99 ms | statuses |",

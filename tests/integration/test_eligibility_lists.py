@@ -20,7 +20,7 @@ from wallet.models import (
     StudentEligibility,
     Voucher,
 )
-from wallet.reconciliation.months import Month
+from wallet.months import Month
 
 HEADER = "school_bin,month,iin,category\n"
 

@@ -176,10 +176,9 @@ def test_fifty_clients_sending_the_same_batch_store_each_event_once(session_fact
 
 
 @contextlib.contextmanager
-def gunicorn_server(database_url: str, instance: Path, *, workers: int = 2, threads: int = 2) -> Iterator[str]:
-    """A real gunicorn serving `api.wsgi:build()` on a free loopback port; yields its base URL.
-
-    Two workers of two threads: four requests in flight at once, on this 2-core machine, with a short boot."""
+def gunicorn_server(database_url: str, instance: Path, *, workers: int = 2) -> Iterator[str]:
+    """A real gunicorn with the production settings (api/gunicorn_conf.py: gevent workers) on a free loopback
+    port; yields its base URL. Every client's request is in flight at once, on two workers."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -187,9 +186,8 @@ def gunicorn_server(database_url: str, instance: Path, *, workers: int = 2, thre
            "WALLET_INSTANCE_PATH": str(instance)}
     log = (instance / "gunicorn.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--threads", str(threads), "--worker-class", "gthread", "--graceful-timeout", "3",
-         "--access-logfile", "/dev/null", "api.wsgi:build()"],
+        [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--graceful-timeout", "3", "--access-logfile", "/dev/null"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

@@ -1,4 +1,4 @@
-"""meals/today in one round trip (wallet.parents.queries.child_today) answers exactly what the child lookup and
+"""meals/today in one round trip (wallet.parents.today.child_today) answers exactly what the child lookup and
 today_status answer separately: served, voided, refused and not-yet meals, a holiday, and a school whose zone
 keeps another day than the default zone's (the statement's facts are then not used)."""
 
@@ -11,8 +11,11 @@ import pytest
 from sqlalchemy import update
 
 from tests.parent_factories import PARENT_IIN, meals_fixture, parent_fixture  # noqa: F401 - fixtures
+from wallet.db import read_only
 from wallet.models import School
-from wallet.parents.queries import AccessNote, child_today, find_child, read_only, today_status
+from wallet.parents.access_log import AccessNote
+from wallet.parents.children import find_child
+from wallet.parents.today import child_today, today_status
 
 NOTE = AccessNote("parent", PARENT_IIN, "meals_today")
 

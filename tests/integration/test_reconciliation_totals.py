@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from tests.factories import a_bin, an_iin
 from tests.reconciliation_world import Recorder, void
-from wallet.ingest.context import CATEGORY_PRIORITY
+from wallet.categories import CATEGORY_PRIORITY
 from wallet.ingest.rules import REASON_CODES
 from wallet.keys import load_signing_key
 from wallet.ledger.totals import check
@@ -37,9 +37,9 @@ from wallet.models import (
     StudentEligibility,
     Supplier,
 )
+from wallet.months import Month
 from wallet.principals import Principal
 from wallet.reconciliation.exports import reconciliation_document
-from wallet.reconciliation.months import Month
 from wallet.reconciliation.periods import close_period
 from wallet.reconciliation.queries import reconcile
 from wallet.reconciliation.scope import resolve_scope

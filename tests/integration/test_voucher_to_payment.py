@@ -33,7 +33,7 @@ from tests.parent_factories import (  # noqa: F401 - fixtures
 from tests.qr_factories import make_token, qr_event, qr_key
 from tests.reconciliation_world import local
 from wallet.models import CalendarDay, Voucher
-from wallet.reconciliation.months import Month
+from wallet.months import Month
 from wallet.vouchers.years import parse_school_year, school_year_of
 
 V = "/api/v1/parent/vouchers"

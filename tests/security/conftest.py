@@ -22,8 +22,8 @@ from tests.parent_factories import OTHER_PARENT_IIN, PARENT_IIN, link
 from wallet.config import Settings
 from wallet.keys import load_signing_key
 from wallet.ledger.checkpoints import make_checkpoint
+from wallet.months import Month
 from wallet.principals import Principal
-from wallet.reconciliation.months import Month
 from wallet.reconciliation.periods import close_period
 
 TERMINAL_B = "T-school-b"

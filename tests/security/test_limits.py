@@ -46,7 +46,8 @@ def test_a_body_without_content_length_stops_being_read_at_the_limit(client, sec
     route = next(r for r in BODY_ROUTES if r.rule.endswith("/allergies"))
     body = json.dumps({"allergens": ["milk"], "padding": "x" * quiet_settings.max_body_bytes}).encode()
     response = client.put(route.url(sec), input_stream=io.BytesIO(body), content_type="application/json",
-                          headers=sec.headers("parent"), environ_overrides={"wsgi.input_terminated": True})
+                          headers=sec.headers("parent"), environ_overrides={"wsgi.input_terminated": True,
+                                                               "HTTP_TRANSFER_ENCODING": "chunked"})
     assert response.status_code == 413
     assert response.get_json()["code"] == "payload_too_large"
 

@@ -34,3 +34,29 @@ def test_no_module_imports_itself_back_through_others():
     except graphlib.CycleError as error:
         cycle = error.args[1]
         raise AssertionError("import cycle: " + " -> ".join(reversed(cycle))) from None
+
+
+def _rooms_graph() -> dict[str, set[str]]:
+    """The graph between rooms: a package's subpackage (`wallet.ingest`, `api.console`) or a single module
+    beside them (`wallet.config`), each module counted in the room that holds it."""
+    graph = _import_graph()
+
+    def room(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    rooms: dict[str, set[str]] = {}
+    for module, imported in graph.items():
+        rooms.setdefault(room(module), set()).update(room(other) for other in imported)
+    return {name: targets - {name} for name, targets in rooms.items()}
+
+
+def test_no_two_rooms_import_each_other_even_through_others():
+    """One level up from modules: `wallet.ingest` may use `wallet.qr`, but then nothing in `wallet.qr` (nor in
+    any room it uses) may use `wallet.ingest`, so each room can be read with only what lies below it."""
+    rooms = _rooms_graph()
+    assert {"wallet.ingest", "wallet.qr", "api.console", "cli.main"} <= set(rooms)
+    try:
+        graphlib.TopologicalSorter(rooms).prepare()
+    except graphlib.CycleError as error:
+        cycle = error.args[1]
+        raise AssertionError("rooms in a cycle: " + " -> ".join(reversed(cycle))) from None

@@ -12,8 +12,8 @@ import pytest
 
 from wallet.errors import InvalidInput
 from wallet.ledger.totals import day_end_utc
+from wallet.months import Month, parse_month, reportable_month
 from wallet.reconciliation import writers
-from wallet.reconciliation.months import Month, parse_month, reportable_month
 from wallet.reconciliation.writers import Column, Document, Table, neutralise, write
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from wallet.models import CalendarDay, Contract, ContractPrice, Enrollment, LedgerEntry, StudentEligibility
-from wallet.reconciliation.months import Month
+from wallet.months import Month
 from wallet.reconciliation.scope import Scope
 
 

@@ -21,7 +21,7 @@ from wallet.models import (
     StudentEligibility,
     Terminal,
 )
-from wallet.parents.queries import Dish, menus_for
+from wallet.parents.menus import Dish, menus_for
 from wallet.terminals import sequence_gaps
 
 # A terminal that has not called for this long is shown offline (agents sync every few seconds when online).

@@ -101,6 +101,12 @@ def find_duplicates(
     return errors
 
 
+def unknown_schools(records: Iterable[Any], school_ids: dict[str, int]) -> list[RowError]:
+    """An error on every record (with `line` and `school_bin`) whose BIN is not a school's."""
+    return [RowError(r.line, "school_bin", f"no school with BIN {r.school_bin}")
+            for r in records if r.school_bin not in school_ids]
+
+
 def ids_by_bin(session: Session, model: type[School] | type[Supplier], bins: Iterable[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for batch in chunked(sorted(set(bins)), key_chunk_size(session)):

@@ -9,7 +9,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from wallet.importing.base import Counts, Kind, bulk_insert, bulk_update, find_duplicates, ids_by_bin, rows_in
+from wallet.importing.base import (
+    Counts,
+    Kind,
+    bulk_insert,
+    bulk_update,
+    find_duplicates,
+    ids_by_bin,
+    rows_in,
+    unknown_schools,
+)
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells
 from wallet.models import DAY_KINDS, CalendarDay, School
@@ -64,11 +73,7 @@ class Calendar(Kind[DayRecord, CalendarPlan]):
             "this school and date",
         )
         plan = CalendarPlan(records, ids_by_bin(session, School, (r.school_bin for r in records)))
-        errors += [
-            RowError(r.line, "school_bin", f"no school with BIN {r.school_bin}")
-            for r in records
-            if r.school_bin not in plan.school_ids
-        ]
+        errors += unknown_schools(records, plan.school_ids)
         if records:
             first, last = min(r.day for r in records), max(r.day for r in records)
             for id_, school_id, day, kind, note in rows_in(

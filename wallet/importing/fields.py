@@ -13,18 +13,18 @@ from typing import TypeVar
 
 from wallet.errors import FieldError
 from wallet.identifiers import IdentifierError, validate_bin, validate_iin
+from wallet.text import is_clean
 
 T = TypeVar("T")
 
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_INTEGER = re.compile(r"^[+-]?[0-9]+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_INTEGER = re.compile(r"^[+-]?[0-9]+\Z")
 INT32_MAX = 2_147_483_647  # the Integer columns are 32-bit on PostgreSQL
 DEFAULT_TIMEZONE = "Asia/Almaty"
 
 
 def parse_text(value: str, max_length: int) -> str:
-    if _CONTROL.search(value):
+    if not is_clean(value):  # the one text rule (wallet.text): no C0, DEL or C1 control, no lone surrogate
         raise ValueError("contains a control character")
     if len(value) > max_length:
         raise ValueError(f"is longer than {max_length} characters")

@@ -19,6 +19,7 @@ from wallet.importing.base import (
     find_duplicates,
     ids_by_bin,
     rows_in,
+    unknown_schools,
 )
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells, parse_codes
@@ -92,11 +93,7 @@ class Menus(Kind[DishRecord, MenuPlan]):
             "this school, date, meal type and position",
         )
         plan = MenuPlan(records, ids_by_bin(session, School, (r.school_bin for r in records)))
-        errors += [
-            RowError(r.line, "school_bin", f"no school with BIN {r.school_bin}")
-            for r in records
-            if r.school_bin not in plan.school_ids
-        ]
+        errors += unknown_schools(records, plan.school_ids)
         if records:
             first, last = min(r.day for r in records), max(r.day for r in records)
             for id_, school_id, day, meal_type in rows_in(

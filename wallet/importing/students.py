@@ -10,7 +10,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from wallet.importing.base import Counts, Kind, bulk_insert, bulk_update, find_duplicates, ids_by_bin, rows_in
+from wallet.importing.base import (
+    Counts,
+    Kind,
+    bulk_insert,
+    bulk_update,
+    find_duplicates,
+    ids_by_bin,
+    rows_in,
+    unknown_schools,
+)
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells
 from wallet.models import Enrollment, School, Student
@@ -64,11 +73,7 @@ class Students(Kind[StudentRecord, StudentPlan]):
     def check(self, session: Session, records: list[StudentRecord], errors: list[RowError]) -> StudentPlan:
         errors += find_duplicates(records, lambda r: r.iin, lambda r: r.line, "iin", "IIN")
         plan = StudentPlan(records, ids_by_bin(session, School, (r.school_bin for r in records)))
-        errors += [
-            RowError(r.line, "school_bin", f"no school with BIN {r.school_bin}")
-            for r in records
-            if r.school_bin not in plan.school_ids
-        ]
+        errors += unknown_schools(records, plan.school_ids)
         for iin, *stored in rows_in(
             session,
             (Student.iin, Student.id, Student.last_name, Student.first_name, Student.patronymic),

@@ -7,13 +7,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, any_, bindparam, select
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from wallet.categories import CATEGORY_PRIORITY
+from wallet.db import one_of
 from wallet.models import (
     CalendarDay,
     ClosedPeriod,
@@ -26,24 +26,9 @@ from wallet.models import (
     StudentEligibility,
 )
 
-# When a pupil qualifies on several grounds, the meal is billed under the first that applies.
-CATEGORY_PRIORITY = ("primary_grades", "orphan", "social_assistance", "low_income", "large_family")
-
 
 def _covers(valid_from: dt.date, valid_to: dt.date | None, day: dt.date) -> bool:
     return valid_from <= day and (valid_to is None or day <= valid_to)
-
-
-def one_of(session: Session, column: InstrumentedAttribute[Any], values: Iterable[Any]) -> ColumnElement[bool]:
-    """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one parameter whatever the count.
-
-    A batch looks up ~100 ids at a time: an expanded IN list makes a different, long SQL text for every list
-    size, which psycopg parses again each time (statements over 4 KB are not cached) and PostgreSQL plans
-    again each time; the array form is one short statement that is parsed once and prepared.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
-    return column.in_(values)
 
 
 def parse_student_ref(ref: str) -> uuid.UUID | None:

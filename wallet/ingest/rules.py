@@ -27,6 +27,21 @@ REASON_CODES = (
 # A device may stamp a meal a little after it says it sent the batch (clock jitter), not more.
 FUTURE_SLACK = dt.timedelta(seconds=60)
 
+# servedAt farther than this from the time the service receives the batch, either side, is no reading of a
+# clock the rules can use: the event is refused as invalid (nothing stored) instead of judged. A year covers
+# a terminal left offline over the summer holidays; past it, every month the meal could be billed in is
+# closed, and dates such as 0001-01-01 or 9999-12-31 never reach the ledger (docs/decisions.md).
+SERVED_AT_WINDOW = dt.timedelta(days=366)
+
+
+def served_at_problem(served_at: dt.datetime, received_at: dt.datetime) -> str | None:
+    """Why servedAt cannot be judged (out of bounds), or None."""
+    if served_at < received_at - SERVED_AT_WINDOW:
+        return f"more than {SERVED_AT_WINDOW.days} days before the batch was received"
+    if served_at > received_at + SERVED_AT_WINDOW:
+        return f"more than {SERVED_AT_WINDOW.days} days after the batch was received"
+    return None
+
 
 @dataclass(frozen=True)
 class Facts:

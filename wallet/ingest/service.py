@@ -16,10 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wallet.db import one_of
 from wallet.errors import FieldError
 from wallet.identifiers import looks_like_iin
 from wallet.ingest import rules
-from wallet.ingest.context import SchoolContext, load_context, one_of, parse_student_ref
+from wallet.ingest.context import SchoolContext, load_context, parse_student_ref
 from wallet.ingest.events import Batch, EventOutcome, MealEvent
 from wallet.ledger.append import append_entries, lock_chain_head
 from wallet.models import LedgerEntry, MealSlot, School, Terminal

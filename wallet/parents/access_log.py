@@ -6,12 +6,14 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Uuid, bindparam, insert, select, text
+from sqlalchemy import String, Uuid, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from wallet.db import autocommitting
 from wallet.identifiers import is_valid_iin, mask_iin
-from wallet.models import ACCESS_ACTIONS, ChildAccessLog
+from wallet.models import ACCESS_ACTIONS, ChildAccessLog, GuardianLink
 from wallet.models.base import UTCDateTime
 
 
@@ -24,6 +26,55 @@ class AccessRecord:
     by_reader: bool
     action: str
     detail: str | None
+
+
+_LINKS = GuardianLink.__table__
+
+
+@dataclass(frozen=True)
+class AccessNote:
+    """What a read is about to be logged as (record_access): who, what, detail."""
+
+    actor_role: str
+    actor_id: str
+    action: str
+    detail: str | None = None
+
+
+def with_access_log(lookup: Any, links_condition: Any) -> Any:
+    """On PostgreSQL, the lookup with the access-log insert in the same statement (a data-modifying CTE): one
+    row per child the lookup finds, written by the statement that authorizes the read, with synchronous_commit
+    off for that transaction only (see record_access)."""
+    rows = select(
+        bindparam("log_at", type_=UTCDateTime), _LINKS.c.student_id, bindparam("log_role", type_=String),
+        bindparam("log_actor", type_=String), bindparam("log_action", type_=String),
+        bindparam("log_detail", type_=String),
+    ).where(links_condition, func.set_config("synchronous_commit", "off", True).is_not(None))
+    logged = insert(ChildAccessLog.__table__).from_select(
+        ["at", "student_id", "actor_role", "actor_id", "action", "detail"], rows).cte("logged")
+    return lookup.add_cte(logged)
+
+
+def logged_read(session: Session, plain: Any, logged: Any, params: dict[str, Any], note: AccessNote | None,
+                now: dt.datetime, *, gated: bool = False) -> list[Any]:
+    """Run a child lookup (its second column the child's id) and, with `note`, log the read of each child it
+    finds: `logged` is `plain` through with_access_log, run on PostgreSQL; elsewhere `plain` and then
+    record_access. `gated`: the statements end with the consent rule's `withheld` column, and a withheld
+    child's read is not logged."""
+    conn = session.connection()
+    if note is not None and conn.dialect.name == "postgresql":
+        rows = conn.execute(logged, {**params, "log_at": now, "log_role": note.actor_role,
+                                     "log_actor": note.actor_id, "log_action": note.action,
+                                     "log_detail": note.detail[:200] if note.detail else None}).all()
+        if not autocommitting(conn):
+            session.commit()
+        return rows
+    rows = conn.execute(plain, params).all()
+    read = [r[1] for r in rows if not (gated and r[-1])]
+    if note is not None and read:
+        record_access(session, actor_role=note.actor_role, actor_id=note.actor_id,
+                      student_ids=read, action=note.action, detail=note.detail, now=now)
+    return rows
 
 
 _INSERT = insert(ChildAccessLog.__table__)
@@ -57,7 +108,7 @@ def record_access(
     conn.execute(_INSERT_ASYNC_COMMIT if conn.dialect.name == "postgresql" else _INSERT, rows)
     # In autocommit (parents' reads on PostgreSQL) the insert has committed; committing the session would
     # also hand its connection back, and the request's next statement would check one out again.
-    if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+    if not autocommitting(conn):
         session.commit()
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, any_, bindparam, case, delete, false, insert, or_, select, true
+from sqlalchemy import BigInteger, and_, any_, bindparam, case, delete, false, func, insert, or_, select, true
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -125,6 +125,27 @@ def read_notifications(
         query = query.where(or_(*conditions))
     rows = list(session.scalars(query))
     return rows, cursor.after(rows)
+
+
+def newest_notification_id(session: Session) -> int:
+    """The highest outbox id now (0 for an empty outbox): where a watcher of new rows starts."""
+    return int(session.scalar(select(func.max(ParentNotification.id))) or 0)
+
+
+def notified_children(session: Session, after_id: int, also_ids: Sequence[int] = (), *,
+                      limit: int) -> list[tuple[int, uuid.UUID]]:
+    """(id, child) of outbox rows with an id above `after_id` or in `also_ids`, lowest id first.
+
+    What a process that serves many streams asks once per poll for all of them (api/notification_streams.py):
+    only the primary key and the child, so the answer comes from the table's first pages and its size is
+    that of the new rows, whatever the number of streams. `also_ids` are ids below `after_id` not seen yet
+    (a transaction that took them may still commit: ids are not in commit order across schools)."""
+    table = ParentNotification.__table__
+    condition = table.c.id > after_id
+    if also_ids:
+        condition = or_(condition, table.c.id.in_(sorted(also_ids)))
+    query = select(table.c.id, table.c.student_id).where(condition).order_by(table.c.id).limit(limit)
+    return [(int(i), student) for i, student in session.execute(query)]
 
 
 def prune_notifications(session: Session, before: dt.datetime) -> int:

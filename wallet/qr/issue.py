@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from wallet.errors import Conflict, InvalidInput
 from wallet.ledger.signing import SigningKey
-from wallet.parents.queries import AccessNote, find_child
+from wallet.parents.access_log import AccessNote
+from wallet.parents.children import find_child
 from wallet.qr.token import QrClaims, encode_token
 from wallet.vouchers import active_voucher
 

@@ -33,8 +33,8 @@ from wallet.models import (
     SupplierClaim,
     SupplierClaimLine,
 )
+from wallet.months import Month
 from wallet.principals import Principal
-from wallet.reconciliation.months import Month
 
 CSV_COLUMNS = ("school_bin", "day", "meal_type", "meals", "amount_tiyn")
 JSON_KEYS = {"schoolBin", "day", "mealType", "meals", "amountTiyn"}

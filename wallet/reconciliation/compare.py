@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wallet.models import Region, School
+from wallet.months import Month
 from wallet.principals import Principal
-from wallet.reconciliation.months import Month
 from wallet.reconciliation.queries import reconcile
 from wallet.reconciliation.scope import resolve_scope
 

@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from wallet.db import one_of
 from wallet.disclosure import shown_actor, shown_text
 from wallet.identifiers import mask_iin
-from wallet.ingest.context import one_of
 from wallet.ingest.rules import REASON_CODES
 from wallet.models import Contract, LedgerEntry, School, Student
+from wallet.months import Month
 from wallet.reconciliation.heads import AsOf, frozen_sizes, load_as_of
-from wallet.reconciliation.months import Month
-from wallet.reconciliation.queries import Reconciliation
+from wallet.reconciliation.results import Reconciliation
 from wallet.reconciliation.scope import Scope
 from wallet.reconciliation.writers import Column, Document, Table
 

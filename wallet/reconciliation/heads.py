@@ -19,7 +19,7 @@ from wallet.ledger.chain import GENESIS_CHAIN_HASH
 from wallet.ledger.checkpoints import head_range
 from wallet.ledger.merkle import EMPTY_ROOT
 from wallet.models import ChainHead, Checkpoint, ClosedPeriod, PeriodCloseCheckpoint
-from wallet.reconciliation.months import Month
+from wallet.months import Month
 from wallet.reconciliation.scope import Scope
 
 

@@ -18,8 +18,8 @@ from wallet.errors import Conflict, Forbidden, InvalidInput, NotFound
 from wallet.ledger.checkpoints import make_checkpoint
 from wallet.ledger.signing import SigningKey
 from wallet.models import Checkpoint, ClosedPeriod, PeriodCloseCheckpoint, Region, School
+from wallet.months import Month
 from wallet.principals import Principal
-from wallet.reconciliation.months import Month
 from wallet.scope import schools_in_scope
 
 DEFAULT_ZONE = "Asia/Almaty"

@@ -26,13 +26,13 @@ from typing import Any
 from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from wallet.db import one_of
 from wallet.errors import FieldError, InvalidInput
 from wallet.identifiers import mask_iin
-from wallet.ingest.context import one_of
 from wallet.models import CalendarDay, Contract, ContractPrice, Enrollment, LedgerEntry, Student, Supplier
+from wallet.months import Month
 from wallet.reconciliation.exports import CHECKPOINT_COLUMNS, generated_at_for
 from wallet.reconciliation.heads import AsOf, frozen_sizes, load_as_of
-from wallet.reconciliation.months import Month
 from wallet.reconciliation.scope import Scope
 from wallet.reconciliation.writers import Column, Document, Table
 

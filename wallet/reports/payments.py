@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import BigInteger, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from wallet.db import one_of
 from wallet.errors import Conflict
-from wallet.ingest.context import one_of
 from wallet.models import Contract, LedgerEntry, Supplier
+from wallet.months import Month
+from wallet.reconciliation.adjustments import month_adjustments
 from wallet.reconciliation.exports import CHECKPOINT_COLUMNS
 from wallet.reconciliation.heads import AsOf, frozen_sizes, load_as_of
-from wallet.reconciliation.months import Month
-from wallet.reconciliation.queries import month_adjustments
 from wallet.reconciliation.scope import Scope
 from wallet.reconciliation.writers import Column, Document, Table
 

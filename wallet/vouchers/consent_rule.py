@@ -7,7 +7,7 @@ when an accepted voucher has expired and no voucher of the child was withdrawn (
 visible). Otherwise (only offers, declines, lapsed offers, or a withdrawal) its data are withheld.
 
 It is one SQL expression so that a parent's read of one child can check it in the statement that finds the
-child and writes the access log (one round trip; wallet.parents.queries), and the other readers use the
+child and writes the access log (one round trip; wallet.parents.children), and the other readers use the
 same definition (wallet.vouchers.views).
 """
 

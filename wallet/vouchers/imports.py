@@ -17,7 +17,8 @@ from wallet.importing.base import Counts
 from wallet.importing.eligibility import Eligibility
 from wallet.importing.errors import ImportFailed, RowError
 from wallet.models import Enrollment, School
-from wallet.vouchers.eligibility_lists import ListRefused, ListView, parse_list_csv, submit_list
+from wallet.vouchers.eligibility_list_files import ListRefused, parse_list_csv
+from wallet.vouchers.eligibility_lists import ListView, submit_list
 from wallet.vouchers.offers import VoucherReport, offer_vouchers, sync_vouchers
 from wallet.vouchers.registry_feed import parse_feed
 from wallet.vouchers.years import school_year_of

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, exists, insert, or_, select
 from sqlalchemy.orm import Session
 
-from wallet.ingest.context import CATEGORY_PRIORITY
+from wallet.categories import CATEGORY_PRIORITY
 from wallet.ledger.append import lock_chain_head
 from wallet.models import Enrollment, ParentNotification, StudentEligibility, Voucher, VoucherTransition
 from wallet.vouchers.lifecycle import FINAL_STATUSES

@@ -10,7 +10,7 @@ from wallet.errors import FieldError, InvalidInput
 
 # Kazakhstan has one time zone since March 2024; schools' own zones matter for serving days, not for jobs.
 ZONE = "Asia/Almaty"
-_YEAR = re.compile(r"^(\d{4})-(\d{4})$")
+_YEAR = re.compile(r"^([0-9]{4})-([0-9]{4})\Z")
 START_MONTH, END_MONTH, END_DAY = 9, 5, 31
 
 

@@ -9,7 +9,7 @@ import hashlib
 import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,8 +25,10 @@ from wallet.ledger.signing import (
     verify_checkpoint,
 )
 
-KEY = SigningKey.generate()
-OTHER_KEY = SigningKey.generate()
+# Fixed keys, so every garbled variant below differs from the good envelope on every run (a random key id of
+# digits only would make its upper-cased variant the good one).
+KEY = SigningKey(Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+OTHER_KEY = SigningKey(Ed25519PrivateKey.from_private_bytes(bytes(range(32, 64))))
 ROOT = hashlib.sha256(b"root").digest()
 CHAIN = hashlib.sha256(b"chain").digest()
 
@@ -206,6 +208,7 @@ def _garbled_envelopes():
         {**good, "keyId": None},
         {**good, "keyId": KEY.key_id.upper()},
     ]
+    assert all(repr(variant) != repr(good) for variant in variants)  # repr: 17.0 == 17, yet it is garbled
     return variants
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from wallet.errors import FieldError, InvalidInput
 
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits: \d also matches other scripts
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
 
 
