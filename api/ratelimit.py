@@ -1,40 +1,43 @@
-"""Rate limits: token buckets in each worker process, answered with 429 and Retry-After.
+"""Rate limits: at most N requests in any minute per caller, answered with 429 and Retry-After.
 
 Who is counted: a terminal by its id, a parent or a staff member by the subject of their token, and, for
 requests that carry no identity that authenticated (enrollment, unknown paths, failed authentication),
-the client address. Each key has a bucket of N tokens refilled at N a minute (`Settings.rate_limit_*`).
+the client address. Each key may make N requests in any 60 seconds (`Settings.rate_limit_*`), counted by
+the `limits` package's moving window (api/limit_counts.py).
 
-How an identity is counted without checking its token twice: before the view runs, the bucket of the
-identity the token *claims* (its unverified `iss` or `sub`) is looked at, and an empty bucket is a 429.
-After the view, a bucket is charged only for an identity that the view's own authentication verified and
+How an identity is counted without checking its token twice: before the view runs, the count of the
+identity the token *claims* (its unverified `iss` or `sub`) is looked at, and a full window is a 429.
+After the view, a request is counted only for an identity that the view's own authentication verified and
 named with `verified()` (a terminal after its signature, lifetime and one-time `jti` were checked; a
 parent or staff member after the identity provider's signature and the claims were checked). Every other
 request (no token, a forged or replayed one, a valid token refused with 401 or 403, a console page, which
-reads its session and not the bearer header) is charged to the client address, whose bucket is looked at
-for every request. A forged token that names someone else is therefore never charged to them, whatever
+reads its session and not the bearer header) is counted against the client address, whose count is looked
+at for every request. A forged token that names someone else is therefore never charged to them, whatever
 the view answers. tests/security/test_rate_limits.py checks it for every audience.
 
-Why in-process and not in the database: a counter in the database would be a write, and a hot row, on
-every request of the busiest path (terminal uploads), on the very database the limits protect. The limits
-are abuse protection, not quotas, so per-process counts are enough: with W workers on H hosts a client
-may get up to W x H times the figure in the worst case, and a restart forgets the counts. See SECURITY.md.
+Where the counts live: in each worker process's memory by default (with W workers on H hosts a client may
+then get up to W x H times the figure, and a restart forgets the counts), or, with `WALLET_REDIS_URL`, in a
+Redis shared by all of them, falling back to memory while Redis fails (api/limit_counts.py, SECURITY.md).
+Never in the database: a counter there would be a write, and a hot row, on every request of the busiest
+path (terminal uploads), on the very database the limits protect.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import math
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
+from limits import RateLimitItem, RateLimitItemPerMinute
 
 from api.errors import ProblemError
+from api.limit_counts import Counts
 from wallet.config import Settings
 
 EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})
@@ -43,74 +46,53 @@ ANONYMOUS_ENDPOINTS = frozenset({"terminals.enroll"})
 # The audience of a blueprint's tokens; any other blueprint is for staff.
 AUDIENCE_OF_BLUEPRINT = {"terminals": "terminal", "parents": "parent", "parent_complaints": "parent",
                          "parent_vouchers": "parent"}
-MAX_KEYS = 50_000
 _STATE = "wallet_rate_limit"
 _VERIFIED = "wallet_rate_limit_verified"
-
-
-class TokenBuckets:
-    """Buckets of `per_minute` tokens refilled continuously; the least recently used keys are forgotten
-    beyond `max_keys` (a forgotten bucket is a full one, so forgetting only ever errs towards allowing)."""
-
-    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = MAX_KEYS) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self.clock = clock
-        self.max_keys = max_keys
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _level(self, key: str, now: float) -> float:
-        entry = self._buckets.get(key)
-        if entry is None:
-            return self.capacity
-        tokens, at = entry
-        return min(self.capacity, tokens + max(0.0, now - at) * self.rate)
-
-    def wait(self, key: str) -> float:
-        """Seconds until this key may make a request (0 when it may now)."""
-        with self._lock:
-            level = self._level(key, self.clock())
-        return 0.0 if level >= 1.0 else (1.0 - level) / self.rate
-
-    def take(self, key: str) -> None:
-        with self._lock:
-            now = self.clock()
-            self._buckets[key] = (max(0.0, self._level(key, now) - 1.0), now)
-            self._buckets.move_to_end(key)
-            while len(self._buckets) > self.max_keys:
-                self._buckets.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._buckets.clear()
+# Outside production without WALLET_SECRET_KEY, the pseudonyms of the keys counted in Redis are keyed by this
+# public text: a development or test Redis holds no real person's identity (production requires the secret).
+DEVELOPMENT_PSEUDONYM_SECRET = b"wallet development rate-limit pseudonyms (not a secret)"
 
 
 @dataclass
 class RateLimiter:
-    terminal: TokenBuckets
-    parent: TokenBuckets
-    staff: TokenBuckets
-    address: TokenBuckets
+    """The limit of each kind of caller, and the counts they are checked against."""
+
+    limits: dict[str, RateLimitItem]
+    counts: Counts
+    # How a key is named in the counts: itself in this process's memory, a keyed hash in Redis (see below).
+    name: Callable[[str], str] = str
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Callable[[], float] = time.monotonic) -> RateLimiter:
-        return cls(terminal=TokenBuckets(settings.rate_limit_terminal_per_min, clock=clock),
-                   parent=TokenBuckets(settings.rate_limit_parent_per_min, clock=clock),
-                   staff=TokenBuckets(settings.rate_limit_staff_per_min, clock=clock),
-                   address=TokenBuckets(settings.rate_limit_address_per_min, clock=clock))
+    def from_settings(cls, settings: Settings) -> RateLimiter:
+        per_minute = {"terminal": settings.rate_limit_terminal_per_min, "parent": settings.rate_limit_parent_per_min,
+                      "staff": settings.rate_limit_staff_per_min, "address": settings.rate_limit_address_per_min}
+        return cls(limits={kind: RateLimitItemPerMinute(n) for kind, n in per_minute.items()},
+                   counts=Counts.from_settings(settings),
+                   name=pseudonyms(settings.secret_key) if settings.redis_url else str)
 
-    def buckets(self, kind: str) -> TokenBuckets:
-        return getattr(self, kind)  # type: ignore[no-any-return]
+    def wait(self, kind: str, key: str) -> float:
+        """Seconds until `key` of `kind` may make a request (0 when it may now), never beyond the window (in
+        Redis the window's times come from every host's clock)."""
+        item = self.limits[kind]
+        return min(float(item.get_expiry()), self.counts.wait(item, kind, self.name(key)))
 
-    def set_clock(self, clock: Callable[[], float]) -> None:
-        for kind in ("terminal", "parent", "staff", "address"):
-            self.buckets(kind).clock = clock
+    def take(self, kind: str, key: str) -> None:
+        self.counts.hit(self.limits[kind], kind, self.name(key))
 
     def clear(self) -> None:
-        for kind in ("terminal", "parent", "staff", "address"):
-            self.buckets(kind).clear()
+        self.counts.clear()
+
+
+def pseudonyms(secret_key: str) -> Callable[[str], str]:
+    """Keys as Redis sees them: HMAC-SHA256 under a key derived from WALLET_SECRET_KEY (the same on every host),
+    so that Redis holds no parent's IIN, staff subject, terminal id or client address, only what stands for
+    them. Unverified claims may hold any string, lone surrogates included: they are hashed all the same."""
+    secret = secret_key.encode("utf-8", "surrogatepass") if secret_key else DEVELOPMENT_PSEUDONYM_SECRET
+    key = hmac.new(secret, b"wallet rate-limit keys v1", hashlib.sha256).digest()
+
+    def name(value: str) -> str:
+        return hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+    return name
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -121,12 +103,18 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.after_request(_charge)
 
 
-def limiter() -> RateLimiter:
-    return current_app.extensions["wallet.rate_limiter"]  # type: ignore[no-any-return]
+def limiter(app: Flask | None = None) -> RateLimiter:
+    return (app or current_app).extensions["wallet.rate_limiter"]  # type: ignore[no-any-return]
+
+
+def storage_state(app: Flask | None = None) -> str:
+    """"shared" while this process's limits are counted in Redis, "local" while they are counted in its own
+    memory (no WALLET_REDIS_URL, or Redis failing): for metrics and health. `app` defaults to the current one."""
+    return limiter(app).counts.state
 
 
 def claimed_identity(endpoint: str | None) -> tuple[str, str] | None:
-    """(bucket kind, key) of the identity the request's bearer token claims, unverified; None without one."""
+    """(kind, key) of the identity the request's bearer token claims, unverified; None without one."""
     if endpoint is None or endpoint in ANONYMOUS_ENDPOINTS:
         return None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -142,7 +130,7 @@ def claimed_identity(endpoint: str | None) -> tuple[str, str] | None:
 
 
 def unverified_claims(token: str) -> dict[str, Any] | None:
-    """The payload of a compact JWS, not checked at all: only a bucket key to look at (see the module notes).
+    """The payload of a compact JWS, not checked at all: only a key to look up a count by (see the module notes).
 
     Read with base64 and json directly: PyJWT's unverified decode checks every character of every segment
     in Python, a tenth of a millisecond per request, for a token the view verifies anyway."""
@@ -173,9 +161,9 @@ def _check() -> None:
     rates = limiter()
     address = _address()
     identity = claimed_identity(endpoint)
-    if (wait := rates.address.wait(address)) > 0:
+    if (wait := rates.wait("address", address)) > 0:
         raise _refuse(wait, "address")
-    if identity is not None and (wait := rates.buckets(identity[0]).wait(identity[1])) > 0:
+    if identity is not None and (wait := rates.wait(*identity)) > 0:
         raise _refuse(wait, identity[0])
     g.setdefault(_STATE, (identity, address))
 
@@ -191,7 +179,7 @@ def _charge(response: Response) -> Response:
     if state is None:  # exempt, or refused with 429 (not charged)
         return response
     if identity is not None:
-        limiter().buckets(identity[0]).take(identity[1])
+        limiter().take(*identity)
     else:
-        limiter().address.take(state[1])
+        limiter().take("address", state[1])
     return response

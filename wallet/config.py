@@ -18,6 +18,9 @@ MIN_SECRET_KEY_CHARS = 32
 # A QR token lives minutes: long enough to walk from the phone to the canteen, short enough that a copied
 # screenshot is soon worthless (and every token is good for one meal only).
 QR_TTL_BOUNDS_S = (30, 300)  # openapi.yaml QrTokenRequest.lifetimeS states the ceiling
+REDIS_SCHEMES = ("redis", "rediss")
+REDIS_PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+REDIS_TIMEOUT_BOUNDS_MS = (1, 5000)
 
 
 class ConfigError(RuntimeError):
@@ -52,15 +55,22 @@ class Settings:
     idp_audience: str = "social-wallet"
     idp_jwks: str = ""
     idp_algorithms: tuple[str, ...] = ("RS256", "ES256")
-    # Abuse protection (api/ratelimit.py): token buckets per worker process, N requests a minute with bursts
-    # of up to N, per terminal id, per parent, per staff member, and per client address for requests that
-    # carry no valid identity (enrollment, unknown paths, failed authentication). Generous on purpose:
-    # real terminals and apps never come near them.
+    # Abuse protection (api/ratelimit.py): at most N requests in any minute (a moving window), per terminal
+    # id, per parent, per staff member, and per client address for requests that carry no valid identity
+    # (enrollment, unknown paths, failed authentication). Generous on purpose: real terminals and apps never
+    # come near them.
     rate_limits_enabled: bool = True
     rate_limit_terminal_per_min: int = 1200
     rate_limit_parent_per_min: int = 600
     rate_limit_staff_per_min: int = 1200
     rate_limit_address_per_min: int = 600
+    # Where the counts live: each worker process's memory (the default), or, with a redis:// or rediss://
+    # URL, a Redis shared by every worker on every host, under keys that begin with redis_prefix. Redis
+    # must answer within redis_timeout_ms, or the limiter counts in memory until it does again. Redis sees
+    # only keyed hashes of the identities (keyed by secret_key, required in production with a Redis URL).
+    redis_url: str = field(default="", repr=False)  # may hold a password
+    redis_prefix: str = "wallet"
+    redis_timeout_ms: int = 100
     # Parents' notification streams held open at once in one worker process (api/notification_streams.py):
     # per parent, and in all. A further stream is refused with 429. Per process: W workers allow W times.
     streams_per_parent: int = 3
@@ -142,6 +152,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     metrics_token = env.get("WALLET_METRICS_TOKEN", "").strip()
     if metrics_token and len(metrics_token) < MIN_SECRET_KEY_CHARS:
         raise ConfigError(f"WALLET_METRICS_TOKEN must hold at least {MIN_SECRET_KEY_CHARS} characters")
+    redis_url = check_redis_url(env.get("WALLET_REDIS_URL", ""))
+    if environment == "production" and redis_url and not secret_key:
+        raise ConfigError("WALLET_SECRET_KEY is required in production with WALLET_REDIS_URL: it keys the "
+                          "pseudonyms under which the rate limits are counted in Redis")
     algorithms = tuple(a.strip() for a in env.get("WALLET_IDP_ALGORITHMS", "RS256,ES256").split(",") if a.strip())
     unsafe = [a for a in algorithms if a not in ("RS256", "ES256", "PS256", "EdDSA")]
     if unsafe or not algorithms:
@@ -172,6 +186,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_staff_per_min=_positive(env, "WALLET_RATE_LIMIT_STAFF_PER_MIN", Settings.rate_limit_staff_per_min),
         rate_limit_address_per_min=_positive(env, "WALLET_RATE_LIMIT_ADDRESS_PER_MIN",
                                              Settings.rate_limit_address_per_min),
+        redis_url=redis_url,
+        redis_prefix=_redis_prefix(env),
+        redis_timeout_ms=_redis_timeout_ms(env),
         streams_per_parent=_positive(env, "WALLET_STREAMS_PER_PARENT", Settings.streams_per_parent),
         streams_per_process=_positive(env, "WALLET_STREAMS_PER_PROCESS", Settings.streams_per_process),
         trusted_proxies=_positive(env, "WALLET_TRUSTED_PROXIES", Settings.trusted_proxies, minimum=0),
@@ -221,6 +238,52 @@ def check_idp_jwks(value: str, *, production: bool) -> None:
         raise ConfigError(f"WALLET_IDP_JWKS is not a well-formed URL: {exc}") from exc
     if not parts.hostname:
         raise ConfigError(f"WALLET_IDP_JWKS must name a host, got {value!r}")
+
+
+def check_redis_url(value: str) -> str:
+    """WALLET_REDIS_URL, empty (counts in each process) or a redis:// or rediss:// URL with a host; the
+    operator chooses TLS (rediss) or not for their network, see SECURITY.md. The message never repeats the
+    URL, which may hold a password."""
+    value = value.strip()
+    if not value:
+        return ""
+    found = _URL_SCHEME.match(value)
+    scheme = found.group(1).lower() if found else ""
+    if scheme not in REDIS_SCHEMES:
+        raise ConfigError(f"WALLET_REDIS_URL must be a redis:// or rediss:// URL, got "
+                          f"{f'a {scheme}: URL' if scheme else 'no URL scheme'}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        database = parts.path.strip("/")
+    except ValueError as exc:
+        raise ConfigError(f"WALLET_REDIS_URL is not a well-formed URL: {exc}") from exc
+    if not parts.hostname:
+        raise ConfigError("WALLET_REDIS_URL must name a host")
+    if database and not database.isdigit():
+        raise ConfigError("WALLET_REDIS_URL may end only in a database number, such as /0")
+    return value
+
+
+def redis_location(url: str) -> str:
+    """host:port/db of a Redis URL, without the password, for logs and `wallet check-config`."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"
+
+
+def _redis_prefix(env: Mapping[str, str]) -> str:
+    prefix = env.get("WALLET_REDIS_PREFIX", "") or Settings.redis_prefix
+    if not REDIS_PREFIX.match(prefix):
+        raise ConfigError("WALLET_REDIS_PREFIX must be 1-64 letters, digits or _.:-")
+    return prefix
+
+
+def _redis_timeout_ms(env: Mapping[str, str]) -> int:
+    timeout = _int(env, "WALLET_REDIS_TIMEOUT_MS", Settings.redis_timeout_ms)
+    low, high = REDIS_TIMEOUT_BOUNDS_MS
+    if not low <= timeout <= high:
+        raise ConfigError(f"WALLET_REDIS_TIMEOUT_MS must be {low}-{high} milliseconds, got {timeout}")
+    return timeout
 
 
 def idp_keys_source(settings: Settings) -> str:

@@ -38,8 +38,7 @@ def authenticate_terminal() -> Terminal:
     session = session_scope.session()
     # Read before any signature is checked: only the shape of a terminal id is looked up (a NUL or a 10 kB
     # string used to reach the database, a 500 on PostgreSQL).
-    well_formed = isinstance(terminal_id, str) and TERMINAL_ID.match(terminal_id) is not None
-    terminal = session.get(Terminal, terminal_id) if well_formed else None
+    terminal = session.get(Terminal, terminal_id) if could_be_terminal_id(terminal_id) else None
     if terminal is None:
         raise unauthorized("invalid_token", "The token's issuer is not a registered terminal.")
     claims = _verified_claims(token, terminal, settings)
@@ -50,6 +49,12 @@ def authenticate_terminal() -> Terminal:
         raise unauthorized("token_replayed", "This token has been used before; sign a new one per request.")
     ratelimit.verified("terminal", terminal.id)  # only now: a forged or replayed token is the sender's cost
     return terminal
+
+
+def could_be_terminal_id(value: object) -> bool:
+    """Whether an unverified `iss` is worth a lookup: shaped as terminal ids are (wallet.terminals.TERMINAL_ID).
+    Anything else (an unpaired surrogate, a NUL, which the databases refuse to compare) names no terminal."""
+    return isinstance(value, str) and TERMINAL_ID.match(value) is not None
 
 
 def _verified_claims(token: str, terminal: Terminal, settings: Settings) -> dict:

@@ -128,6 +128,14 @@ BAD_TOKENS = {
                                                                  "iat": _numeric(now()),
                                                                  "exp": _numeric(now()) + 60}),
                          401, "invalid_token"),
+    # An issuer that no terminal id can be is refused before the database is asked (PostgreSQL refuses a NUL,
+    # both drivers an unpaired surrogate: those were 500s).
+    **{f"iss {name}": (lambda k, *_, iss=iss: "Bearer " + raw_token(k, {**claims_of(k), "iss": iss, "sub": iss,
+                                                                     "iat": _numeric(now()),
+                                                                     "exp": _numeric(now()) + 60}),
+                       401, "invalid_token")
+       for name, iss in {"an unpaired surrogate": "\ud800", "with a NUL": "T-\x00", "a control character": "T\x1b[2J",
+                         "empty": "", "longer than a terminal id": "T" * 65, "a line break": "T-1\n"}.items()},
     "payload not an object": (lambda k, *_: "Bearer " + raw_token(k, [k.terminal_id]), 401, "invalid_token"),
     "header without alg": (lambda k, *_: "Bearer " + raw_token(k, {}, {"typ": "JWT"}), 401, "invalid_token"),
     "sub differs from iss": (lambda k, *_: "Bearer " + k.token(sub="T-other"), 401, "invalid_token"),

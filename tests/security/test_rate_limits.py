@@ -1,16 +1,21 @@
 """Rate limits (api/ratelimit.py): per terminal, per parent, per staff member, and per client address for
-requests without a valid identity; 429 with Retry-After as openapi.yaml says; buckets refill with time; one
-caller's excess never limits another; a forged token never spends its victim's budget; off when configured.
+requests without a valid identity; 429 with Retry-After as openapi.yaml says; requests leave the window with
+time; one caller's excess never limits another; a forged token never spends its victim's budget; off when
+configured. Counted in this process's memory here; tests/e2e/test_shared_rate_limits.py counts in Redis.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Iterator
 
 import pytest
+import time_machine
+from limits import RateLimitItemPerMinute
 
 from api import create_app
-from api.ratelimit import TokenBuckets
+from api.limit_counts import Counts
 from tests.security.routes import ROUTES, route, send
 from wallet.config import ConfigError, settings_from_env
 
@@ -21,28 +26,21 @@ TERMINALS = route("GET /api/v1/admin/terminals")
 ENROLL = route("POST /api/v1/terminal/enroll")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> Iterator[time_machine.Coordinates]:
+    """The wall clock stands still (the `limits` package reads it) until the test shifts it."""
+    with time_machine.travel(time.time(), tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture
 def limited(quiet_settings, engine, clock):  # type: ignore[no-untyped-def]
-    """The app with every limit at LIMIT requests a minute and a clock the test moves."""
+    """The app with every limit at LIMIT requests a minute, counted in memory, and a clock the test moves."""
     settings = dataclasses.replace(quiet_settings, rate_limits_enabled=True, rate_limit_terminal_per_min=LIMIT,
                                    rate_limit_parent_per_min=LIMIT, rate_limit_staff_per_min=LIMIT,
                                    rate_limit_address_per_min=LIMIT)
-    app = create_app(settings, engine=engine)
-    app.extensions["wallet.rate_limiter"].set_clock(clock)
-    return app.test_client()
+    assert not settings.redis_url
+    return create_app(settings, engine=engine).test_client()
 
 
 def assert_429(response) -> int:  # type: ignore[no-untyped-def]
@@ -58,13 +56,16 @@ def test_a_terminal_is_limited_and_others_are_not(limited, sec, clock):
     for _ in range(LIMIT):
         assert send(limited, ROSTER, sec, "terminal").status_code == 200
     retry_after = assert_429(send(limited, ROSTER, sec, "terminal", check=True))
-    assert retry_after == 60 // LIMIT  # one token comes back every 12 s
+    assert retry_after == 60  # all LIMIT were made at this instant: the oldest leaves the window in a minute
     # Another terminal, a parent and staff on the same address are not affected.
     assert send(limited, ROSTER, sec, "terminal_b").status_code == 200
     assert send(limited, CHILDREN, sec, "parent").status_code == 200
     assert send(limited, TERMINALS, sec, "operator").status_code == 200
-    clock.now += retry_after
-    assert send(limited, ROSTER, sec, "terminal").status_code == 200
+    clock.shift(retry_after - 1)
+    assert assert_429(send(limited, ROSTER, sec, "terminal")) == 1
+    clock.shift(1.01)  # a moment after Retry-After: the window holds none of them
+    for _ in range(LIMIT):
+        assert send(limited, ROSTER, sec, "terminal").status_code == 200
     assert_429(send(limited, ROSTER, sec, "terminal"))
 
 
@@ -78,7 +79,7 @@ def test_a_429_spends_nothing_and_stores_nothing(limited, sec, session_factory, 
     for _ in range(3):
         assert_429(send(limited, events, sec, "terminal", check=True))
     assert state(session_factory) == before
-    clock.now += 60 // LIMIT  # refused requests did not push the wait further out
+    clock.shift(60.01)  # refused requests did not push the window further out
     assert send(limited, events, sec, "terminal").status_code == 200
 
 
@@ -229,6 +230,41 @@ def test_settings_from_the_environment():
             settings_from_env(bad)
 
 
+def test_redis_settings_from_the_environment():
+    assert (settings_from_env({}).redis_url, settings_from_env({}).redis_prefix) == ("", "wallet")
+    for url in ("redis://127.0.0.1:6379/0", "rediss://:secret@cache.example:6380/2", "redis://localhost",
+                " redis://[::1]:6379 "):
+        settings = settings_from_env({"WALLET_REDIS_URL": url, "WALLET_REDIS_PREFIX": "wallet:kz-1",
+                                      "WALLET_REDIS_TIMEOUT_MS": "250"})
+        assert (settings.redis_url, settings.redis_prefix, settings.redis_timeout_ms) == (url.strip(), "wallet:kz-1",
+                                                                                          250)
+        assert "secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"WALLET_REDIS_URL": "http://127.0.0.1:6379"}, "redis:// or rediss://"),
+    ({"WALLET_REDIS_URL": "memcached://127.0.0.1"}, "redis:// or rediss://"),
+    ({"WALLET_REDIS_URL": "unix:///run/redis.sock"}, "redis:// or rediss://"),
+    ({"WALLET_REDIS_URL": "127.0.0.1:6379"}, "redis:// or rediss://"),
+    ({"WALLET_REDIS_URL": "localhost"}, "redis:// or rediss://"),
+    ({"WALLET_REDIS_URL": "redis://"}, "must name a host"),
+    ({"WALLET_REDIS_URL": "redis://:p4ss@:6379/0"}, "must name a host"),
+    ({"WALLET_REDIS_URL": "redis://127.0.0.1:99999/0"}, "well-formed"),
+    ({"WALLET_REDIS_URL": "redis://127.0.0.1:port"}, "well-formed"),
+    ({"WALLET_REDIS_URL": "redis://127.0.0.1:6379/zero"}, "database number"),
+    ({"WALLET_REDIS_PREFIX": "has space"}, "WALLET_REDIS_PREFIX"),
+    ({"WALLET_REDIS_PREFIX": "x" * 65}, "WALLET_REDIS_PREFIX"),
+    ({"WALLET_REDIS_PREFIX": "a*"}, "WALLET_REDIS_PREFIX"),
+    ({"WALLET_REDIS_TIMEOUT_MS": "0"}, "WALLET_REDIS_TIMEOUT_MS"),
+    ({"WALLET_REDIS_TIMEOUT_MS": "60000"}, "WALLET_REDIS_TIMEOUT_MS"),
+    ({"WALLET_REDIS_TIMEOUT_MS": "fast"}, "WALLET_REDIS_TIMEOUT_MS"),
+])
+def test_bad_redis_settings_are_refused_with_a_clear_message(env, says):
+    with pytest.raises(ConfigError, match=says) as refused:
+        settings_from_env(env)
+    assert "p4ss" not in str(refused.value)  # the URL, which may hold a password, is not repeated
+
+
 def test_the_defaults_leave_room_for_a_real_terminal():
     """A terminal uploads a batch every few seconds at the busiest and fetches its roster now and then; the
     default allows 20 requests a second, sustained, per terminal."""
@@ -236,14 +272,37 @@ def test_the_defaults_leave_room_for_a_real_terminal():
     assert defaults.rate_limit_terminal_per_min >= 600 and defaults.rate_limit_parent_per_min >= 300
 
 
-def test_buckets_forget_the_least_recently_used_keys():
-    clock = Clock()
-    buckets = TokenBuckets(2, clock=clock, max_keys=3)
-    for key in ("a", "b", "c", "d"):
-        buckets.take(key)
-        buckets.take(key)
-    assert buckets.wait("a") == 0.0  # forgotten: a full bucket again
-    assert buckets.wait("d") == pytest.approx(30.0)
+def test_local_counts_forget_keys_beyond_their_bound(clock):
+    """A client that varies its address cannot grow a worker's memory without bound: beyond the bound the
+    expired keys are swept, and if every key is live they are forgotten (a forgotten count errs towards
+    allowing)."""
+    counts, item = Counts(max_local_keys=3), RateLimitItemPerMinute(2)
+    for key in ("a", "b", "c"):
+        counts.hit(item, "address", key)
+        counts.hit(item, "address", key)
+    assert counts.wait(item, "address", "a") == pytest.approx(60.0)
+    counts.hit(item, "address", "d")  # the fourth live key
+    assert len(counts.local_storage.events) <= 3
+    assert counts.wait(item, "address", "a") == 0.0
+    counts.hit(item, "address", "e")
+    counts.hit(item, "address", "e")
+    assert counts.wait(item, "address", "e") == pytest.approx(60.0)  # counting goes on after forgetting
+
+
+def test_local_counts_sweep_once_a_second_in_a_daemon_thread():
+    """The library's memory storage sweeps every key every 10 ms from a thread that a worker's exit waits for;
+    api.limit_counts.MemoryCounts replaces that hook (name-mangled: if the library renames it, this fails)."""
+    from limits.storage import MemoryStorage
+
+    from api.limit_counts import MemoryCounts
+
+    assert callable(MemoryStorage.__dict__.get("_MemoryStorage__schedule_expiry"))
+    assert callable(MemoryStorage.__dict__.get("_MemoryStorage__expire_events"))
+    storage = MemoryCounts()
+    storage.timer.join()  # the one the constructor starts
+    storage.acquire_entry("k", 5, 60)
+    assert storage.timer.daemon and storage.timer.interval == MemoryCounts.SWEEP_S == 1.0
+    storage.timer.cancel()
 
 
 # --- the unverified claims the buckets are keyed by ---------------------------------------------------------------
