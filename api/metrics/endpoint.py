@@ -15,6 +15,7 @@ import time
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
+from api import ratelimit
 from api.errors import ProblemError
 from api.metrics import instruments as m
 from api.metrics.database import DatabaseCollector
@@ -113,4 +114,5 @@ def _sample(app: Flask) -> None:
     size = getattr(pool, "size", None)
     app.extensions[EXTENSION].sample(
         streams=hub.open_streams if hub is not None else 0,
-        checked_out=checked_out() if callable(checked_out) else 0, size=size() if callable(size) else 0)
+        checked_out=checked_out() if callable(checked_out) else 0, size=size() if callable(size) else 0,
+        redis_unreachable=bool(app.config["WALLET_SETTINGS"].redis_url) and ratelimit.storage_state(app) == "local")

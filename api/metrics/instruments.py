@@ -56,6 +56,12 @@ open_streams = Gauge(
 pool_checked_out = Gauge(
     "wallet_db_pool_checked_out", "Database connections in use now (all live workers).",
     multiprocess_mode="livesum", registry=REGISTRY)
+# 1 for each live worker that has WALLET_REDIS_URL but counts its rate limits in its own memory, because Redis
+# does not answer (api/ratelimit.py falls back so that the API stays up; the limits then multiply).
+rate_limit_redis_unreachable = Gauge(
+    "wallet_rate_limit_redis_unreachable",
+    "Live workers counting rate limits in their own memory although Redis is configured (it does not answer).",
+    multiprocess_mode="livesum", registry=REGISTRY)
 pool_size = Gauge(
     "wallet_db_pool_size", "Database connections the pools keep (all live workers; overflow not included).",
     multiprocess_mode="livesum", registry=REGISTRY)

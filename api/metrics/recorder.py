@@ -42,7 +42,8 @@ class Recorder:
         for reason, n in reasons.items():
             m.ingest_reasons.labels(reason).inc(n)
 
-    def sample(self, *, streams: int, checked_out: int, size: int) -> None:
+    def sample(self, *, streams: int, checked_out: int, size: int, redis_unreachable: bool = False) -> None:
         m.open_streams.set(streams)
+        m.rate_limit_redis_unreachable.set(int(redis_unreachable))
         m.pool_checked_out.set(checked_out)
         m.pool_size.set(size)

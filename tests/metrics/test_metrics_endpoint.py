@@ -121,3 +121,27 @@ def test_a_server_error_in_ingest_is_counted_under_its_route(client, world, term
     assert total(after, "wallet_http_requests_total", **labels) - total(before, "wallet_http_requests_total",
                                                                          **labels) == 1
     assert total(after, "wallet_ingest_events_total") == total(before, "wallet_ingest_events_total")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # nothing listens there once the probe is closed
+
+
+@pytest.mark.parametrize(("redis", "expected"), [("unreachable", 1), ("none", 0)])
+def test_a_worker_whose_redis_does_not_answer_is_counted(settings, engine, redis, expected):
+    """With WALLET_REDIS_URL set and Redis silent, the worker counts its limits alone and says so (1); with
+    no Redis configured, counting in memory is the setting, not a fault (0)."""
+    from api import create_app
+    from api.metrics.endpoint import _sample
+
+    url = f"redis://127.0.0.1:{_closed_port()}/0" if redis == "unreachable" else ""
+    app = create_app(dataclasses.replace(settings, rate_limits_enabled=True, redis_url=url,
+                                         redis_timeout_ms=50), engine=engine)
+    client = app.test_client()
+    assert client.get("/api/v1/parent/children").status_code == 401  # counted (by address): Redis is tried
+    _sample(app)
+    assert total(scrape(client), "wallet_rate_limit_redis_unreachable") == expected
