@@ -36,6 +36,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from limits import RateLimitItem, RateLimitItemPerMinute
 
+from api.audiences import audience
 from api.errors import ProblemError
 from api.limit_counts import Counts
 from wallet.config import Settings
@@ -43,9 +44,6 @@ from wallet.config import Settings
 EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})
 # Endpoints anyone may call without a token: counted by client address.
 ANONYMOUS_ENDPOINTS = frozenset({"terminals.enroll"})
-# The audience of a blueprint's tokens; any other blueprint is for staff.
-AUDIENCE_OF_BLUEPRINT = {"terminals": "terminal", "parents": "parent", "parent_complaints": "parent",
-                         "parent_vouchers": "parent"}
 _STATE = "wallet_rate_limit"
 _VERIFIED = "wallet_rate_limit_verified"
 # Outside production without WALLET_SECRET_KEY, the pseudonyms of the keys counted in Redis are keyed by this
@@ -121,7 +119,10 @@ def claimed_identity(endpoint: str | None) -> tuple[str, str] | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 8192:
         return None
-    kind = AUDIENCE_OF_BLUEPRINT.get(endpoint.partition(".")[0], "staff")
+    # The route's audience by its path (api.audiences); any route that is neither a terminal's nor a parent's
+    # takes staff tokens.
+    found = audience(request.url_rule.rule if request.url_rule is not None else request.path)
+    kind = found if found in ("terminal", "parent") else "staff"
     claims = unverified_claims(token)
     claim = claims.get("iss" if kind == "terminal" else "sub") if claims is not None else None
     if not isinstance(claim, str) or not 0 < len(claim) <= 128:

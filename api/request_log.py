@@ -15,22 +15,12 @@ import time
 
 from flask import Flask, Response, g, request
 
+from api.audiences import audience
 from api.request_id import HEADER, current_request_id, new_or_forwarded
 from wallet import logs
 from wallet.config import Settings
 
-_AUDIENCE_OF_PREFIX = (("/api/v1/terminal/", "terminal"), ("/api/v1/parent/", "parent"),
-                       ("/api/v1/auditor/", "staff"), ("/api/v1/admin/", "staff"), ("/console", "staff"))
-
 log = logs.get_logger("api.requests")
-
-
-def audience(route: str | None) -> str:
-    """Whom the route serves, by its path prefix (the contract's audiences): terminal, parent, staff, or none
-    (health probes, unknown paths)."""
-    if route is None:
-        return "none"
-    return next((who for prefix, who in _AUDIENCE_OF_PREFIX if route.startswith(prefix)), "none")
 
 
 def init_app(app: Flask, settings: Settings) -> None:

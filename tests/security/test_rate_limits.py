@@ -92,6 +92,19 @@ def test_a_parent_is_limited_per_person_not_per_child_or_route(limited, sec, clo
     assert send(limited, CHILDREN, sec, "other_parent").status_code == 200
 
 
+def test_a_parent_out_of_budget_is_refused_on_every_parent_route_whatever_its_blueprint(limited, sec):
+    """The identity a token claims is looked up in its audience's counts before the view runs, on every route
+    of that audience (QR codes, vouchers and complaints live in blueprints of their own): once the parent's
+    budget is spent, no route of theirs does any work."""
+    for _ in range(LIMIT):
+        assert send(limited, CHILDREN, sec, "parent").status_code == 200
+    routes = [r for r in ROUTES if r.audience == "parent"]
+    assert {r.rule.split("/")[4] for r in routes} >= {"children", "vouchers"}
+    assert any(r.rule.endswith("/qr") for r in routes)
+    for r in routes:
+        assert_429(send(limited, r, sec, "parent", check=True))
+
+
 def test_staff_are_limited_per_person(limited, sec):
     for _ in range(LIMIT):
         assert send(limited, TERMINALS, sec, "operator").status_code == 200
