@@ -23,8 +23,9 @@ wallet.importing.import_file, registers terminals at every school, then measures
 For every run it also meters CPU: the load generator, the application (this process or the gunicorn
 workers) and the PostgreSQL backends of the benchmark database, read from /proc, and the share of the
 machine's CPU that other processes used meanwhile (the machine is shared; this says how noisy a figure is).
-With `--metrics both` it then measures the cost of Prometheus metrics (api/metrics): rounds of (c) with the
-chosen configuration, metrics off (no WALLET_METRICS_TOKEN) and on, interleaved off/on/on/off/... so that
+With `--metrics both` it then measures the cost of Prometheus metrics (api/metrics) and the per-request log
+line (api/request_log.py): rounds of (c) with the chosen configuration, both off (no WALLET_METRICS_TOKEN,
+WALLET_LOG_LEVEL=WARNING) and both on, interleaved off/on/on/off/... so that
 drifting load on the shared machine falls on both sides alike; it reports the median of each side and their
 ratio, and checks after each "on" round that /metrics counted every event sent. `--metrics-only` skips
 (a), (b), the configuration search and the profiles and measures just that, with the first of --configs.
@@ -514,8 +515,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(db_url: str, config: ServerConfig, instance: Path,
-             metrics: bool = False) -> Iterator[tuple[str, int, subprocess.Popen]]:
+def gunicorn(db_url: str, config: ServerConfig, instance: Path, metrics: bool = False,
+             request_logs: bool = True) -> Iterator[tuple[str, int, subprocess.Popen]]:
     import requests
 
     port = free_port()
@@ -523,6 +524,8 @@ def gunicorn(db_url: str, config: ServerConfig, instance: Path,
     env.update({"WALLET_DATABASE_URL": db_url, "WALLET_ENV": "test", "WALLET_INSTANCE_PATH": str(instance)})
     if metrics:
         env["WALLET_METRICS_TOKEN"] = METRICS_TOKEN
+    # The request line is logged at INFO (api/request_log.py): WARNING leaves only warnings and errors.
+    env["WALLET_LOG_LEVEL"] = "INFO" if request_logs else "WARNING"
     args = [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
             "--workers", str(config.workers),
             "--worker-class", config.worker_class, "--threads", str(config.threads), "--backlog", "256",
@@ -674,17 +677,19 @@ def scraped_events(host: str, port: int) -> float:
 
 def bench_metrics_cost(report: Report, db_url: str, config: ServerConfig, instance: Path,
                        terminals: list[BenchTerminal], args: argparse.Namespace) -> dict[str, Any]:
-    """Rounds of (c) with metrics off and on, interleaved (off, on, on, off, off, on, ...); medians, ratio."""
+    """Rounds of (c) with metrics and request logs off and on, interleaved (off, on, on, off, off, on, ...);
+    medians, ratio. "Off" is no WALLET_METRICS_TOKEN and WALLET_LOG_LEVEL=WARNING (no line per request)."""
     max_batches = int(args.duration * 15)
     rates: dict[bool, list[float]] = {False: [], True: []}
     cpu: dict[bool, list[float]] = {False: [], True: []}  # the app's CPU ms per 100 events
     order = [bool((i + 1) // 2 % 2) for i in range(2 * args.metrics_rounds)]  # off on on off off on ...
     for n, metrics in enumerate(order):
-        with gunicorn(db_url, config, instance, metrics=metrics) as (host, port, server):
+        with gunicorn(db_url, config, instance, metrics=metrics, request_logs=metrics) as (host, port, server):
             warm_up(host, port, terminals, config)
             counted_before = scraped_events(host, port) if metrics else 0.0
             result = report.add(
-                f"(m) HTTP, gunicorn {config.label}, metrics {'on' if metrics else 'off'}, round {n + 1}",
+                f"(m) HTTP, gunicorn {config.label}, metrics and request logs {'on' if metrics else 'off'}, "
+                f"round {n + 1}",
                 metered(db_url, lambda h=host, p=port: bench_http(h, p, terminals, args.clients, args.duration,
                                                                   max_batches), server.pid))
             if metrics:
