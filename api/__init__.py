@@ -17,6 +17,7 @@ from api import (
     errors,
     health,
     metrics,
+    parent_notifications,
     parents,
     qr,
     ratelimit,
@@ -58,9 +59,9 @@ def create_app(
     security.init_app(app, settings)
     idp.init_app(app, settings)
     for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint,
-                      parents.blueprint, qr.blueprint, auditors.blueprint, reconciliation.blueprint,
-                      reports.blueprint, complaints.parent_blueprint, complaints.staff_blueprint,
-                      *vouchers.BLUEPRINTS):
+                      parents.blueprint, parent_notifications.blueprint, qr.blueprint, auditors.blueprint,
+                      reconciliation.blueprint, reports.blueprint, complaints.parent_blueprint,
+                      complaints.staff_blueprint, *vouchers.BLUEPRINTS):
         app.register_blueprint(blueprint)
     console.init_app(app, settings)  # the web console (api/console): HTML pages under /console
     metrics.init_app(app, settings)  # /metrics and its hooks, when WALLET_METRICS_TOKEN is set

@@ -4,7 +4,7 @@ An open stream (GET /api/v1/parent/notifications/stream) subscribes here with it
 waits, costing no database query and holding no connection. The hub polls the outbox once per poll interval
 for every stream of the process (one query: ids of new rows and the children they concern) and wakes only
 the streams whose children got something; a woken stream reads its own rows with its own cursor, consent
-check and access log (api/parents.py).
+check and access log (api/parent_notifications.py).
 
 Outbox ids are not in commit order across schools (wallet/parents/notifications.py): a transaction may take
 id 100 and commit after id 101 is seen. Ids skipped over are therefore watched as gaps for GAP_TTL_S, which

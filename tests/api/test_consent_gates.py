@@ -75,7 +75,7 @@ def test_a_withdrawal_during_an_event_stream_stops_its_meals(app, session_factor
     import datetime as dt
     import time
 
-    from api.parents import _event_stream
+    from api.parent_notifications import _event_stream
     from tests.voucher_factories import voucher_for
     from wallet.parents.notifications import NotificationCursor
     from wallet.principals import Principal
