@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import signal
 import tempfile
 import warnings
 from pathlib import Path
@@ -73,6 +74,14 @@ def raise_open_file_limit(wanted: int = OPEN_FILES_WANTED) -> tuple[int, int]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
     return soft, hard
+
+
+def post_worker_init(worker: Any) -> None:
+    """A gevent worker runs gunicorn's quick quit (SIGINT from a terminal's Ctrl-C, SIGQUIT from the master) as
+    sys.exit in a new greenlet, which gevent prints as a traceback on the way out: end it as a graceful stop
+    instead (requests in hand finish; the master still kills a worker past graceful_timeout)."""
+    signal.signal(signal.SIGINT, worker.handle_exit)
+    signal.signal(signal.SIGQUIT, worker.handle_exit)
 
 
 def post_fork(server: Any, worker: Any) -> None:

@@ -78,9 +78,12 @@ def run(ctx: Context, *, host: str, port: int, terminals: int, meals_per_minute:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "WALLET_DATABASE_URL": ctx.settings.database_url,
            "WALLET_INSTANCE_PATH": str(ctx.settings.instance_path)}
+    # The demo's terminal shows the simulated canteen's lines: the server logs only warnings and errors there,
+    # not a JSON line per request (WALLET_LOG_LEVEL=INFO shows them).
+    server_env = {**env, "WALLET_LOG_LEVEL": os.environ.get("WALLET_LOG_LEVEL", "WARNING")}
     server = subprocess.Popen(  # noqa: S603 - fixed arguments
         [str(bin_dir / "gunicorn"), "-c", "python:api.gunicorn_conf", "--bind", f"{host}:{port}",
-         "--access-logfile", "/dev/null", "--graceful-timeout", "5"], env=env)
+         "--graceful-timeout", "5"], env=server_env)
     simulator: subprocess.Popen | None = None
     try:
         _wait_ready(url, server)
