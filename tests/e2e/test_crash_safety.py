@@ -119,8 +119,11 @@ def test_kill_9_of_record_and_sync_at_random_moments_loses_and_duplicates_nothin
     _drain(data)
     sync_s = time.monotonic() - started
 
-    trials, killed_records, killed_syncs = 20, 0, 0
-    for _ in range(trials):
+    # At least 20 trials, and more (a bounded number) until 7 syncs were killed in the middle of an upload: how
+    # long a sync lasts moves with the machine's load, so a fixed count of trials interrupted too few at times.
+    trials, killed_records, killed_syncs = 0, 0, 0
+    while trials < 20 or (killed_syncs < 7 and trials < 80):
+        trials += 1
         recorder = _spawn(["sh", "-c", RECORD_LOOP], env=env)
         time.sleep(rng.uniform(0.0, 0.3))
         syncer = _spawn([WALLET_TERMINAL, "--data-dir", str(data), "sync"])
@@ -136,7 +139,7 @@ def test_kill_9_of_record_and_sync_at_random_moments_loses_and_duplicates_nothin
             else:
                 killed_syncs += running
                 assert running or process.returncode == 0, out
-    assert killed_records == trials and killed_syncs >= trials // 3
+    assert killed_records == trials and killed_syncs >= 7
 
     # After the crashes: start again, upload, and compare.
     _drain(data)
