@@ -72,7 +72,6 @@ def stream_deliveries(database_url: str) -> int:
         engine.dispose()
 
 
-
 def make_world(database_url: str, instance: Path, students: int, parents: int,
                other_schools: bool) -> tuple[str, list[tuple[str, str]]]:
     """Demo data, then parents added until there are `parents`; returns the BIN of the school the terminals

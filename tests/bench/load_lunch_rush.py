@@ -55,7 +55,6 @@ from tests.live_server import LiveServer
 DATABASE = "wallet_load"
 
 
-
 def _world(database_url: str, instance: Path, students: int) -> tuple[list[str], list[str]]:
     env = {"WALLET_ENV": "test", "WALLET_DATABASE_URL": database_url, "WALLET_INSTANCE_PATH": str(instance),
            "PATH": str(BIN)}
