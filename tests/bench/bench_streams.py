@@ -38,7 +38,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +48,15 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from tests.bench.bench_parent_reads import cpu_seconds
-from tests.bench.load_common import BIN, REPO, Terminal, admin, iso_now, machine, register_terminals, uuid7
+from tests.bench.load_common import (
+    Terminal,
+    admin,
+    iso_now,
+    load_demo_world,
+    machine,
+    register_terminals,
+    uuid7,
+)
 from tests.live_server import LiveServer
 
 DATABASE = "wallet_bench_streams"
@@ -79,10 +86,7 @@ def make_world(database_url: str, instance: Path, students: int, parents: int,
     children attend that school."""
     from tests.factories import an_iin
 
-    env = {"WALLET_ENV": "test", "WALLET_DATABASE_URL": database_url, "WALLET_INSTANCE_PATH": str(instance),
-           "PATH": str(BIN)}
-    subprocess.run([str(BIN / "wallet"), "demo-data", "--students", str(students)], env=env, cwd=REPO,
-                   check=True, capture_output=True, timeout=1200)
+    load_demo_world(database_url, instance, students)
     engine = create_engine(database_url)
     try:
         with engine.begin() as conn:

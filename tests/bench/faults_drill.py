@@ -41,11 +41,11 @@ from sqlalchemy import create_engine, text
 
 from tests.bench.load_common import (
     BIN,
-    REPO,
     Recorder,
     Terminal,
     check_ledger,
     fmt_ms,
+    load_demo_world,
     machine,
     register_terminals,
     wallet_verify,
@@ -170,9 +170,8 @@ def main() -> int:
         database_url = f"{postgres.url}/wallet_faults"
         instance = work / "instance"
         env = {"WALLET_ENV": "test", "WALLET_DATABASE_URL": database_url, "WALLET_INSTANCE_PATH": str(instance),
-               "PATH": str(BIN)}
-        subprocess.run([str(BIN / "wallet"), "demo-data", "--students", "400"], env=env, cwd=REPO, check=True,
-                       capture_output=True, timeout=600)
+               "PATH": str(BIN)}  # for `wallet verify` at the end
+        load_demo_world(database_url, instance, 400, timeout_s=600)
         engine = create_engine(database_url)
         with engine.connect() as conn:
             schools = [r[0] for r in conn.execute(text("SELECT bin FROM schools ORDER BY bin"))]

@@ -53,6 +53,14 @@ def admin(sql: str) -> None:
         engine.dispose()
 
 
+def load_demo_world(database_url: str, instance: Path, students: int, *, timeout_s: float = 1200) -> None:
+    """`wallet demo-data` into the benchmark's own database, as an operator would run it."""
+    env = {"WALLET_ENV": "test", "WALLET_DATABASE_URL": database_url, "WALLET_INSTANCE_PATH": str(instance),
+           "PATH": str(BIN)}
+    subprocess.run([str(BIN / "wallet"), "demo-data", "--students", str(students)], env=env, cwd=REPO,
+                   check=True, capture_output=True, timeout=timeout_s)
+
+
 def uuid7() -> str:
     ms = int(time.time() * 1000)
     rand = uuid.uuid4().int & ((1 << 74) - 1)

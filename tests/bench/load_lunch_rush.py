@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,12 +38,12 @@ from sqlalchemy import create_engine, text
 
 from tests.bench.load_common import (
     BIN,
-    REPO,
     Recorder,
     Terminal,
     admin,
     check_ledger,
     fmt_ms,
+    load_demo_world,
     machine,
     register_terminals,
     summary,
@@ -56,10 +55,7 @@ DATABASE = "wallet_load"
 
 
 def _world(database_url: str, instance: Path, students: int) -> tuple[list[str], list[str]]:
-    env = {"WALLET_ENV": "test", "WALLET_DATABASE_URL": database_url, "WALLET_INSTANCE_PATH": str(instance),
-           "PATH": str(BIN)}
-    subprocess.run([str(BIN / "wallet"), "demo-data", "--students", str(students)], env=env, cwd=REPO,
-                   check=True, capture_output=True, timeout=900)
+    load_demo_world(database_url, instance, students, timeout_s=900)
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
