@@ -39,17 +39,23 @@ def rows_read(monkeypatch):
     return count
 
 
+def _refused_with_peak(parse, claim):  # type: ignore[no-untyped-def]
+    """The ClaimRefused that parsing `claim` raises, and the peak of memory traced while it ran."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ClaimRefused) as refused:
+            parse(claim)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return refused, peak
+
+
 @pytest.mark.parametrize("kind", BAD_LINES)
 def test_a_mebibyte_of_bad_csv_lines_stops_at_the_error_cap(kind, rows_read):
     line = BAD_LINES[kind]
     body = (HEADER + line * (MIB // len(line))).encode()
-    tracemalloc.start()
-    try:
-        with pytest.raises(ClaimRefused) as refused:
-            parse_csv(body)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    refused, peak = _refused_with_peak(parse_csv, body)
     # The text of the body and its CSV reader, not one object per line: under 32 MiB for a 1 MiB body
     # (before the cap it was hundreds of MiB).
     assert peak < 32 * MIB, peak
@@ -76,13 +82,7 @@ def test_a_claim_of_more_than_max_lines_stops_reading_at_max_lines(rows_read):
                                              "amountTiyn": "x", "extra": 1}])
 def test_json_claims_stop_at_the_error_cap(item):
     document = {"lines": [item] * 50_000}
-    tracemalloc.start()
-    try:
-        with pytest.raises(ClaimRefused) as refused:
-            parse_json(document)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    refused, peak = _refused_with_peak(parse_json, document)
     assert peak < 8 * MIB, peak
     assert len(refused.value.field_errors) == MAX_ERRORS and "checking stopped after" in refused.value.message
 
