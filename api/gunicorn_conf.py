@@ -7,7 +7,8 @@ address, a worker count and logging on the command line, which gunicorn lets ove
   open for up to an hour; a sync worker would be held for all of it, so a few streams would stall every
   other request. A gevent worker serves up to `worker_connections` connections at once, an idle stream
   costing a parked greenlet and a socket. psycopg 3 cooperates with gevent by itself; SQLite calls do not
-  yield (fine: they are short, and SQLite is for development and small sites).
+  yield (fine: they are short, and SQLite is for development and small sites). The worker class
+  (api/gevent_worker.py) makes gunicorn's quick quit a graceful stop, without gevent's traceback.
 - Forwarded headers: gunicorn believes none by itself (by default it would take `X-Forwarded-Proto` from
   loopback). Whether a reverse proxy's `X-Forwarded-For/-Proto` are believed is decided in one place, the
   app's WALLET_TRUSTED_PROXIES (ProxyFix, api/security.py).
@@ -28,7 +29,6 @@ from __future__ import annotations
 import os
 import resource
 import shutil
-import signal
 import tempfile
 import warnings
 from pathlib import Path
@@ -41,7 +41,7 @@ from wallet import logs
 warnings.filterwarnings("ignore", message="Monkey-patching ssl after ssl has already been imported")
 
 wsgi_app = "api.wsgi:build()"
-worker_class = "gevent"
+worker_class = "api.gevent_worker.GracefulGeventWorker"
 workers = 2
 # Connections per worker. The app takes at most WALLET_STREAMS_PER_PROCESS (3000) of them for streams,
 # so the rest always answers /healthz, terminal uploads and the console.
@@ -74,14 +74,6 @@ def raise_open_file_limit(wanted: int = OPEN_FILES_WANTED) -> tuple[int, int]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
     return soft, hard
-
-
-def post_worker_init(worker: Any) -> None:
-    """A gevent worker runs gunicorn's quick quit (SIGINT from a terminal's Ctrl-C, SIGQUIT from the master) as
-    sys.exit in a new greenlet, which gevent prints as a traceback on the way out: end it as a graceful stop
-    instead (requests in hand finish; the master still kills a worker past graceful_timeout)."""
-    signal.signal(signal.SIGINT, worker.handle_exit)
-    signal.signal(signal.SIGQUIT, worker.handle_exit)
 
 
 def post_fork(server: Any, worker: Any) -> None:

@@ -19,6 +19,10 @@ from collections.abc import Iterable
 from wallet.identifiers import is_valid_iin
 
 _TWELVE_DIGITS = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+# A request id is a UUID whose last group is twelve digits once in a few hundred; like wallet.identifiers,
+# the scan takes no canonical UUID for an IIN.
+_UUID = re.compile(r"(?<![0-9A-Fa-f-])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+                   r"(?![0-9A-Fa-f-])")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"Bearer\s+[A-Za-z0-9._~+/-]{8,}")
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.
@@ -27,7 +31,7 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"m
 
 def leaks_in(text: str) -> list[str]:
     """What in `text` is a token or a full IIN (each shortened, so that the report itself leaks nothing)."""
-    found = [f"IIN {m[:4]}…" for m in _TWELVE_DIGITS.findall(text) if is_valid_iin(m)]
+    found = [f"IIN {m[:4]}…" for m in _TWELVE_DIGITS.findall(_UUID.sub("uuid", text)) if is_valid_iin(m)]
     found += [f"JWT {m[:8]}…" for m in _JWT.findall(text)]
     found += [f"bearer token {m[:10]}…" for m in _BEARER.findall(text)]
     return found

@@ -53,6 +53,14 @@ def test_the_scan_ignores_twelve_digits_that_are_no_iin(number, before, after):
     assert not leaks_in(f"{before}{number}{after}")
 
 
+@given(iin=valid_iins, head=st.uuids())
+def test_the_scan_takes_no_request_id_for_an_iin(iin, head):
+    """A made request id is a UUID4; about one in 300 ends in twelve digits, sometimes a valid IIN's."""
+    request_id = f"{str(head)[:24]}{iin}"
+    assert not leaks_in(f"request_id={request_id!r}") and not leaks_in(request_id)
+    assert leaks_in(f"{str(head)[:23]}:{iin}")  # not a UUID any more: the digits count
+
+
 @given(token=jwts)
 def test_the_scan_finds_every_jwt_and_bearer_token(token):
     assert leaks_in(f"token {token}")
