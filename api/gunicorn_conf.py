@@ -55,6 +55,7 @@ control_socket_disable = True
 
 # One JSON line a record for gunicorn and the app alike; no gunicorn access log (the app's line replaces it).
 logconfig_dict = logs.dict_config(*logs.from_env(os.environ))
+logger_class = "api.gunicorn_logger.AppLogger"  # builds no access line that the configuration drops
 
 # Trust no forwarded header in gunicorn itself (see the module's docstring): no peer may set the scheme
 # (`secure_scheme_headers`) or WSGI variables (`forwarder_headers`), not even over a UNIX socket.

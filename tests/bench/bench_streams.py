@@ -269,7 +269,10 @@ def phase(label: str, port: int, clients: int, duration: float, slices: int, ter
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--streams", type=int, default=1000, help="streams held open in the middle phase")
+    parser.add_argument("--streams", type=int, default=1000, help="streams held open in the middle phase (0: a "
+                        "control run, the same three phases with nothing held open)")
+    parser.add_argument("--parents", type=int, default=1000,
+                        help="parents in the world (the today readers; the first --streams of them hold streams)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--students", type=int, default=2000, help="demo pupils")
     parser.add_argument("--clients", type=int, default=4, help="load client processes")
@@ -281,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
                              "open streams, which then read and log them)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
+    if not 0 <= args.streams <= args.parents:
+        parser.error("--streams must be between 0 and --parents")
 
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
@@ -295,8 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"machine: {machine()}; uptime: {os.popen('uptime').read().strip()}")
     server = holder = None
     try:
-        log(f"world: demo data with {args.students} pupils, {args.streams} parents ...")
-        school, pairs = make_world(database_url, instance, args.students, args.streams,
+        log(f"world: demo data with {args.students} pupils, {args.parents} parents ...")
+        school, pairs = make_world(database_url, instance, args.students, args.parents,
                                    args.streams_at == "other-schools")
         settings = settings_from_env({"WALLET_ENV": "test", "WALLET_DATABASE_URL": database_url,
                                       "WALLET_INSTANCE_PATH": str(instance)})
@@ -324,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         before = phase("0 streams", server.port, args.clients, args.duration, args.slices, terminals, children)
         ctx = mp.get_context("spawn")
         opened, stop, result = ctx.Event(), ctx.Event(), ctx.Queue()
-        holder = ctx.Process(target=hold_streams, args=(server.port, tokens, opened, stop, result), daemon=True)
+        holder = ctx.Process(target=hold_streams, args=(server.port, tokens[:args.streams], opened, stop, result),
+                             daemon=True)
         started = time.monotonic()
         holder.start()
         if not opened.wait(timeout=600):

@@ -1,8 +1,10 @@
-"""api/gevent_worker.py: the quick quit of a gevent worker is a graceful stop, handled by the class itself, so
-that no hook running after the app has loaded leaves a window for gunicorn's own handler."""
+"""api/gevent_worker.py and api/gunicorn_logger.py. The quick quit of a gevent worker is a graceful stop,
+handled by the class itself, so that no hook running after the app has loaded leaves a window for gunicorn's
+own handler; no access line is built that the logging configuration drops."""
 
 from __future__ import annotations
 
+import logging
 import signal
 
 import gevent
@@ -40,3 +42,15 @@ def test_gunicorn_installs_it_for_sigint_and_sigquit(monkeypatch):
     worker.init_signals()
     for sig in (signal.SIGINT, signal.SIGQUIT):
         assert getattr(installed[sig], "__func__", None) is GracefulGeventWorker.handle_quit
+
+
+def test_gunicorn_builds_no_access_line_that_the_logging_configuration_drops():
+    config = Config()
+    config.set("logconfig_dict", gunicorn_conf.logconfig_dict)  # as served: gunicorn would count it as on
+    assert gunicorn_conf.logconfig_dict["loggers"]["gunicorn.access"]["level"] == "WARNING"
+    logger = load_class(gunicorn_conf.logger_class).__new__(load_class(gunicorn_conf.logger_class))
+    logger.cfg, logger.access_log = config, logging.getLogger("tests.gunicorn.access")
+    logger.access_log.setLevel(logging.WARNING)
+    assert logger.access_log_enabled is False
+    logger.access_log.setLevel(logging.INFO)  # an operator who turns it on gets it
+    assert logger.access_log_enabled is True
