@@ -16,9 +16,11 @@ is measured). Then, closed loop from several client processes, each kind for --d
   today     GET /api/v1/parent/children/{id}/meals/today  (a random parent and child, the parent's own token)
   upload    POST /api/v1/terminal/events, 10 meals per batch (each client its own terminal and token per batch)
 
-in three phases: no stream open; --streams streams open (held by an asyncio process of raw sockets, each
-stream's first line read before the phase starts, all still open after it); no stream open again. The
-baseline is the mean of the two stream-free phases; the ratio is the rate with streams over it (target >= 0.90).
+in alternating phases: no stream open; --streams streams open (held by an asyncio process of raw sockets, each
+stream's first line read before the phase starts, all still open after it); no stream open again; and so on
+for --rounds stream phases. Each stream phase's baseline is the mean of the stream-free phases on either side
+of it, so that a drift over the run (the uploads add the day's meals; the machine's other load comes and
+goes) falls on both; the ratio is the rate with streams over that baseline (target >= 0.90).
 It also meters the server's CPU per request (gunicorn's processes and their PostgreSQL backends, from /proc):
 the shared machine's other load moves the rates far more than that.
 By default the streams' parents have no child at the school the uploads are for (--streams-at
@@ -267,6 +269,62 @@ def phase(label: str, port: int, clients: int, duration: float, slices: int, ter
     return rates
 
 
+def streams_phase(label: str, database_url: str, tokens: list[str], run: tuple[Any, ...]
+                  ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """One phase with `tokens`' streams held open by a process of their own: the rates, and what the holder saw."""
+    port = run[0]
+    ctx = mp.get_context("spawn")
+    opened, stop, result = ctx.Event(), ctx.Event(), ctx.Queue()
+    holder = ctx.Process(target=hold_streams, args=(port, tokens, opened, stop, result), daemon=True)
+    started = time.monotonic()
+    holder.start()
+    try:
+        if not opened.wait(timeout=600):
+            raise RuntimeError("the streams were not all open in 600 s")
+        log(f"{len(tokens)} streams requested, open in {time.monotonic() - started:.1f} s")
+        delivered = stream_deliveries(database_url)
+        rates = phase(label, *run)
+        log(f"streams delivered meals to {stream_deliveries(database_url) - delivered} children (access-log rows) "
+            "during the phase")
+        stop.set()
+        held = result.get(timeout=120)
+        holder.join(timeout=30)
+    finally:
+        if holder.is_alive():
+            holder.kill()
+    log(f"streams: {held}")
+    return rates, held
+
+
+def report(streams: int, free: list[dict[str, dict[str, Any]]], during: list[dict[str, dict[str, Any]]],
+           held: list[dict[str, Any]]) -> None:
+    """The tables for docs/benchmarks.md: each stream phase against the mean of the free phases around it."""
+    for figure, unit, what in (("rate", "/s", "Rates"), ("cpu_ms", "ms", "Server CPU (gunicorn workers and their "
+                               "PostgreSQL backends) per request, which the other load on the machine moves much "
+                               "less than the rates")):
+        print(f"\n{what}:\n")
+        columns = [f"0 streams ({n // 2}) {unit}" if n % 2 == 0 else f"{streams} streams ({n // 2 + 1}) {unit}"
+                   for n in range(len(free) + len(during))]
+        print("| endpoint | " + " | ".join(columns) + " | ratio |")
+        print("|---|" + "---:|" * (len(columns) + 1))
+        for kind in KINDS:
+            cells, ratios = [], []
+            for n, free_phase in enumerate(free):
+                cells.append(f"{free_phase[kind][figure]:.2f}")
+                if n < len(during):
+                    with_ = during[n][kind][figure]
+                    base = (free_phase[kind][figure] + free[n + 1][kind][figure]) / 2
+                    ratios.append(with_ / base if figure == "rate" else base / with_)
+                    cells.append(f"{with_:.2f}")
+            ratio = sum(ratios) / len(ratios) if ratios else float("nan")
+            print(f"| {kind} | " + " | ".join(cells) + f" | {ratio:.2f} |")
+    failed = sum(p[k]["failed"] for p in free + during for k in KINDS)
+    print(f"\nratio: with streams over the mean of the stream-free phases on either side (CPU: the inverse), "
+          f"averaged over the stream phases; streams opened {[h['opened'] for h in held]}, refused "
+          f"{[h['refused'] for h in held]}, still open when the phase ended {[h['still_open_at_end'] for h in held]}; "
+          f"requests not answered 200: {failed}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", type=int, default=1000, help="streams held open in the middle phase (0: a "
@@ -282,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="whose parents hold the streams: pupils of other schools than the one the uploads "
                              "are for (the cost of holding streams), or of any school (meals uploaded reach "
                              "open streams, which then read and log them)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="stream phases, each between two stream-free ones (2: none, streams, none, streams, "
+                             "none)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
     if not 0 <= args.streams <= args.parents:
@@ -298,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
     admin(f'CREATE DATABASE "{DATABASE}"')
     log(f"machine: {machine()}; uptime: {os.popen('uptime').read().strip()}")
-    server = holder = None
+    server = None
     try:
         log(f"world: demo data with {args.students} pupils, {args.parents} parents ...")
         school, pairs = make_world(database_url, instance, args.students, args.parents,
@@ -326,52 +387,20 @@ def main(argv: list[str] | None = None) -> int:
         log(f"gunicorn at {server.url}, {args.workers} workers (api/gunicorn_conf.py); {len(students)} pupils "
             f"on the terminals' roster")
 
-        before = phase("0 streams", server.port, args.clients, args.duration, args.slices, terminals, children)
-        ctx = mp.get_context("spawn")
-        opened, stop, result = ctx.Event(), ctx.Event(), ctx.Queue()
-        holder = ctx.Process(target=hold_streams, args=(server.port, tokens[:args.streams], opened, stop, result),
-                             daemon=True)
-        started = time.monotonic()
-        holder.start()
-        if not opened.wait(timeout=600):
-            raise RuntimeError("the streams were not all open in 600 s")
-        log(f"{args.streams} streams requested, open in {time.monotonic() - started:.1f} s")
-        delivered = stream_deliveries(database_url)
-        during = phase(f"{args.streams} streams", server.port, args.clients, args.duration, args.slices, terminals,
-                       children)
-        delivered = stream_deliveries(database_url) - delivered
-        log(f"streams delivered meals to {delivered} children (access-log rows) during the phase")
-        stop.set()
-        held = result.get(timeout=120)
-        holder.join(timeout=30)
-        log(f"streams: {held}")
-        after = phase("0 streams again", server.port, args.clients, args.duration, args.slices, terminals, children)
-
-        print(f"\n| endpoint | 0 streams (before) /s | {args.streams} streams /s | 0 streams (after) /s "
-              "| ratio (with / mean without) |")
-        print("|---|---:|---:|---:|---:|")
-        for kind in KINDS:
-            base = (before[kind]["rate"] + after[kind]["rate"]) / 2
-            ratio = during[kind]["rate"] / base if base else float("nan")
-            print(f"| {kind} | {before[kind]['rate']:.1f} | {during[kind]['rate']:.1f} | {after[kind]['rate']:.1f} "
-                  f"| {ratio:.2f} |")
-        print("\nServer CPU (gunicorn workers and their PostgreSQL backends) per request, which the other load on "
-              "the machine moves much less than the rates:\n")
-        print(f"| endpoint | 0 streams (before) ms | {args.streams} streams ms | 0 streams (after) ms "
-              "| ratio (mean without / with) |")
-        print("|---|---:|---:|---:|---:|")
-        for kind in KINDS:
-            base = (before[kind]["cpu_ms"] + after[kind]["cpu_ms"]) / 2
-            print(f"| {kind} | {before[kind]['cpu_ms']:.2f} | {during[kind]['cpu_ms']:.2f} | "
-                  f"{after[kind]['cpu_ms']:.2f} | {base / during[kind]['cpu_ms']:.2f} |")
-        failed = sum(p[k]["failed"] for p in (before, during, after) for k in KINDS)
-        print(f"\nstreams opened {held['opened']}, refused {held['refused']}, still open when the phase ended "
-              f"{held['still_open_at_end']}; requests not answered 200: {failed}")
+        run = (server.port, args.clients, args.duration, args.slices, terminals, children)
+        free = [phase("0 streams", *run)]
+        held: list[dict[str, Any]] = []
+        during: list[dict[str, dict[str, Any]]] = []
+        for n in range(1, args.rounds + 1):
+            rates, holding = streams_phase(f"{args.streams} streams ({n})", database_url, tokens[:args.streams],
+                                           run)
+            during.append(rates)
+            held.append(holding)
+            free.append(phase(f"0 streams ({n})", *run))
+        report(args.streams, free, during, held)
         log(f"uptime at the end: {os.popen('uptime').read().strip()}")
         return 0
     finally:
-        if holder is not None and holder.is_alive():
-            holder.kill()
         if server is not None:
             server.kill()
         if not args.keep:
