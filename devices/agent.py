@@ -175,11 +175,11 @@ class Agent:
                       meal_type: str, method: str, day: str, **qr: Any) -> Recorded:
         if check.needs_confirmation and not confirmed:
             raise AllergenNotConfirmed(check)
-        if check.message:
-            hint = f"{hint}; {check.message}"
+        # The journal keeps what the cook was told about allergens beside the free-meal hint.
+        told = f"{hint}; {check.message}" if check.message else hint
         event_id = str(uuid7(now))
         warning = "confirmed" if check.needs_confirmation else None
-        seq = self.journal.append(event_id, student_id, meal_type, now, method, day, hint,
+        seq = self.journal.append(event_id, student_id, meal_type, now, method, day, told,
                                   allergen_warning=warning, **qr)
         return Recorded(seq, event_id, hint, check)
 

@@ -123,6 +123,9 @@ def record(options: Options, student_id: str | None, qr_token: str | None, meal_
                 raise
             recorded = serve(True)
         click.echo(f"recorded #{recorded.device_seq} {recorded.event_id}: {recorded.hint}")
+        if recorded.allergen.message:  # a confirmed warning, or allergies this terminal cannot know
+            confirmed = " (confirmed by the cook)" if recorded.allergen.needs_confirmation else ""
+            click.echo(f"wallet-terminal: {recorded.allergen.message}{confirmed}", err=True)
 
 
 def _report(report: SyncReport) -> None:
