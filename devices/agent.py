@@ -138,9 +138,16 @@ class Agent:
         self.journal.put(roster=json.dumps(roster, ensure_ascii=False), roster_etag=etag or "")
         return True
 
-    def roster(self) -> dict[str, Any] | None:
+    def roster(self, day: str | None = None) -> dict[str, Any] | None:
+        """The stored roster. Given the day of a meal past the roster's last day, its allergen lists are
+        deleted from the journal first: they are kept only as long as the roster speaks for."""
         raw = self.journal.get("roster")
-        return json.loads(raw) if raw else None
+        roster = json.loads(raw) if raw else None
+        if roster is not None and day is not None and serving_line.outlived(roster, day):
+            roster.pop("allergies", None)
+            roster.pop("voucherAllergies", None)
+            self.journal.put(roster=json.dumps(roster, ensure_ascii=False), roster_etag="")
+        return roster
 
     # recording ------------------------------------------------------------------------------------------
     def record(self, student_id: str, meal_type: str, method: str = "roster",
@@ -156,27 +163,26 @@ class Agent:
         if not self.journal.get("terminal_id"):
             raise AgentError("this terminal is not enrolled: run `wallet-terminal enroll --server URL --code CODE`")
         now = now or identity.utcnow()
-        roster = self.roster()
-        zone = ZoneInfo(roster["school"]["timezone"]) if roster else ZoneInfo("Asia/Almaty")
-        day = now.astimezone(zone).date().isoformat()
+        roster, day = self._roster_on(now)
         hint = self._hint(roster, student_id, meal_type, day)
         check = serving_line.allergen_check(roster, meal_type, day, student_id=student_id)
         return self._journal_meal(now, check, allergens_confirmed, hint, student_id, meal_type, method, day)
 
-    def check_allergens(self, student_id: str, meal_type: str, *, voucher_id: str = "",
-                        now: dt.datetime | None = None) -> AllergenCheck:
-        """What the cook would be warned of for this child and meal now (nothing is stored)."""
-        roster = self.roster()
-        zone = ZoneInfo(roster["school"]["timezone"]) if roster else ZoneInfo("Asia/Almaty")
-        day = (now or identity.utcnow()).astimezone(zone).date().isoformat()
-        return serving_line.allergen_check(roster, meal_type, day, student_id=student_id, voucher_id=voucher_id)
+    def _roster_on(self, now: dt.datetime) -> tuple[dict[str, Any] | None, str]:
+        """The roster (its allergen lists gone once outlived) and the school's local date of `now`."""
+        raw = self.roster()
+        zone = ZoneInfo(raw["school"]["timezone"]) if raw else ZoneInfo("Asia/Almaty")
+        day = now.astimezone(zone).date().isoformat()
+        return self.roster(day), day
 
     def _journal_meal(self, now: dt.datetime, check: AllergenCheck, confirmed: bool, hint: str, student_id: str,
                       meal_type: str, method: str, day: str, **qr: Any) -> Recorded:
         if check.needs_confirmation and not confirmed:
             raise AllergenNotConfirmed(check)
-        # The journal keeps what the cook was told about allergens beside the free-meal hint.
-        told = f"{hint}; {check.message}" if check.message else hint
+        # The journal keeps that the cook was warned (or that allergies were unknown), never which allergens:
+        # those live only in the roster, and go with it (docs/decisions.md).
+        told = {serving_line.WARNING: f"{hint}; allergen warning confirmed",
+                serving_line.UNKNOWN: f"{hint}; allergies unknown"}.get(check.status, hint)
         event_id = str(uuid7(now))
         warning = "confirmed" if check.needs_confirmation else None
         seq = self.journal.append(event_id, student_id, meal_type, now, method, day, told,
@@ -194,14 +200,13 @@ class Agent:
             raise AgentError(f"meal type must be one of {', '.join(MEAL_TYPES)}")
         if not self.journal.get("terminal_id"):
             raise AgentError("this terminal is not enrolled: run `wallet-terminal enroll --server URL --code CODE`")
-        roster = self.roster()
+        now = now or identity.utcnow()
+        roster, day = self._roster_on(now)
         keys = qrtoken.public_keys(roster)
         if roster is None or not keys:
             raise AgentError("no QR keys yet: run `wallet-terminal sync` once while online")
-        now = now or identity.utcnow()
         scanned = qrtoken.verify(token, keys)
         qrtoken.check(scanned, school_bin=str(roster["school"]["bin"]), meal_type=meal_type, now=now)
-        day = now.astimezone(ZoneInfo(roster["school"]["timezone"])).date().isoformat()
         check = serving_line.allergen_check(roster, meal_type, day, voucher_id=str(scanned.voucher_id))
         try:
             return self._journal_meal(now, check, allergens_confirmed, "free meal: yes", "", meal_type, "qr", day,

@@ -3,7 +3,8 @@
 Exit status: 0 done; 1 the service refused or could not be reached; 2 bad input; 3 the local journal
 cannot be used (corrupt or locked); 4 a scanned QR code must not be served ("free meal: no": forged,
 expired, another school or meal type, or already used here); 5 the meal holds an allergen of the child and
-the cook did not confirm (nothing recorded). The journal is never changed by a failed command.
+the cook did not confirm (nothing recorded). The journal is never changed by a failed command (except that
+allergen lists of a roster past its last day are deleted whenever a meal is looked up).
 """
 
 from __future__ import annotations

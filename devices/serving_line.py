@@ -76,14 +76,20 @@ def _in_week(roster: dict[str, Any], student_id: str) -> bool:
     return any(p["studentId"] == student_id for entry in roster.get("week") or [] for p in entry["students"])
 
 
+def outlived(roster: dict[str, Any], day: str) -> bool:
+    """Whether `day` is past the last day the roster speaks for, while it still holds allergen lists."""
+    through = roster.get("weekThrough") or roster.get("servingDay") or ""
+    return "allergies" in roster and day > through
+
+
 def allergen_check(roster: dict[str, Any] | None, meal_type: str, day: str, *, student_id: str = "",
                    voucher_id: str = "") -> AllergenCheck:
     """The child's declared allergens against the dishes of that meal on that day."""
-    if roster is None or "allergies" not in roster:
-        return AllergenCheck(UNKNOWN, message="allergies unknown: this terminal has no allergen list yet")
     entry = day_of(roster, day)
-    if entry is None:
+    if roster is not None and entry is None:
         return AllergenCheck(UNKNOWN, message=f"allergies unknown: the roster does not reach {day}")
+    if roster is None or entry is None or "allergies" not in roster:
+        return AllergenCheck(UNKNOWN, message="allergies unknown: this terminal has no allergen list yet")
     if student_id:
         known = any(p["studentId"] == student_id for p in entry["students"])
         if not known:

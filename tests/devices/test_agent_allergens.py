@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from devices.agent import Agent
 from devices.cli import EXIT_ALLERGEN
 from tests.live_server import enrollment_code, journal_rows, journal_setting, ledger_of, run_terminal
 from tests.voucher_factories import voucher_for
@@ -69,3 +70,23 @@ def test_allergies_unknown_to_the_terminal_are_said_to_be_unknown(live_server, s
     stranger = run_terminal(data, "record", str(world.elsewhere.id))  # e.g. a new pupil, not on the roster
     assert stranger.returncode == 0
     assert "allergies unknown: pupil not on the roster (new pupil?)" in stranger.stderr
+
+
+def test_allergen_lists_leave_the_terminal_with_the_roster_they_came_in(live_server, session_factory, world,
+                                                                        tmp_path):
+    _declare(session_factory, world, world.eligible[0], "gluten")
+    data, _ = _enrolled(tmp_path, live_server, session_factory, world)
+    assert run_terminal(data, "sync").returncode == 0
+    assert '"allergies"' in (journal_setting(data, "roster") or "")
+    agent = Agent(data)
+    try:
+        # The day after the last one the roster speaks for (the world has one serving day), offline.
+        later = dt.datetime.combine(world.today + dt.timedelta(days=1), dt.time(7), dt.UTC)
+        recorded = agent.record(str(world.eligible[0].id), "lunch", now=later)
+        assert recorded.allergen.status == "unknown" and "does not reach" in recorded.allergen.message
+    finally:
+        agent.close()
+    stored = journal_setting(data, "roster") or ""
+    assert '"allergies"' not in stored and '"voucherAllergies"' not in stored and "gluten" not in stored.split(
+        '"menu"')[0]
+    assert journal_rows(data)[0]["local_hint"].endswith("; allergies unknown")
