@@ -29,7 +29,7 @@ def utcnow() -> dt.datetime:
     if path and os.environ.get("WALLET_ENV") == "test":
         text = Path(path).read_text(encoding="utf-8").strip()
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return dt.datetime.now(dt.UTC)
 
 

@@ -23,7 +23,7 @@ def read_clock_file(path: Path) -> dt.datetime:
     """The instant written in a test clock file (UTC when it names no offset)."""
     text = path.read_text(encoding="utf-8").strip()
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def now(test_clock_file: Path | None = None) -> dt.datetime:
