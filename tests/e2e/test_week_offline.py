@@ -25,6 +25,7 @@ import pytest
 from tests.factories import an_iin
 from tests.live_server import WALLET_TERMINAL, enrollment_code, journal_rows, journal_setting, ledger_of, run_terminal
 from tests.voucher_factories import voucher_for
+from wallet.ledger.verify import verify_chain
 from wallet.models import (
     CalendarDay,
     ChildAllergy,
@@ -193,6 +194,7 @@ def test_a_week_offline_then_a_reconnection_loses_and_doubles_nothing(start_serv
         highest, gaps = sequence_gaps(session, terminal_id or "")
         terminal = session.get(Terminal, terminal_id)
         assert terminal is not None and terminal.backlog_count == 0
+        assert verify_chain(session, world.school.id, {}).ok  # the week's entries, the confirmed warning too
     assert highest == len(rows) and gaps == []
     assert [r["device_seq"] for r in rows] == list(range(1, len(rows) + 1))
     by_event = {str(e.event_id): e for e in ledger}
