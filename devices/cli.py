@@ -117,7 +117,7 @@ def record(options: Options, student_id: str | None, qr_token: str | None, meal_
         try:
             recorded = serve(confirm_allergens)
         except AllergenNotConfirmed as warning:
-            if not sys.stdin.isatty():
+            if not _at_keyboard():
                 raise
             click.echo(str(warning), err=True)
             if not click.confirm("serve this meal anyway?", default=False, err=True):
@@ -127,6 +127,11 @@ def record(options: Options, student_id: str | None, qr_token: str | None, meal_
         if recorded.allergen.message:  # a confirmed warning, or allergies this terminal cannot know
             confirmed = " (confirmed by the cook)" if recorded.allergen.needs_confirmation else ""
             click.echo(f"wallet-terminal: {recorded.allergen.message}{confirmed}", err=True)
+
+
+def _at_keyboard() -> bool:
+    """Whether someone can answer a question (a terminal's keyboard), rather than a script."""
+    return sys.stdin.isatty()
 
 
 def _report(report: SyncReport) -> None:

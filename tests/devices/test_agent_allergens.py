@@ -7,11 +7,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from devices import cli as terminal_cli
 from devices.agent import Agent
 from devices.cli import EXIT_ALLERGEN
 from tests.live_server import enrollment_code, journal_rows, journal_setting, ledger_of, run_terminal
+from tests.qr_factories import make_token, qr_key
 from tests.voucher_factories import voucher_for
-from wallet.models import ChildAllergy
+from wallet.models import ChildAllergy, Voucher
 
 
 def _enrolled(tmp_path: Path, server, session_factory, world) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
@@ -90,3 +94,33 @@ def test_allergen_lists_leave_the_terminal_with_the_roster_they_came_in(live_ser
     assert '"allergies"' not in stored and '"voucherAllergies"' not in stored and "gluten" not in stored.split(
         '"menu"')[0]
     assert journal_rows(data)[0]["local_hint"].endswith("; allergies unknown")
+
+
+def test_at_a_keyboard_the_cook_is_asked(live_server, session_factory, world, tmp_path, monkeypatch):
+    _declare(session_factory, world, world.eligible[0], "gluten")
+    data, _ = _enrolled(tmp_path, live_server, session_factory, world)
+    assert run_terminal(data, "sync").returncode == 0
+    monkeypatch.setattr(terminal_cli, "_at_keyboard", lambda: True)
+    args = ["--data-dir", str(data), "record", str(world.eligible[0].id)]
+    declined = CliRunner().invoke(terminal_cli.cli, args, input="n\n")
+    assert declined.exit_code == EXIT_ALLERGEN and "serve this meal anyway?" in declined.output
+    assert journal_rows(data) == []
+    accepted = CliRunner().invoke(terminal_cli.cli, args, input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert [r["allergen_warning"] for r in journal_rows(data)] == ["confirmed"]
+
+
+def test_a_qr_meal_is_checked_by_the_vouchers_allergens(live_server, session_factory, world, settings, tmp_path):
+    _declare(session_factory, world, world.eligible[0], "gluten")
+    with session_factory() as session:
+        voucher = session.query(Voucher).filter_by(student_id=world.eligible[0].id).one()
+    data, terminal_id = _enrolled(tmp_path, live_server, session_factory, world)
+    assert run_terminal(data, "sync").returncode == 0
+    token = make_token(qr_key(settings), voucher, world.school.bin)
+    refused = run_terminal(data, "record", "--qr", token)
+    assert refused.returncode == EXIT_ALLERGEN and "allergic to gluten" in refused.stderr
+    served = run_terminal(data, "record", "--qr", token, "--confirm-allergens")
+    assert served.returncode == 0, served.stderr  # the refusal did not mark the token used
+    assert run_terminal(data, "sync").returncode == 0
+    [entry] = ledger_of(session_factory, terminal_id)
+    assert entry.allergen_warning == "confirmed" and entry.voucher_id == voucher.id
