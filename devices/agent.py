@@ -27,6 +27,8 @@ from devices.serving_line import AllergenCheck
 MEAL_TYPES = ("breakfast", "lunch", "snack")
 METHODS = ("qr", "card", "roster", "manual")
 CLOCK_OUT_OF_BOUNDS = "device_clock_out_of_bounds"
+# The run loop asks for the roster at most this often (`sync` always asks): it holds the coming week.
+ROSTER_REFRESH_S = 300
 # Past this difference from the service's clock the agent warns (the service refuses meals past its tolerance).
 CLOCK_WARN_MS = 30_000
 
@@ -133,10 +135,22 @@ class Agent:
     def refresh_roster(self) -> bool:
         """Fetch the roster when it changed; True when a new one was stored."""
         roster, etag = self.client().roster(self.journal.get("roster_etag"))
+        checked = _iso(identity.utcnow())
         if roster is None:
+            self.journal.put(roster_checked_at=checked)
             return False
-        self.journal.put(roster=json.dumps(roster, ensure_ascii=False), roster_etag=etag or "")
+        self.journal.put(roster=json.dumps(roster, ensure_ascii=False), roster_etag=etag or "",
+                         roster_checked_at=checked)
         return True
+
+    def roster_due(self) -> bool:
+        """Whether the run loop should ask for the roster again: it covers the coming week, so every
+        ROSTER_REFRESH_S is enough (the service computes all of it to answer even a 304)."""
+        raw = self.journal.get("roster_checked_at")
+        if not raw or not self.journal.get("roster"):
+            return True
+        age = (identity.utcnow() - dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))).total_seconds()
+        return not 0 <= age < ROSTER_REFRESH_S  # a clock set back also asks again
 
     def roster(self, day: str | None = None) -> dict[str, Any] | None:
         """The stored roster. Given the day of a meal past the roster's last day, its allergen lists are
@@ -291,7 +305,8 @@ class Agent:
         loops = 0
         while not stop():
             try:
-                self.refresh_roster()
+                if self.roster_due():
+                    self.refresh_roster()
                 self.sync(max_attempts=1)
             except ServiceError as exc:
                 if not exc.retryable:

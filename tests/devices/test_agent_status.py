@@ -61,3 +61,43 @@ def test_each_upload_tells_the_service_what_stays_queued(start_server, session_f
         assert terminal is not None and terminal.backlog_count == 3
         assert terminal.backlog_oldest_at.isoformat(timespec="milliseconds").replace("+00:00", "Z") == \
             third["served_at"]
+
+
+def test_the_run_loop_asks_for_the_roster_every_few_minutes_not_every_round(live_server, session_factory, world,
+                                                                            tmp_path, monkeypatch):
+    import datetime as dt
+
+    from devices import agent as agent_module
+    from devices.client import ServiceClient
+
+    data = tmp_path / "t1"
+    code = enrollment_code(session_factory, world.school.bin)
+    assert run_terminal(data, "enroll", "--server", live_server.url, "--code", code).returncode == 0
+    asked: list[int] = []
+    real_roster = ServiceClient.roster
+
+    def counting(self, etag):  # type: ignore[no-untyped-def]
+        asked.append(1)
+        return real_roster(self, etag)
+
+    monkeypatch.setattr(ServiceClient, "roster", counting)
+    agent = agent_module.Agent(data, sleep=lambda s: None)
+
+    def checked(seconds_ago: int) -> None:
+        at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds_ago)
+        agent.journal.put(roster_checked_at=at.isoformat().replace("+00:00", "Z"))
+
+    try:
+        agent.run(max_loops=10)
+        assert len(asked) == 1  # ten rounds of uploads, one roster
+        checked(agent_module.ROSTER_REFRESH_S - 30)
+        agent.run(max_loops=1)
+        assert len(asked) == 1
+        checked(agent_module.ROSTER_REFRESH_S + 1)
+        agent.run(max_loops=1)
+        assert len(asked) == 2
+        checked(-3600)  # the clock was set back an hour: ask again rather than wait
+        agent.run(max_loops=1)
+        assert len(asked) == 3
+    finally:
+        agent.close()
