@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from marshmallow import Schema
 
 from api import session_scope
@@ -13,6 +14,7 @@ from api.schemas.common import Bin, Text, json_body, load
 from wallet import terminals
 from wallet.ledger.voids import MAX_REASON, void_entry
 from wallet.models import LedgerEntry, Terminal
+from wallet.terminal_backlog import backlog_of
 
 blueprint = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 
@@ -33,10 +35,15 @@ def terminal_json(terminal: Terminal, school_bin: str) -> dict[str, Any]:
     def iso(value):  # type: ignore[no-untyped-def]
         return value.isoformat().replace("+00:00", "Z") if value else None
 
+    settings = current_app.config["WALLET_SETTINGS"]
+    backlog = backlog_of(terminal, settings.now(), dt.timedelta(seconds=settings.terminal_backlog_alert_s))
     return {"terminalId": terminal.id, "schoolBin": school_bin, "publicKey": terminal.public_key,
             "status": terminal.status, "label": terminal.label, "createdAt": iso(terminal.created_at),
             "revokedAt": iso(terminal.revoked_at), "lastContactAt": iso(terminal.last_contact_at),
-            "clockOffsetMs": terminal.clock_offset_ms}
+            "clockOffsetMs": terminal.clock_offset_ms,
+            "backlog": {"queued": backlog.queued, "oldestServedAt": iso(backlog.oldest_served_at),
+                        "ageS": backlog.age_s, "silentS": backlog.silent_s, "flagged": backlog.flagged,
+                        "alertAfterS": settings.terminal_backlog_alert_s}}
 
 
 @blueprint.get("/terminals")

@@ -19,11 +19,13 @@ from api.schemas.common import Text, field_errors, json_body, load
 from api.schemas.terminal import BatchEnvelopeSchema, MealEventSchema
 from wallet.config import Settings
 from wallet.errors import FieldError
-from wallet.ingest import Batch, EventOutcome, MealEvent, record_batch
+from wallet.ingest import ALLERGEN_WARNING_CONFIRMED, Batch, EventOutcome, MealEvent, record_batch
 from wallet.ingest.rules import served_at_problem
 from wallet.models import School
 from wallet.qr import QrKeyring, QrTokenError, decode_token
-from wallet.roster import build_roster
+from wallet.roster import build_roster, local_today
+from wallet.roster_allergies import roster_allergies
+from wallet.roster_week import build_week
 from wallet.terminals import enroll_with_code
 
 blueprint = Blueprint("terminals", __name__, url_prefix="/api/v1/terminal")
@@ -58,9 +60,14 @@ def roster() -> Response:
     session = session_scope.session()
     school = session.get(School, terminal.school_id)
     assert school is not None
-    body = build_roster(session, school, dt.datetime.now(dt.UTC))
+    now = _settings().now()
+    body = build_roster(session, school, now)
     # Keys that sign dynamic QR tokens, so the terminal checks them offline; part of the ETag like the rest.
     body["qrKeys"] = roster_keys()
+    # The serving line: the next serving days (a week offline) and the allergens to warn the cook of.
+    body.update(build_week(session, school, now))
+    body.update(roster_allergies(session, school.id, local_today(school, now), dt.date.fromisoformat(
+        body["weekThrough"])))
     encoded = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
     etag = hashlib.sha256(encoded).hexdigest()[:32]
     # If-None-Match uses the weak comparison (RFC 9110 13.1.2): a proxy that compresses may weaken the tag.
@@ -73,7 +80,7 @@ def roster() -> Response:
 @blueprint.post("/events")
 def post_events() -> Response:
     terminal = authenticate_terminal()
-    received_at = dt.datetime.now(dt.UTC)
+    received_at = _settings().now()
     envelope = load(_envelope_schema, json_body())
     settings = _settings()
     raw_events: list[Any] = envelope["events"]
@@ -83,7 +90,10 @@ def post_events() -> Response:
         raise ProblemError(413, "batch_too_large",
                            f"A batch holds at most {settings.max_batch_events} events; got {len(raw_events)}.")
     events, invalid = _parse_events(raw_events, qr_keyring(), received_at)
-    batch = Batch(terminal_id=terminal.id, sent_at=envelope["sent_at"], received_at=received_at, events=events)
+    backlog = envelope.get("backlog")
+    batch = Batch(terminal_id=terminal.id, sent_at=envelope["sent_at"], received_at=received_at, events=events,
+                  backlog_count=backlog["queued"] if backlog else None,
+                  backlog_oldest_at=backlog["oldest_served_at"] if backlog else None)
     started = time.perf_counter()
     outcomes = record_batch(session_scope.session(), terminal, batch,
                             clock_tolerance=dt.timedelta(seconds=settings.device_clock_tolerance_s))
@@ -134,8 +144,14 @@ def _parse_events(raw_events: list[Any], keyring: QrKeyring,
                 continue
         events.append(MealEvent(index=index, event_id=data["event_id"], device_seq=data["device_seq"],
                                 student_ref=data["student_id"], meal_type=data["meal_type"],
-                                served_at=data["served_at"], method=data["method"], qr_token=token, qr=claims))
+                                served_at=data["served_at"], method=data["method"], qr_token=token, qr=claims,
+                                allergen_warning=_allergen_warning(data.get("allergen_warning"))))
     return events, invalid
+
+
+def _allergen_warning(value: dict[str, bool] | None) -> str | None:
+    """The ledger's word for a confirmed warning; nothing for none (the schema refuses an unconfirmed one)."""
+    return ALLERGEN_WARNING_CONFIRMED if value and value["shown"] and value["confirmed"] else None
 
 
 def _iso(value: dt.datetime) -> str:

@@ -17,15 +17,18 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from devices import identity, qrtoken
+from devices import identity, qrtoken, serving_line, sync_status
 from devices.client import Credentials, ServiceClient, ServiceError, describe_clock_offset
 from devices.identity import create_key, load_key, public_key_b64, uuid7
 from devices.journal import Journal, TokenSeen, result_message
 from devices.qrtoken import QrRefused
+from devices.serving_line import AllergenCheck
 
 MEAL_TYPES = ("breakfast", "lunch", "snack")
 METHODS = ("qr", "card", "roster", "manual")
 CLOCK_OUT_OF_BOUNDS = "device_clock_out_of_bounds"
+# The run loop asks for the roster at most this often (`sync` always asks): it holds the coming week.
+ROSTER_REFRESH_S = 300
 # Past this difference from the service's clock the agent warns (the service refuses meals past its tolerance).
 CLOCK_WARN_MS = 30_000
 
@@ -34,11 +37,20 @@ class AgentError(RuntimeError):
     """A problem the operator must act on (not enrolled, bad input); the message says what to do."""
 
 
+class AllergenNotConfirmed(RuntimeError):
+    """The meal holds an allergen of the child and the cook did not confirm: nothing was recorded."""
+
+    def __init__(self, check: AllergenCheck) -> None:
+        super().__init__(check.message)
+        self.check = check
+
+
 @dataclass(frozen=True)
 class Recorded:
     device_seq: int
     event_id: str
     hint: str  # what the canteen worker is told at once, from the local roster
+    allergen: AllergenCheck = serving_line.NO_WARNING
 
 
 @dataclass(frozen=True)
@@ -123,18 +135,39 @@ class Agent:
     def refresh_roster(self) -> bool:
         """Fetch the roster when it changed; True when a new one was stored."""
         roster, etag = self.client().roster(self.journal.get("roster_etag"))
+        checked = _iso(identity.utcnow())
         if roster is None:
+            self.journal.put(roster_checked_at=checked)
             return False
-        self.journal.put(roster=json.dumps(roster, ensure_ascii=False), roster_etag=etag or "")
+        self.journal.put(roster=json.dumps(roster, ensure_ascii=False), roster_etag=etag or "",
+                         roster_checked_at=checked)
         return True
 
-    def roster(self) -> dict[str, Any] | None:
+    def roster_due(self) -> bool:
+        """Whether the run loop should ask for the roster again: it covers the coming week, so every
+        ROSTER_REFRESH_S is enough (the service computes all of it to answer even a 304)."""
+        raw = self.journal.get("roster_checked_at")
+        if not raw or not self.journal.get("roster"):
+            return True
+        age = (identity.utcnow() - dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))).total_seconds()
+        return not 0 <= age < ROSTER_REFRESH_S  # a clock set back also asks again
+
+    def roster(self, day: str | None = None) -> dict[str, Any] | None:
+        """The stored roster. Given the day of a meal past the roster's last day, its allergen lists are
+        deleted from the journal first: they are kept only as long as the roster speaks for."""
         raw = self.journal.get("roster")
-        return json.loads(raw) if raw else None
+        roster = json.loads(raw) if raw else None
+        if roster is not None and day is not None and serving_line.outlived(roster, day):
+            roster.pop("allergies", None)
+            roster.pop("voucherAllergies", None)
+            self.journal.put(roster=json.dumps(roster, ensure_ascii=False), roster_etag="")
+        return roster
 
     # recording ------------------------------------------------------------------------------------------
     def record(self, student_id: str, meal_type: str, method: str = "roster",
-               now: dt.datetime | None = None) -> Recorded:
+               now: dt.datetime | None = None, *, allergens_confirmed: bool = False) -> Recorded:
+        """Journal one meal. An allergen warning (the child's allergen in that meal's dishes) must be confirmed
+        by the cook (`allergens_confirmed`), else AllergenNotConfirmed and nothing is stored."""
         if meal_type not in MEAL_TYPES:
             raise AgentError(f"meal type must be one of {', '.join(MEAL_TYPES)}")
         if method not in METHODS:
@@ -144,15 +177,34 @@ class Agent:
         if not self.journal.get("terminal_id"):
             raise AgentError("this terminal is not enrolled: run `wallet-terminal enroll --server URL --code CODE`")
         now = now or identity.utcnow()
-        roster = self.roster()
-        zone = ZoneInfo(roster["school"]["timezone"]) if roster else ZoneInfo("Asia/Almaty")
-        day = now.astimezone(zone).date().isoformat()
+        roster, day = self._roster_on(now)
         hint = self._hint(roster, student_id, meal_type, day)
-        event_id = str(uuid7(now))
-        seq = self.journal.append(event_id, student_id, meal_type, now, method, day, hint)
-        return Recorded(seq, event_id, hint)
+        check = serving_line.allergen_check(roster, meal_type, day, student_id=student_id)
+        return self._journal_meal(now, check, allergens_confirmed, hint, student_id, meal_type, method, day)
 
-    def record_qr(self, token: str, meal_type: str, now: dt.datetime | None = None) -> Recorded:
+    def _roster_on(self, now: dt.datetime) -> tuple[dict[str, Any] | None, str]:
+        """The roster (its allergen lists gone once outlived) and the school's local date of `now`."""
+        raw = self.roster()
+        zone = ZoneInfo(raw["school"]["timezone"]) if raw else ZoneInfo("Asia/Almaty")
+        day = now.astimezone(zone).date().isoformat()
+        return self.roster(day), day
+
+    def _journal_meal(self, now: dt.datetime, check: AllergenCheck, confirmed: bool, hint: str, student_id: str,
+                      meal_type: str, method: str, day: str, **qr: Any) -> Recorded:
+        if check.needs_confirmation and not confirmed:
+            raise AllergenNotConfirmed(check)
+        # The journal keeps that the cook was warned (or that allergies were unknown), never which allergens:
+        # those live only in the roster, and go with it (docs/decisions.md).
+        told = {serving_line.WARNING: f"{hint}; allergen warning confirmed",
+                serving_line.UNKNOWN: f"{hint}; allergies unknown"}.get(check.status, hint)
+        event_id = str(uuid7(now))
+        warning = "confirmed" if check.needs_confirmation else None
+        seq = self.journal.append(event_id, student_id, meal_type, now, method, day, told,
+                                  allergen_warning=warning, **qr)
+        return Recorded(seq, event_id, hint, check)
+
+    def record_qr(self, token: str, meal_type: str, now: dt.datetime | None = None, *,
+                  allergens_confirmed: bool = False) -> Recorded:
         """Check a scanned QR token offline and journal the meal; QrRefused ("free meal: no") otherwise.
 
         Checked here: the signature (roster's keys), school, meal type, validity and whether this terminal
@@ -162,36 +214,28 @@ class Agent:
             raise AgentError(f"meal type must be one of {', '.join(MEAL_TYPES)}")
         if not self.journal.get("terminal_id"):
             raise AgentError("this terminal is not enrolled: run `wallet-terminal enroll --server URL --code CODE`")
-        roster = self.roster()
+        now = now or identity.utcnow()
+        roster, day = self._roster_on(now)
         keys = qrtoken.public_keys(roster)
         if roster is None or not keys:
             raise AgentError("no QR keys yet: run `wallet-terminal sync` once while online")
-        now = now or identity.utcnow()
         scanned = qrtoken.verify(token, keys)
         qrtoken.check(scanned, school_bin=str(roster["school"]["bin"]), meal_type=meal_type, now=now)
-        day = now.astimezone(ZoneInfo(roster["school"]["timezone"])).date().isoformat()
-        event_id = str(uuid7(now))
-        hint = "free meal: yes"
+        check = serving_line.allergen_check(roster, meal_type, day, voucher_id=str(scanned.voucher_id))
         try:
-            seq = self.journal.append(event_id, "", meal_type, now, "qr", day, hint, qr_token=token.strip(),
-                                      qr_token_id=str(scanned.token_id), qr_expires=scanned.expires)
+            return self._journal_meal(now, check, allergens_confirmed, "free meal: yes", "", meal_type, "qr", day,
+                                      qr_token=token.strip(), qr_token_id=str(scanned.token_id),
+                                      qr_expires=scanned.expires)
         except TokenSeen:
             raise QrRefused("reused", "this QR code was already used at this terminal") from None
-        return Recorded(seq, event_id, hint)
 
     def _hint(self, roster: dict[str, Any] | None, student_id: str, meal_type: str, day: str) -> str:
-        if roster is None:
-            return "no roster yet: the service will decide"
-        pupil = next((p for p in roster["students"] if p["studentId"] == student_id), None)
-        if pupil is None:
-            return "not on this school's roster"
-        current = roster.get("servingDay") == day
-        if current and meal_type not in pupil["mealTypes"]:
-            return "free meal: no"
+        hint = serving_line.free_meal_hint(roster, student_id, meal_type, day)
+        if hint is not None:
+            return hint
         if self.journal.meals_of(student_id, meal_type, day):
             return f"second {meal_type} today"
-        # A roster of another day says nothing about today's entitlement (holiday, eligibility ended).
-        return "free meal: yes" if current else f"roster is from {roster.get('servingDay')}: the service will decide"
+        return "free meal: yes"
 
     # upload ---------------------------------------------------------------------------------------------
     def sync(self, *, max_attempts: int = 6, max_batches: int | None = None) -> SyncReport:
@@ -220,6 +264,7 @@ class Agent:
                 # Without an answer for any event the same batch would be sent forever.
                 raise ServiceError("the service answered the batch without a result for any event", retryable=False)
             self.journal.store_results(results, queued, answer["serverTime"])
+            sync_status.note_upload(self.journal, answer["serverTime"], results)
             offset = answer.get("clockOffsetMs")
             self.journal.put(last_contact=answer["serverTime"],
                              clock_offset_ms="" if offset is None else str(int(offset)))
@@ -241,7 +286,8 @@ class Agent:
         delay = 1.0
         for attempt in range(1, max_attempts + 1):
             try:
-                return client.post_events(_iso(identity.utcnow()), [e.as_json() for e in queued])
+                return client.post_events(_iso(identity.utcnow()), [e.as_json() for e in queued],
+                                          backlog=sync_status.backlog_beyond(self.journal, queued))
             except ServiceError as exc:
                 if not exc.retryable or attempt == max_attempts:
                     raise
@@ -259,7 +305,8 @@ class Agent:
         loops = 0
         while not stop():
             try:
-                self.refresh_roster()
+                if self.roster_due():
+                    self.refresh_roster()
                 self.sync(max_attempts=1)
             except ServiceError as exc:
                 if not exc.retryable:
@@ -279,7 +326,8 @@ class Agent:
         return {"terminalId": self.journal.get("terminal_id"), "school": self.journal.get("school_bin"),
                 "server": self.journal.get("server"), **counts,
                 "lastContact": self.journal.get("last_contact"),
-                "clockOffsetMs": offset, "clockWarning": clock_warning(offset)}
+                "clockOffsetMs": offset, "clockWarning": clock_warning(offset),
+                **sync_status.sync_status(self.journal, identity.utcnow())}
 
     def export(self, out: TextIO) -> int:
         """The local journal as CSV, for the school to keep."""

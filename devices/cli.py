@@ -2,8 +2,9 @@
 
 Exit status: 0 done; 1 the service refused or could not be reached; 2 bad input; 3 the local journal
 cannot be used (corrupt or locked); 4 a scanned QR code must not be served ("free meal: no": forged,
-expired, another school or meal type, or already used here). The journal is never changed by a failed
-command.
+expired, another school or meal type, or already used here); 5 the meal holds an allergen of the child and
+the cook did not confirm (nothing recorded). The journal is never changed by a failed command (except that
+allergen lists of a roster past its last day are deleted whenever a meal is looked up).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from pathlib import Path
 
 import click
 
-from devices.agent import MEAL_TYPES, METHODS, Agent, AgentError, SyncReport
+from devices.agent import MEAL_TYPES, METHODS, Agent, AgentError, AllergenNotConfirmed, SyncReport
 from devices.client import ServiceError
 from devices.journal import JournalError
 from devices.qrtoken import QrRefused
+from devices.sync_status import describe_age
 
-EXIT_SERVICE, EXIT_BAD_INPUT, EXIT_JOURNAL, EXIT_REFUSED = 1, 2, 3, 4
+EXIT_SERVICE, EXIT_BAD_INPUT, EXIT_JOURNAL, EXIT_REFUSED, EXIT_ALLERGEN = 1, 2, 3, 4, 5
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,10 @@ def _agent(options: Options | Path) -> Iterator[Agent]:
     except QrRefused as exc:
         click.echo(f"free meal: no ({exc})", err=True)
         sys.exit(EXIT_REFUSED)
+    except AllergenNotConfirmed as exc:
+        click.echo(f"{exc}\nnot confirmed: nothing recorded (serve another dish, or record again with "
+                   "--confirm-allergens once you have checked)", err=True)
+        sys.exit(EXIT_ALLERGEN)
     except AgentError as exc:
         click.echo(f"wallet-terminal: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -91,20 +97,41 @@ def enroll(options: Options, server: str, code: str, label: str | None) -> None:
 @click.option("--qr", "qr_token", default=None, help="a scanned dynamic QR token (instead of STUDENT_ID)")
 @click.option("--meal-type", type=click.Choice(MEAL_TYPES), default="lunch", show_default=True)
 @click.option("--method", type=click.Choice(METHODS), default=None, help="default roster; qr with --qr")
+@click.option("--confirm-allergens", is_flag=True,
+              help="the cook has seen the allergen warning and serves anyway (without it, a terminal at a "
+                   "keyboard asks; otherwise nothing is recorded)")
 @click.pass_obj
 def record(options: Options, student_id: str | None, qr_token: str | None, meal_type: str,
-           method: str | None) -> None:
+           method: str | None, confirm_allergens: bool) -> None:
     """Record one meal by STUDENT_ID or by a scanned --qr token (stored on disk before this prints)."""
     if (student_id is None) == (qr_token is None):
         raise click.UsageError("give STUDENT_ID or --qr TOKEN (one of them)")
     if qr_token is not None and method not in (None, "qr"):
         raise click.UsageError("a meal by QR token has method qr")
     with _agent(options) as agent:
-        if qr_token is not None:
-            recorded = agent.record_qr(qr_token, meal_type)
-        else:
-            recorded = agent.record(student_id or "", meal_type, method or "roster")
+        def serve(confirmed: bool):  # type: ignore[no-untyped-def]
+            if qr_token is not None:
+                return agent.record_qr(qr_token, meal_type, allergens_confirmed=confirmed)
+            return agent.record(student_id or "", meal_type, method or "roster", allergens_confirmed=confirmed)
+
+        try:
+            recorded = serve(confirm_allergens)
+        except AllergenNotConfirmed as warning:
+            if not _at_keyboard():
+                raise
+            click.echo(str(warning), err=True)
+            if not click.confirm("serve this meal anyway?", default=False, err=True):
+                raise
+            recorded = serve(True)
         click.echo(f"recorded #{recorded.device_seq} {recorded.event_id}: {recorded.hint}")
+        if recorded.allergen.message:  # a confirmed warning, or allergies this terminal cannot know
+            confirmed = " (confirmed by the cook)" if recorded.allergen.needs_confirmation else ""
+            click.echo(f"wallet-terminal: {recorded.allergen.message}{confirmed}", err=True)
+
+
+def _at_keyboard() -> bool:
+    """Whether someone can answer a question (a terminal's keyboard), rather than a script."""
+    return sys.stdin.isatty()
 
 
 def _report(report: SyncReport) -> None:
@@ -152,12 +179,23 @@ def run(options: Options, interval: float, once: bool) -> None:
 
 
 @cli.command()
+@click.option("--text", "as_text", is_flag=True, help="a few lines for people instead of JSON")
 @click.pass_obj
-def status(options: Options) -> None:
-    """Queued, acknowledged and refused meals, last contact and clock offset."""
+def status(options: Options, as_text: bool) -> None:
+    """Queued, acknowledged and refused meals, the oldest unsent meal's age, the last successful upload, the
+    verdicts of the last uploads, last contact and clock offset."""
     with _agent(options) as agent:
         report = agent.status()
-    click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    if as_text:
+        last = report["lastUploads"]
+        click.echo(f"queued: {report['queuedMeals']} meal(s); oldest unsent: "
+                   f"{describe_age(report['oldestUnsentAgeS'])}")
+        click.echo(f"last successful upload: {report['lastSuccessfulUpload'] or 'never'}")
+        reasons = ", ".join(f"{k} {v}" for k, v in last["reasons"].items()) or "none"
+        click.echo(f"last {last['uploads']} upload(s): {last['events']} meal(s), {last['billable']} billable, "
+                   f"{last['notBillable']} not billable ({reasons}), {last['rejected']} rejected")
+    else:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     if report["clockWarning"]:
         click.echo(f"wallet-terminal: warning: {report['clockWarning']}", err=True)
 

@@ -117,5 +117,9 @@ class ServiceClient:
         new_etag = response.headers.get("ETag", "").strip('"') or None
         return (None if response.status_code == 304 else response.json()), new_etag
 
-    def post_events(self, sent_at: str, events: list[dict[str, Any]]) -> dict[str, Any]:
-        return self._request("POST", "/api/v1/terminal/events", json={"sentAt": sent_at, "events": events}).json()
+    def post_events(self, sent_at: str, events: list[dict[str, Any]],
+                    backlog: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"sentAt": sent_at, "events": events}
+        if backlog is not None:
+            body["backlog"] = backlog
+        return self._request("POST", "/api/v1/terminal/events", json=body).json()

@@ -17,8 +17,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 TOKEN_LIFETIME = dt.timedelta(minutes=2)
 
 
+# The service's test clock (wallet/clock.py), read under the same rule: only with WALLET_ENV=test, so that a
+# test running the agent as a process over simulated days gives it and the service one time.
+TEST_CLOCK_ENV = "WALLET_TEST_CLOCK_FILE"
+
+
 def utcnow() -> dt.datetime:
-    """The device clock. Everything in the agent reads the time here (tests move the clock by patching it)."""
+    """The device clock. Everything in the agent reads the time here (tests move the clock by patching it,
+    or, for an agent run as a process, with the test clock file)."""
+    path = os.environ.get(TEST_CLOCK_ENV, "").strip()
+    if path and os.environ.get("WALLET_ENV") == "test":
+        text = Path(path).read_text(encoding="utf-8").strip()
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return dt.datetime.now(dt.UTC)
 
 

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS events (
     local_hint TEXT NOT NULL DEFAULT '',
     state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'acknowledged', 'rejected')),
     status TEXT, verdict TEXT, reasons TEXT, entry_id INTEGER, position INTEGER, leaf_hash TEXT,
-    code TEXT, message TEXT, answered_at TEXT, qr_token TEXT
+    code TEXT, message TEXT, answered_at TEXT, qr_token TEXT, allergen_warning TEXT
 );
 CREATE INDEX IF NOT EXISTS events_state ON events (state, device_seq);
 """
@@ -56,6 +56,7 @@ class QueuedEvent:
     served_at: str
     method: str
     qr_token: str | None = None
+    allergen_warning: str | None = None  # "confirmed": the cook confirmed an allergen warning
 
     def as_json(self) -> dict[str, Any]:
         event: dict[str, Any] = {"eventId": self.event_id, "deviceSeq": self.device_seq}
@@ -64,6 +65,8 @@ class QueuedEvent:
         if self.qr_token:
             event["qrToken"] = self.qr_token
         event.update(mealType=self.meal_type, servedAt=self.served_at, method=self.method)
+        if self.allergen_warning == "confirmed":
+            event["allergenWarning"] = {"shown": True, "confirmed": True}
         return event
 
 
@@ -99,6 +102,8 @@ class Journal:
                 db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}{QR_SCHEMA}COMMIT;")
             elif "qr_seen" not in tables:
                 _add_qr_tables(db)
+            if tables:
+                _add_allergen_column(db)
         except (sqlite3.DatabaseError, JournalError) as exc:
             if db is not None:
                 db.close()
@@ -139,7 +144,7 @@ class Journal:
     # events ---------------------------------------------------------------------------------------------
     def append(self, event_id: str, student_id: str, meal_type: str, served_at: dt.datetime, method: str,
                serving_day: str, local_hint: str = "", *, qr_token: str | None = None,
-               qr_token_id: str | None = None, qr_expires: int = 0) -> int:
+               qr_token_id: str | None = None, qr_expires: int = 0, allergen_warning: str | None = None) -> int:
         """Store a meal durably and return its deviceSeq; only after this returns is the meal recorded.
 
         A QR meal also marks its token seen, in the same transaction: TokenSeen if it already was."""
@@ -150,10 +155,10 @@ class Journal:
             seq = last + 1
             db.execute(
                 "INSERT INTO events (device_seq, event_id, student_id, meal_type, served_at, method, serving_day, "
-                "local_hint, qr_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "local_hint, qr_token, allergen_warning) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (seq, event_id, student_id, meal_type,
                  served_at.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                 method, serving_day, local_hint, qr_token),
+                 method, serving_day, local_hint, qr_token, allergen_warning),
             )
             if qr_token_id is not None:
                 db.execute("INSERT INTO qr_seen (token_id, device_seq, expires) VALUES (?, ?, ?)",
@@ -165,9 +170,16 @@ class Journal:
 
     def queued(self, limit: int) -> list[QueuedEvent]:
         rows = self._db.execute(
-            "SELECT device_seq, event_id, student_id, meal_type, served_at, method, qr_token FROM events "
-            "WHERE state = 'queued' ORDER BY device_seq LIMIT ?", (limit,)).fetchall()
+            "SELECT device_seq, event_id, student_id, meal_type, served_at, method, qr_token, allergen_warning "
+            "FROM events WHERE state = 'queued' ORDER BY device_seq LIMIT ?", (limit,)).fetchall()
         return [QueuedEvent(*row) for row in rows]
+
+    def queued_after(self, device_seq: int) -> tuple[int, str | None]:
+        """Queued meals after `device_seq`: how many, and the servedAt of the oldest of them."""
+        count, oldest = self._db.execute(
+            "SELECT count(*), min(served_at) FROM events WHERE state = 'queued' AND device_seq > ?",
+            (device_seq,)).fetchone()
+        return int(count), oldest
 
     def store_results(self, results: list[dict[str, Any]], by_index: list[QueuedEvent], answered_at: str) -> None:
         with self._write() as db:
@@ -221,3 +233,10 @@ def _add_qr_tables(db: sqlite3.Connection) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _add_allergen_column(db: sqlite3.Connection) -> None:
+    """Bring a journal made before allergen warnings up to date (one column; nothing else is touched)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+    if "allergen_warning" not in columns:
+        db.execute("ALTER TABLE events ADD COLUMN allergen_warning TEXT")

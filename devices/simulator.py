@@ -132,7 +132,8 @@ def simulate(
             _serve_by_qr(rng, terminal, canteen, parent_apps, school_bin, meal, totals)
         else:
             student = _pick(rng, roster, canteen, meal)
-            terminal.agent.record(student, meal, method=rng.choice(("card", "roster")))
+            # The simulated cook confirms every allergen warning (a real one reads it first).
+            terminal.agent.record(student, meal, method=rng.choice(("card", "roster")), allergens_confirmed=True)
             canteen.serve(meal, student)
             totals["recorded"] += 1
         if clock() >= next_sync:
@@ -171,7 +172,7 @@ def _serve_by_qr(rng: random.Random, terminal: SimulatedTerminal, canteen: Cante
         child, token = picked
     terminal.last_qr = token
     try:
-        terminal.agent.record_qr(token, meal_type)
+        terminal.agent.record_qr(token, meal_type, allergens_confirmed=True)
     except QrRefused:
         totals["qr_refused_at_terminal"] += 1
         return

@@ -6,12 +6,15 @@ Development defaults to an SQLite file under instance/ and demo keys made on fir
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from wallet import clock
 
 ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_KEY_CHARS = 32
@@ -96,6 +99,15 @@ class Settings:
     # Prometheus metrics (api/metrics): collected and served at /metrics only when this token is set;
     # Prometheus sends it as a bearer token. Unset: no /metrics (404) and no metric hooks.
     metrics_token: str = field(default="", repr=False)
+    # A terminal whose oldest unsent meal (as it last reported) or whose silence is older than this is flagged
+    # on the console's school page and in the admin API (wallet/terminal_backlog.py).
+    terminal_backlog_alert_s: int = 24 * 3600
+    # Tests only (WALLET_ENV=test): a file holding the instant the service takes as now (wallet/clock.py).
+    test_clock_file: Path | None = None
+
+    def now(self) -> dt.datetime:
+        """The service's clock: the system's, or the test clock file's (wallet/clock.py)."""
+        return clock.now(self.test_clock_file)
 
     @property
     def dev_idp_enabled(self) -> bool:
@@ -156,6 +168,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     if environment == "production" and redis_url and not secret_key:
         raise ConfigError("WALLET_SECRET_KEY is required in production with WALLET_REDIS_URL: it keys the "
                           "pseudonyms under which the rate limits are counted in Redis")
+    test_clock = env.get(clock.TEST_CLOCK_ENV, "").strip()
+    if test_clock and environment != "test":
+        raise ConfigError(f"{clock.TEST_CLOCK_ENV} is honoured only with WALLET_ENV=test")
     algorithms = tuple(a.strip() for a in env.get("WALLET_IDP_ALGORITHMS", "RS256,ES256").split(",") if a.strip())
     unsafe = [a for a in algorithms if a not in ("RS256", "ES256", "PS256", "EdDSA")]
     if unsafe or not algorithms:
@@ -201,6 +216,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         console_session_s=_positive(env, "WALLET_CONSOLE_SESSION_S", Settings.console_session_s, minimum=60),
         metrics_token=metrics_token,
+        terminal_backlog_alert_s=_positive(env, "WALLET_TERMINAL_BACKLOG_ALERT_S", Settings.terminal_backlog_alert_s,
+                                           minimum=60),
+        test_clock_file=Path(test_clock) if test_clock else None,
     )
 
 

@@ -60,26 +60,47 @@ def could_be_terminal_id(value: object) -> bool:
 def _verified_claims(token: str, terminal: Terminal, settings: Settings) -> dict:
     key = Ed25519PublicKey.from_public_bytes(decode_public_key(terminal.public_key))
     try:
+        # The time claims are checked below against the service's clock (wallet/clock.py), which a test may
+        # set; pyjwt would read the system clock. Signature, audience, issuer and presence are pyjwt's.
         claims = jwt.decode(
             token, key, algorithms=["EdDSA"], audience=settings.service_audience, issuer=terminal.id,
-            leeway=settings.device_clock_tolerance_s, options={"require": ["exp", "iat", "iss", "sub", "aud", "jti"]},
+            options={"require": ["exp", "iat", "iss", "sub", "aud", "jti"], "verify_exp": False,
+                     "verify_iat": False, "verify_nbf": False},
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise unauthorized("token_expired", "The token has expired.") from exc
     except jwt.PyJWTError as exc:
         raise unauthorized("invalid_token", f"The token was refused: {exc}.") from exc
+    _check_times(claims, settings.now().timestamp(), settings.device_clock_tolerance_s)
+    if not all(_numeric_date(claims[name]) for name in ("exp", "iat", "nbf") if name in claims):
+        raise unauthorized("invalid_token", "The token's exp, iat and nbf must be numbers (NumericDate).")
     if claims["sub"] != terminal.id:
         raise unauthorized("invalid_token", "The token's sub must equal its iss (the terminal id).")
     jti = claims["jti"]
     if not isinstance(jti, str) or text_problem(jti, min_length=8, max_length=64) is not None:
         raise unauthorized("invalid_token", "The token's jti must be 8-64 characters, no control characters.")
-    # pyjwt accepts any int()-able value ("1700000000") for the time claims; RFC 7519 wants numbers.
-    if not all(_numeric_date(claims[name]) for name in ("exp", "iat", "nbf") if name in claims):
-        raise unauthorized("invalid_token", "The token's exp, iat and nbf must be numbers (NumericDate).")
     if claims["exp"] - claims["iat"] > settings.terminal_token_max_lifetime_s:
         raise unauthorized("invalid_token", "The token lives longer than the service allows.")
     return claims
 
 
+def _check_times(claims: dict, now: float, leeway: float) -> None:
+    """exp, iat and nbf against `now`, with the clock tolerance as leeway: pyjwt's rules (values read as
+    int() reads them; the NumericDate check follows), on the service's clock."""
+    times = {}
+    for name in ("exp", "iat", "nbf"):
+        if name in claims:
+            try:
+                times[name] = int(claims[name])
+            except (TypeError, ValueError, OverflowError):
+                raise unauthorized("invalid_token", f"The token was refused: the {name} claim must be a number.") \
+                    from None
+    if times["exp"] <= now - leeway:
+        raise unauthorized("token_expired", "The token has expired.")
+    if times["iat"] > now + leeway:
+        raise unauthorized("invalid_token", "The token was refused: The token is not yet valid (iat).")
+    if "nbf" in times and times["nbf"] > now + leeway:
+        raise unauthorized("invalid_token", "The token was refused: The token is not yet valid (nbf).")
+
+
 def _numeric_date(value: object) -> bool:
+    # pyjwt would accept any int()-able value ("1700000000") for the time claims; RFC 7519 wants numbers.
     return isinstance(value, int | float) and not isinstance(value, bool)

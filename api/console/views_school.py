@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Response, jsonify, redirect, render_template, request, url_for
+from flask import Response, current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from api import session_scope
@@ -32,6 +32,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _backlog_alert() -> dt.timedelta:
+    return dt.timedelta(seconds=current_app.config["WALLET_SETTINGS"].terminal_backlog_alert_s)
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
 
@@ -43,7 +47,10 @@ def live_json(today: SchoolDay) -> dict[str, Any]:
                    "entitled": m.entitled} for m in today.meals],
         "refused": [{"reason": code, "label": texts.t(code), "count": n} for code, n in today.refused.items()],
         "terminals": [{"id": x.id, "online": x.online, "status": x.status, "lastContactAt": _iso(x.last_contact_at),
-                       "missing": x.missing, "highestSeq": x.highest_seq} for x in today.terminals],
+                       "missing": x.missing, "highestSeq": x.highest_seq,
+                       "backlogAgeS": x.backlog.age_s if x.backlog else None,
+                       "backlogFlagged": bool(x.backlog and x.backlog.flagged)} for x in today.terminals],
+        "allergenWarnings": today.allergen_warnings,
         "updatedAt": _iso(_now()),
     }
 
@@ -69,7 +76,7 @@ def school_view(school_bin: str) -> str:
     month = Month.of(shown)
     return render_template(
         "console/school.html", school=school, today=today, shown=shown, month=month,
-        live=school_day(session, school, today, _now()),
+        live=school_day(session, school, today, _now(), backlog_alert=_backlog_alert()),
         calendar=month_calendar(session, school.id, month.first_day, month.last_day),
         menu=school_menu(session, school.id, shown),
         previous_month=(month.first_day - dt.timedelta(days=1)).isoformat(),
@@ -83,7 +90,8 @@ def school_live(school_bin: str) -> Response:
     """The numbers the school view's script polls (console-internal JSON, not part of the /api/v1 contract)."""
     school = _school(school_bin)
     today = params.local_today(school.timezone)
-    return jsonify(live_json(school_day(session_scope.session(), school, today, _now())))
+    return jsonify(live_json(school_day(session_scope.session(), school, today, _now(),
+                                       backlog_alert=_backlog_alert())))
 
 
 @blueprint.get("/schools/<school_bin>/days/<day>", endpoint="school_day_entries")

@@ -141,6 +141,7 @@ def history_item_json(item: HistoryItem, lang: str) -> dict[str, Any]:
         body["feedback"] = ({"rating": item.feedback_rating, "version": item.feedback_version}
                             if item.feedback_rating is not None else None)
         body["canGiveFeedback"] = item.billable and item.voided_by is None
+        body["allergenWarningConfirmed"] = item.allergen_warning_confirmed
     return body
 
 

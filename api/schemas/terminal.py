@@ -16,6 +16,21 @@ MAX_STUDENT_REF = 64
 QR_TOKEN_PATTERN = r"[A-Za-z0-9_-]+"  # noqa: S105 (a pattern, not a secret)
 
 
+class AllergenWarningSchema(Schema):
+    """What the cook saw: a warning that the child's allergen is in this meal's dishes, and their confirmation."""
+
+    # JSON true/false only: no "yes", 1 or "true" standing in for them.
+    shown = fields.Boolean(required=True, truthy={True}, falsy={False})
+    confirmed = fields.Boolean(required=True, truthy={True}, falsy={False})
+
+    @validates_schema
+    def _confirmed_when_shown(self, data: dict[str, Any], **_kwargs: object) -> None:
+        if data.get("shown") and not data.get("confirmed"):
+            raise ValidationError("a warning the cook did not confirm records no meal.", "confirmed")
+        if data.get("confirmed") and not data.get("shown"):
+            raise ValidationError("only a warning that was shown can be confirmed.", "confirmed")
+
+
 class MealEventSchema(Schema):
     event_id = CanonicalUUID(required=True, data_key="eventId")
     device_seq = StrictInteger(required=True, data_key="deviceSeq", validate=validate.Range(min=1, max=MAX_DEVICE_SEQ))
@@ -27,6 +42,8 @@ class MealEventSchema(Schema):
     # How far from the time of receipt servedAt may lie is the ingest's rule (wallet.ingest.rules).
     served_at = Instant(required=True, data_key="servedAt")
     method = fields.String(required=True, validate=validate.OneOf(IDENTIFICATION_METHODS))
+    # Absent in events of terminals that do not check allergens (and when nothing matched): still valid.
+    allergen_warning = fields.Nested(AllergenWarningSchema, data_key="allergenWarning")
 
     @validates("event_id")
     def _uuid7(self, value: uuid.UUID, **_kwargs: object) -> None:
@@ -42,9 +59,17 @@ class MealEventSchema(Schema):
             raise ValidationError("give studentId, qrToken or both.", "studentId")
 
 
+class BacklogSchema(Schema):
+    """What the terminal still holds unsent beyond this batch, so the service can show its backlog."""
+
+    queued = StrictInteger(required=True, validate=validate.Range(min=0, max=MAX_DEVICE_SEQ))
+    oldest_served_at = Instant(load_default=None, allow_none=True, data_key="oldestServedAt")
+
+
 class BatchEnvelopeSchema(Schema):
     """The batch without its events, which are loaded one by one so that one bad event sinks nothing."""
 
     sent_at = Instant(required=True, data_key="sentAt")
     # allow_none: a null in the list is one bad event (invalid on its own), not a reason to refuse the batch.
     events = fields.List(fields.Raw(allow_none=True), required=True)
+    backlog = fields.Nested(BacklogSchema)

@@ -46,3 +46,17 @@ def test_unsupported_database_urls_fail_with_one_line(url, message):
     with pytest.raises(ConfigError, match=message) as info:
         make_engine(url)
     assert "\n" not in str(info.value)
+
+
+def test_the_test_clock_is_honoured_only_in_tests(tmp_path):
+    clock = tmp_path / "clock"
+    clock.write_text("2027-01-04T07:00:00Z")
+    with pytest.raises(ConfigError, match="WALLET_TEST_CLOCK_FILE is honoured only with WALLET_ENV=test"):
+        settings_from_env({"WALLET_ENV": "development", "WALLET_TEST_CLOCK_FILE": str(clock),
+                           "WALLET_INSTANCE_PATH": str(tmp_path)})
+    settings = settings_from_env({"WALLET_ENV": "test", "WALLET_TEST_CLOCK_FILE": str(clock),
+                                  "WALLET_INSTANCE_PATH": str(tmp_path)})
+    assert settings.now().isoformat() == "2027-01-04T07:00:00+00:00"
+    clock.write_text("2027-01-05T07:00:00+05:00")  # read on every call: the test moves it
+    assert settings.now().isoformat() == "2027-01-05T02:00:00+00:00"
+    assert settings_from_env({"WALLET_INSTANCE_PATH": str(tmp_path)}).test_clock_file is None

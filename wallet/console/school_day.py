@@ -22,10 +22,13 @@ from wallet.models import (
     Terminal,
 )
 from wallet.parents.menus import Dish, menus_for
+from wallet.terminal_backlog import Backlog, backlog_of
 from wallet.terminals import sequence_gaps
 
 # A terminal that has not called for this long is shown offline (agents sync every few seconds when online).
 ONLINE_WITHIN = dt.timedelta(minutes=10)
+# Past this a terminal's backlog is flagged, unless the caller passes the configured threshold.
+BACKLOG_ALERT = dt.timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class TerminalState:
     online: bool
     highest_seq: int
     gaps: tuple[tuple[int, int], ...]
+    backlog: Backlog | None = None
 
     @property
     def missing(self) -> int:
@@ -58,13 +62,15 @@ class SchoolDay:
     refused: dict[str, int]  # reason code -> attempts
     refused_attempts: int
     terminals: tuple[TerminalState, ...]
+    allergen_warnings: int = 0  # meals served after the cook confirmed an allergen warning
 
     @property
     def served(self) -> int:
         return sum(m.served for m in self.meals)
 
 
-def school_day(session: Session, school: School, day: dt.date, now: dt.datetime) -> SchoolDay:
+def school_day(session: Session, school: School, day: dt.date, now: dt.datetime, *,
+               backlog_alert: dt.timedelta = BACKLOG_ALERT) -> SchoolDay:
     served = _served(session, school.id, day)
     entitled = _entitled(session, school.id, day)
     refused: Counter[str] = Counter()
@@ -78,8 +84,13 @@ def school_day(session: Session, school: School, day: dt.date, now: dt.datetime)
     day_kind = session.scalar(select(CalendarDay.kind).where(CalendarDay.school_id == school.id,
                                                              CalendarDay.day == day))
     meals = tuple(MealCount(m, served.get(m, 0), entitled.get(m, 0)) for m in MEAL_TYPES)
+    warned = session.scalar(select(func.count()).where(
+        LedgerEntry.school_id == school.id, LedgerEntry.serving_day == day, LedgerEntry.kind == "meal",
+        LedgerEntry.allergen_warning.is_not(None)))
     return SchoolDay(day=day, day_kind=day_kind, meals=meals, refused=dict(refused.most_common()),
-                     refused_attempts=attempts, terminals=tuple(terminal_states(session, school.id, now)))
+                     refused_attempts=attempts,
+                     terminals=tuple(terminal_states(session, school.id, now, backlog_alert)),
+                     allergen_warnings=int(warned or 0))
 
 
 def _served(session: Session, school_id: int, day: dt.date) -> dict[str, int]:
@@ -114,14 +125,15 @@ def _entitled(session: Session, school_id: int, day: dt.date) -> dict[str, int]:
     return {m: n for m, n in session.execute(select(pairs.c.meal_type, func.count()).group_by(pairs.c.meal_type))}
 
 
-def terminal_states(session: Session, school_id: int, now: dt.datetime) -> list[TerminalState]:
+def terminal_states(session: Session, school_id: int, now: dt.datetime,
+                    backlog_alert: dt.timedelta = BACKLOG_ALERT) -> list[TerminalState]:
     states = []
     for terminal in session.scalars(select(Terminal).where(Terminal.school_id == school_id).order_by(Terminal.id)):
         highest, gaps = sequence_gaps(session, terminal.id)
         last = terminal.last_contact_at
         online = terminal.status == "active" and last is not None and now - last <= ONLINE_WITHIN
         states.append(TerminalState(terminal.id, terminal.label, terminal.status, last, online, highest,
-                                    tuple(gaps)))
+                                    tuple(gaps), backlog_of(terminal, now, backlog_alert)))
     return states
 
 

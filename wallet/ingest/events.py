@@ -14,6 +14,8 @@ from wallet.models import LedgerEntry
 from wallet.qr.token import QrClaims
 
 Status = Literal["recorded", "replayed", "conflict", "invalid"]
+# The ledger's word for an allergen warning that the terminal showed and the cook confirmed.
+ALLERGEN_WARNING_CONFIRMED = "confirmed"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class MealEvent:
     method: str
     qr_token: str | None = None
     qr: QrClaims | None = None
+    # "confirmed": the terminal showed an allergen warning and the cook confirmed it; None: no warning.
+    allergen_warning: str | None = None
 
     def content_hash(self) -> bytes:
         """What identifies the content: the same event id with another hash is a conflict."""
@@ -43,6 +47,8 @@ class MealEvent:
         }
         if self.qr_token is not None:  # only then, so events without a token keep their content hash
             content["qrToken"] = self.qr_token
+        if self.allergen_warning is not None:  # likewise: events without a warning keep their hash
+            content["allergenWarning"] = self.allergen_warning
         return hashlib.sha256(flat_canonical_bytes(content)).digest()
 
 
@@ -52,6 +58,9 @@ class Batch:
     sent_at: dt.datetime
     received_at: dt.datetime
     events: list[MealEvent]
+    # What the terminal says it still holds unsent beyond this batch (count, oldest servedAt), if it says.
+    backlog_count: int | None = None
+    backlog_oldest_at: dt.datetime | None = None
 
 
 @dataclass

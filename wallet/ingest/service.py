@@ -83,6 +83,9 @@ def _record_once(
     _resolve_in_batch_replays(outcomes)
     terminal.last_contact_at = batch.received_at
     terminal.clock_offset_ms = round((batch.received_at - batch.sent_at).total_seconds() * 1000)
+    if batch.backlog_count is not None:  # an older agent says nothing: keep what is known
+        terminal.backlog_count = batch.backlog_count
+        terminal.backlog_oldest_at = batch.backlog_oldest_at if batch.backlog_count else None
     session.flush()
     return outcomes
 
@@ -198,6 +201,7 @@ def _judge(
         category_code=category, contract_id=price.contract_id if price and verdict.billable else None,
         price_tiyn=verdict.price_tiyn, content_hash=event.content_hash(),
         voucher_id=event.qr.voucher_id if event.qr else None, qr_token_id=event.qr.token_id if event.qr else None,
+        allergen_warning=event.allergen_warning,
     )
     if event.qr is not None:
         qr_ctx.spends(event.qr, verdict.reasons, entry)

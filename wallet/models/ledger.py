@@ -83,6 +83,10 @@ class LedgerEntry(Base):
     # so entries without them keep their canonical bytes).
     voucher_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     qr_token_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # "confirmed" when the terminal showed the cook an allergen warning for this child and this meal and the
+    # cook confirmed it (hashed only when set). Which allergens is never stored here: health data of a
+    # child do not enter the chain, which cannot be erased.
+    allergen_warning: Mapped[str | None] = mapped_column(String(16))
     # What the terminal sent, hashed, so a replay can be told from a conflicting reuse of an event id.
     content_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     payload: Mapped[str] = mapped_column(Text)

@@ -84,6 +84,9 @@ class Terminal(Base):
     last_contact_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Server time minus device time at the last upload, as estimated from the batch's sentAt.
     clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # What the terminal said it still held unsent after its last upload (wallet/terminal_backlog.py).
+    backlog_count: Mapped[int | None] = mapped_column(Integer)
+    backlog_oldest_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class EnrollmentCode(Base):

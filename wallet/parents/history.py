@@ -33,6 +33,8 @@ class HistoryItem:
     menu: list[Dish] = field(default_factory=list)
     feedback_rating: int | None = None
     feedback_version: int | None = None
+    # The terminal warned the cook that the meal held an allergen of the child, and the cook confirmed.
+    allergen_warning_confirmed: bool = False
 
 
 _entries, _feedback = LedgerEntry.__table__, MealFeedback.__table__
@@ -55,7 +57,8 @@ def _history_page(after: bool) -> Any:
     newest = _feedback.alias("newest")
     page = (
         select(_entries.c.id, _entries.c.kind, _entries.c.serving_day, _entries.c.meal_type, _entries.c.served_at,
-               _entries.c.verdict, _entries.c.reasons, _entries.c.school_id, _entries.c.refers_to)
+               _entries.c.verdict, _entries.c.reasons, _entries.c.school_id, _entries.c.refers_to,
+               _entries.c.allergen_warning)
         .where(_entries.c.student_id == bindparam("child_id"), _entries.c.serving_day >= bindparam("day_from"),
                _entries.c.serving_day <= bindparam("day_to"))
         .order_by(_entries.c.serving_day.desc(), _entries.c.id.desc())
@@ -99,14 +102,15 @@ def meal_history(
         params.update(after_day=after[0], after_id=after[1])
     items: list[HistoryItem] = []
     for row in session.connection().execute(_HISTORY_AFTER if after is not None else _HISTORY, params):
-        (entry_id, kind, day, meal_type, served_at, verdict, reasons, school_id, refers_to, void_id, voided_at,
-         version, rating, position, kk, ru, en, grams, kcal, allergens) = row
+        (entry_id, kind, day, meal_type, served_at, verdict, reasons, school_id, refers_to, allergen_warning,
+         void_id, voided_at, version, rating, position, kk, ru, en, grams, kcal, allergens) = row
         if not items or items[-1].entry_id != entry_id:
             items.append(HistoryItem(
                 entry_id=entry_id, kind=kind, serving_day=day, meal_type=meal_type, served_at=served_at,
                 billable=verdict == "billable" and kind == "meal", reasons=[x for x in reasons.split(",") if x],
                 school_id=school_id, refers_to=refers_to, voided_by=void_id, voided_at=voided_at,
-                feedback_version=version, feedback_rating=rating))
+                feedback_version=version, feedback_rating=rating,
+                allergen_warning_confirmed=allergen_warning is not None))
         if position is not None:
             items[-1].menu.append(dish(position, kk, ru, en, grams, kcal, allergens))
     more = len(items) > limit
