@@ -1,0 +1,87 @@
+"""An entry's canonical payload rebuilt from its columns by PostgreSQL, for `wallet verify`'s fast path.
+
+`wallet verify` must catch a column that no longer says what the hashed payload says (reports read the
+columns). Rebuilding the payload in Python costs ten times the hashing; this expression has the server
+rebuild it, byte for byte as `entry_payload` + `flat_canonical_bytes` do, while it streams the rows, and
+the verifier compares. Each value is written as Python writes it: JSON strings with to_json (PostgreSQL
+escapes text exactly as `json.dumps(ensure_ascii=False)` does), integers in decimal, UUIDs in their one
+text form, timestamps as `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC, dates as `YYYY-MM-DD`, NULL as null. A
+time or date outside the years 1-9999 (where to_char would drop the era) flags the row instead.
+
+A payload without a backslash holds no escaped character, so its strings are the texts between their
+quotes, and the cheaper rebuild (quotes around the raw text, no to_json) gives the same bytes for every
+payload append writes. (It could also match a column holding a raw quote against a payload that is not
+canonical JSON; such a payload was rewritten with its hashes, which the leaf and chain hashes or, for a
+rewrite of every later hash and the head, the signed checkpoints expose, as they do any rewrite.)
+
+A flagged row is checked again in Python, which names what differs. The hashes themselves are always
+recomputed by the verifier from the bytes it receives, never by the server.
+"""
+
+from __future__ import annotations
+
+from wallet.ledger.append import ENTRY_FORMAT, HASHED_FIELDS, OPTIONAL_HASHED_FIELDS
+
+__all__ = ["SAME_AS_COLUMNS"]
+
+_INTEGERS = ("school_id", "position", "device_seq", "contract_id", "price_tiyn", "refers_to")
+_UUIDS = ("event_id", "voucher_id", "qr_token_id")
+_TIMES = ("served_at", "received_at")
+_DATES = ("serving_day",)
+# Everything else is text (kind, terminal_id, student_ref, meal_type, method, billing_month, verdict,
+# reasons, category_code, actor, note).
+_TEXTS = tuple(c for c, _ in HASHED_FIELDS if c not in _INTEGERS + _UUIDS + _TIMES + _DATES)
+_OPTIONAL = dict(OPTIONAL_HASHED_FIELDS)
+
+
+def _in_domain() -> str:
+    """Times and dates in years 1-9999, where to_char's text is one-to-one (it writes no era). Integers
+    need no test: their text is one-to-one, and a stored payload never holds one outside I-JSON's range."""
+    checks = [f"({c} IS NULL OR ({c} AT TIME ZONE 'UTC' >= '0001-01-01' AND {c} AT TIME ZONE 'UTC' < '10000-01-01'))"
+               for c in _TIMES]
+    checks += [f"({c} IS NULL OR ({c} >= '0001-01-01' AND {c} < '10000-01-01'))" for c in _DATES]
+    return " AND ".join(checks)
+
+
+def _value(column: str, *, plain_text: bool) -> str:
+    """The JSON text of one column's value as an array element; NULL stands for JSON null."""
+    if column in _INTEGERS:
+        return f"{column}::text"
+    if column in _UUIDS:
+        return f"'\"' || {column}::text || '\"'"
+    if column in _TIMES:
+        return f"'\"' || to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '\"'"
+    if column in _DATES:
+        return f"'\"' || to_char({column}, 'YYYY-MM-DD') || '\"'"
+    if plain_text:
+        return f"'\"' || {column} || '\"'"
+    return f"to_json({column})::text"
+
+
+def _members(*, plain_text: bool) -> str:
+    """The canonical JSON object, keys in RFC 8785 order (ASCII keys: Python's sort order): the elements
+    of one text array joined, NULLs written as null (one copy of each piece, one function call)."""
+    members = [("format", None), *((key, column) for column, key in HASHED_FIELDS),
+               *((key, column) for column, key in OPTIONAL_HASHED_FIELDS)]
+    elements: list[str] = []
+    for n, (key, column) in enumerate(sorted(members)):
+        name = f"{',' if n else '{'}\"{key}\":"
+        if column is None:
+            elements.append(f"'{name}\"{ENTRY_FORMAT}\"'")
+        elif key in _OPTIONAL.values():  # only when set
+            elements.append(f"CASE WHEN {column} IS NOT NULL THEN '{name}\"' || {column}::text || '\"' ELSE '' END")
+        else:
+            elements += [f"'{name}'", _value(column, plain_text=plain_text)]
+    return f"array_to_string(ARRAY[{', '.join(elements)}, '}}'], '', 'null')"
+
+
+# A payload without a backslash: the cheaper rebuild (see above).
+_PLAIN = "strpos(payload, '\\') = 0"
+
+# A boolean per row: the stored payload is exactly what the columns give, and student_id (not hashed,
+# derived on append from the hashed studentRef) names the same child. False or NULL: check in Python.
+SAME_AS_COLUMNS = (
+    f"coalesce({_in_domain()} "
+    f"AND payload = CASE WHEN {_PLAIN} THEN {_members(plain_text=True)} ELSE {_members(plain_text=False)} END "
+    "AND (student_id IS NULL OR student_id::text = lower(student_ref)), false)"
+)
