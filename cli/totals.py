@@ -85,11 +85,17 @@ def _compare_reconciliations(session: Session, month_text: str, school_ids: list
 @_SCHOOL
 @pass_context
 def rebuild_command(ctx: Context, schools: tuple[str, ...]) -> None:
-    """Recompute the totals from the entries, in one transaction; appends to those schools wait meanwhile."""
+    """Recompute the totals from the entries, in one transaction; appends to those schools wait meanwhile.
+
+    Also derives again the ceiling rows (eligible children per serving day) of those schools and of every
+    school whose registry or calendar changed since."""
+    from wallet.ceiling_days import refresh
     from wallet.ledger.totals import rebuild
 
     started = time.monotonic()
     with transaction(make_session_factory(ctx.engine())) as session:
-        days, children = rebuild(session, _school_ids(session, schools))
-    click.echo(f"totals rebuilt: {days} school-day rows, {children} child-month rows "
-               f"({time.monotonic() - started:.1f}s)")
+        school_ids = _school_ids(session, schools)
+        days, children = rebuild(session, school_ids)
+        ceilings = refresh(session, school_ids, everything=school_ids is None)
+    click.echo(f"totals rebuilt: {days} school-day rows, {children} child-month rows, the ceiling rows of "
+               f"{ceilings} school(s) ({time.monotonic() - started:.1f}s)")

@@ -258,6 +258,23 @@ def build_database(reuse: bool) -> None:
     engine.dispose()
 
 
+def upgrade_reused() -> None:
+    """A reused database made before the latest migrations: migrate it, and derive the ceiling rows when
+    the migration that adds them just ran (it marks every school stale)."""
+    from wallet import migrate
+    from wallet.ceiling_days import stale_schools
+    from wallet.db import make_engine, make_session_factory
+
+    engine = make_engine(URL)
+    migrate.upgrade(engine)
+    with make_session_factory(engine)() as session:
+        stale = stale_schools(session)
+    if stale:
+        log(f"{len(stale)} school(s) with stale ceiling rows")
+        fill_ceilings(engine)
+    engine.dispose()
+
+
 def fill_totals() -> float:
     """The entries were loaded with SQL, past append_entries: fill the derived totals with the rebuild that
     `wallet totals rebuild` runs, and say how long it took."""
@@ -269,10 +286,28 @@ def fill_totals() -> float:
     with transaction(make_session_factory(engine)) as session:
         days, children = rebuild(session)
     seconds = time.perf_counter() - t0
-    engine.dispose()
     log(f"  {seconds:6.1f} s  totals rebuilt from the entries (wallet.ledger.totals.rebuild): {days:,} school-day "
         f"rows, {children:,} child-month rows")
+    fill_ceilings(engine)
+    engine.dispose()
     return seconds
+
+
+def fill_ceilings(engine) -> None:  # type: ignore[no-untyped-def]
+    """The registry was loaded with SQL too (its triggers marked every school stale): derive the ceiling rows
+    with the refresh `wallet totals rebuild` runs, and say how long it took."""
+    from sqlalchemy import func, select
+
+    from wallet.ceiling_days import refresh
+    from wallet.db import make_session_factory, transaction
+    from wallet.models import CeilingDayTotal
+
+    t0 = time.perf_counter()
+    with transaction(make_session_factory(engine)) as session:
+        schools = refresh(session, everything=True)
+        rows = session.scalar(select(func.count()).select_from(CeilingDayTotal))
+    log(f"  {time.perf_counter() - t0:6.1f} s  ceiling rows derived (wallet.ceiling_days.refresh): {schools:,} "
+        f"schools, {rows:,} school-day-ground rows")
 
 
 # --- measurements --------------------------------------------------------------------------------------
@@ -471,6 +506,8 @@ def main() -> None:
         export_child(args.export_child, args.format, args.out)
         return
     build_database(args.reuse)
+    if args.reuse:
+        upgrade_reused()
     figures: dict[str, object] = {}
     if not args.exports_only:
         figures = measure(args.repeats)

@@ -201,15 +201,21 @@ def iter_verify(
             )
     bind = session_factory.kw.get("bind")
     if jobs > 1 and len(school_ids) > 1 and isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-        yield from cast(Iterator[ChainReport], verify_in_processes(bind, public_keys, school_ids, jobs))
+        yield from verify_in_processes(bind, public_keys, school_ids, jobs, verify_school)
         return
     for school_id in school_ids:
-        with session_factory() as session:
-            begin_snapshot(session)
-            try:
-                yield verify_chain(session, school_id, public_keys)
-            finally:
-                session.rollback()
+        yield verify_school(session_factory, school_id, public_keys)
+
+
+def verify_school(session_factory: sessionmaker[Session], school_id: int, public_keys: Mapping[str, bytes]
+                  ) -> ChainReport:
+    """`verify_chain` of one school in a snapshot of its own."""
+    with session_factory() as session:
+        begin_snapshot(session)
+        try:
+            return verify_chain(session, school_id, public_keys)
+        finally:
+            session.rollback()
 
 
 def verify_all(

@@ -9,41 +9,37 @@ crosses a fork.
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["verify_in_processes"]
 
-_factory: sessionmaker[Session] | None = None
-_keys: Mapping[str, bytes] = {}
+# What each worker process holds: its session factory, the public keys and the function that verifies one
+# school (wallet.ledger.verify.verify_school, handed over by reference, so this module imports nothing above it).
+_worker: dict[str, Any] = {}
+VerifySchool = Callable[[sessionmaker[Session], int, Mapping[str, bytes]], Any]
 
 
 def verify_in_processes(
-    engine: Engine, public_keys: Mapping[str, bytes], school_ids: Sequence[int], jobs: int
-) -> Iterator[object]:
-    """The ChainReport of each school, verified by `jobs` processes, in the order of `school_ids`."""
+    engine: Engine, public_keys: Mapping[str, bytes], school_ids: Sequence[int], jobs: int, verify: VerifySchool,
+) -> Iterator[Any]:
+    """`verify(session_factory, school_id, public_keys)` of each school in `jobs` processes, in the order of
+    `school_ids`."""
     url = engine.url.render_as_string(hide_password=False)
     context = mp.get_context("spawn")
-    with context.Pool(min(jobs, len(school_ids)), initializer=_start, initargs=(url, dict(public_keys))) as pool:
+    with context.Pool(min(jobs, len(school_ids)), initializer=_start,
+                      initargs=(url, dict(public_keys), verify)) as pool:
         yield from pool.imap(_verify_one, school_ids, chunksize=1)
 
 
-def _start(url: str, public_keys: dict[str, bytes]) -> None:
-    global _factory, _keys
+def _start(url: str, public_keys: dict[str, bytes], verify: VerifySchool) -> None:
     from wallet.db import make_engine, make_session_factory
 
-    _factory, _keys = make_session_factory(make_engine(url)), public_keys
+    _worker.update(factory=make_session_factory(make_engine(url)), keys=public_keys, verify=verify)
 
 
-def _verify_one(school_id: int) -> object:
-    from wallet.ledger.verify import begin_snapshot, verify_chain
-
-    assert _factory is not None
-    with _factory() as session:
-        begin_snapshot(session)
-        try:
-            return verify_chain(session, school_id, _keys)
-        finally:
-            session.rollback()
+def _verify_one(school_id: int) -> Any:
+    return _worker["verify"](_worker["factory"], school_id, _worker["keys"])
