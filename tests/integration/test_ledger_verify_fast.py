@@ -120,3 +120,18 @@ def test_jobs_give_the_same_lines_and_name_the_tampered_school(database_url, eng
     assert two.exit_code == 1
     assert f"OK     {BIN_A}" in two.output
     assert f"FAILED {BIN_B} entry at position 5 (id {ids[5]})" in two.output
+
+
+def test_the_verifiers_unchecked_push_builds_the_same_tree_as_append():
+    import hashlib
+
+    from wallet.ledger.merkle import CompactRange, root_hash
+    from wallet.ledger.verify_stream import GrowingRange
+
+    checked, fast, leaves = CompactRange(), GrowingRange(), []
+    for n in range(70):
+        leaf = hashlib.sha256(b"\x00%d" % n).digest()
+        leaves.append(leaf)
+        checked.append(leaf)
+        fast.push(leaf)
+        assert fast == checked and fast.root() == root_hash(leaves) and fast.to_bytes() == checked.to_bytes()

@@ -83,5 +83,5 @@ _PLAIN = "strpos(payload, '\\') = 0"
 SAME_AS_COLUMNS = (
     f"coalesce({_in_domain()} "
     f"AND payload = CASE WHEN {_PLAIN} THEN {_members(plain_text=True)} ELSE {_members(plain_text=False)} END "
-    "AND (student_id IS NULL OR student_id::text = lower(student_ref)), false)"
+    "AND (student_id IS NULL OR student_id::text = student_ref OR student_id::text = lower(student_ref)), false)"
 )

@@ -36,7 +36,7 @@ from wallet.ledger.checkpoints import head_range
 from wallet.ledger.merkle import EMPTY_ROOT, CompactRange
 from wallet.ledger.signing import verify_checkpoint
 from wallet.ledger.verify_parallel import verify_in_processes
-from wallet.ledger.verify_stream import full_row, same_student, stream_entries
+from wallet.ledger.verify_stream import GrowingRange, full_row, same_student, stream_entries
 from wallet.models import ChainHead, Checkpoint, LedgerEntry, School
 
 __all__ = [
@@ -126,7 +126,7 @@ def verify_chain(session: Session, school_id: int, public_keys: Mapping[str, byt
     # (root, chain hash) that the entries give at each checkpointed size.
     at_size: dict[int, tuple[bytes, bytes]] = {0: (EMPTY_ROOT, GENESIS_CHAIN_HASH)}
 
-    compact = CompactRange()
+    compact = GrowingRange()
     chain = GENESIS_CHAIN_HASH
     expected_position = 1
     bad_entry: Problem | None = None
@@ -149,7 +149,7 @@ def verify_chain(session: Session, school_id: int, public_keys: Mapping[str, byt
                 bad_entry = _check_entry(full, expected_position, payload, leaf, chain)
         expected_position = position + 1
         chain = next_chain
-        compact.append(leaf)
+        compact.push(leaf)  # a digest made just above
         if compact.size in wanted_sizes:
             at_size[compact.size] = (compact.root(), chain)
     if bad_entry is not None:

@@ -15,6 +15,7 @@ verifier reads it by id when it must name what differs).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import queue
 import threading
 import uuid
@@ -27,10 +28,11 @@ from sqlalchemy.orm import Session
 
 from wallet.ledger.append import entry_payload
 from wallet.ledger.canonical import NotCanonicalError, flat_canonical_bytes
+from wallet.ledger.merkle import CompactRange
 from wallet.ledger.payload_sql import SAME_AS_COLUMNS
 from wallet.models import LedgerEntry
 
-__all__ = ["BATCH_ROWS", "Item", "full_row", "same_student", "stream_entries"]
+__all__ = ["BATCH_ROWS", "GrowingRange", "Item", "full_row", "same_student", "stream_entries"]
 
 BATCH_ROWS = 20_000
 Item = tuple[int, int, bytes, bytes, bytes, bool, Any]
@@ -41,6 +43,21 @@ _PG_STATEMENT = (
     "SELECT id, position, coalesce(payload, ''), leaf_hash, chain_hash, "  # noqa: S608
     f"{SAME_AS_COLUMNS} FROM ledger_entries WHERE school_id = %s ORDER BY position"
 )
+
+
+class GrowingRange(CompactRange):
+    """A CompactRange with `push`: `append` unchecked, for the verifier's loop, only for SHA-256 digests
+    the verifier itself just made (a third of the loop's time went to append's checks)."""
+
+    __slots__ = ()
+
+    def push(self, leaf_hash: bytes) -> None:
+        hashes, carry = self._hashes, self._size
+        hashes.append(leaf_hash)
+        while carry & 1:  # merge equal subtrees, as append does
+            right = hashes.pop()
+            hashes[-1], carry = hashlib.sha256(b"\x01" + hashes[-1] + right).digest(), carry >> 1
+        self._size += 1
 
 
 def stream_entries(session: Session, school_id: int) -> Iterator[Item]:
