@@ -308,9 +308,22 @@ def shares(school_id: int) -> None:
     hashing = time.perf_counter() - t0
     assert all(d == r.payload.encode() for d, r in zip(derived, rows, strict=True))
     total = typed + derive + hashing
-    log(f"shares of school {school_id} ({len(rows):,} entries, {total:.2f} s in all, load {load()}): "
+    log(f"shares of the Python verification before (of school {school_id}, {len(rows):,} entries, "
+        f"{total:.2f} s in all, load {load()}): "
         f"read {read / total:.0%} ({read:.2f} s), decode {(typed - read) / total:.0%} ({typed - read:.2f} s), "
         f"re-derivation {derive / total:.0%} ({derive:.2f} s), hashing {hashing / total:.0%} ({hashing:.2f} s)")
+    # The server's side: verify's statement (the payload rebuilt from the columns) against the bare read.
+    from wallet.ledger.verify_stream import _PG_STATEMENT
+
+    with psycopg.connect(libpq(URL)) as conn:
+        server = {}
+        for name, statement in (("bare read", "SELECT payload FROM ledger_entries WHERE school_id = %s "
+                                               "ORDER BY position"), ("verify's statement", _PG_STATEMENT)):
+            plans = [conn.execute("EXPLAIN (ANALYZE, TIMING OFF) " + statement, (school_id,)).fetchall()
+                     for _ in range(3)]
+            server[name] = min(float(p[-1][0].split()[2]) for p in plans)
+    log("server time per entry (best of 3, EXPLAIN ANALYZE): " + ", ".join(
+        f"{name} {ms * 1000 / len(rows):.2f} us" for name, ms in server.items()))
     profile = cProfile.Profile()
     profile.enable()
     verify_one(school_id)

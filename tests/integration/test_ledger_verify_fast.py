@@ -135,3 +135,21 @@ def test_the_verifiers_unchecked_push_builds_the_same_tree_as_append():
         checked.append(leaf)
         fast.push(leaf)
         assert fast == checked and fast.root() == root_hash(leaves) and fast.to_bytes() == checked.to_bytes()
+
+
+def test_postgresql_a_null_in_a_not_null_column_is_named(session_factory, engine, key):
+    """The rebuild leaves NOT NULL columns without coalesce: a NULL there must flag the row, not pass."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the NOT NULL constraint dropped by the table owner")
+    school_id = _build(session_factory)
+    ids = _ids_by_position(session_factory, school_id)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE ledger_entries ALTER COLUMN reasons DROP NOT NULL"))
+    try:
+        tamper(engine, "ledger_entries", ("UPDATE ledger_entries SET reasons = NULL WHERE id = :id", {"id": ids[2]}))
+        bad = _report(session_factory, school_id, key).first_bad_entry
+        assert (bad.position, "reasons" in bad.message) == (2, True)
+    finally:  # the schema is shared by the run's later tests
+        tamper(engine, "ledger_entries", ("UPDATE ledger_entries SET reasons = '' WHERE reasons IS NULL", {}))
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE ledger_entries ALTER COLUMN reasons SET NOT NULL"))

@@ -21,6 +21,7 @@ recomputed by the verifier from the bytes it receives, never by the server.
 from __future__ import annotations
 
 from wallet.ledger.append import ENTRY_FORMAT, HASHED_FIELDS, OPTIONAL_HASHED_FIELDS
+from wallet.models import LedgerEntry
 
 __all__ = ["SAME_AS_COLUMNS"]
 
@@ -32,6 +33,7 @@ _DATES = ("serving_day",)
 # reasons, category_code, actor, note).
 _TEXTS = tuple(c for c, _ in HASHED_FIELDS if c not in _INTEGERS + _UUIDS + _TIMES + _DATES)
 _OPTIONAL = dict(OPTIONAL_HASHED_FIELDS)
+_ENTRIES = LedgerEntry.__table__
 
 
 def _in_domain() -> str:
@@ -43,36 +45,55 @@ def _in_domain() -> str:
     return " AND ".join(checks)
 
 
-def _value(column: str, *, plain_text: bool) -> str:
-    """The JSON text of one column's value as an array element; NULL stands for JSON null."""
+def _value(column: str, *, plain_text: bool) -> list[str]:
+    """The JSON text of one column's value: literals (in quotes) and SQL expressions, to be chained.
+
+    A NULL in a column the table declares NOT NULL is left to make the whole chain NULL: the row is then
+    flagged (and Python names it); so those values need no coalesce, and their quotes join the literals."""
     if column in _INTEGERS:
-        return f"{column}::text"
-    if column in _UUIDS:
-        return f"'\"' || {column}::text || '\"'"
-    if column in _TIMES:
-        return f"'\"' || to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '\"'"
-    if column in _DATES:
-        return f"'\"' || to_char({column}, 'YYYY-MM-DD') || '\"'"
-    if plain_text:
-        return f"'\"' || {column} || '\"'"
-    return f"to_json({column})::text"
+        value, quoted = f"{column}::text", False
+    elif column in _UUIDS:
+        value, quoted = f"{column}::text", True
+    elif column in _TIMES:
+        value, quoted = f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')", True
+    elif column in _DATES:
+        value, quoted = f"to_char({column}, 'YYYY-MM-DD')", True
+    elif plain_text:
+        value, quoted = column, True
+    else:
+        value, quoted = f"to_json({column})::text", False
+    if _ENTRIES.c[column].nullable:
+        text = f"'\"' || {value} || '\"'" if quoted else value
+        return [f"coalesce({text}, 'null')"]
+    return ["'\"'", value, "'\"'"] if quoted else [value]
 
 
 def _members(*, plain_text: bool) -> str:
-    """The canonical JSON object, keys in RFC 8785 order (ASCII keys: Python's sort order): the elements
-    of one text array joined, NULLs written as null (one copy of each piece, one function call)."""
+    """The canonical JSON object, keys in RFC 8785 order (ASCII keys: Python's sort order), as one chain
+    of `||` (measured cheaper than concat() or array_to_string), adjacent literals joined."""
     members = [("format", None), *((key, column) for column, key in HASHED_FIELDS),
                *((key, column) for column, key in OPTIONAL_HASHED_FIELDS)]
-    elements: list[str] = []
+    tokens: list[str] = []
     for n, (key, column) in enumerate(sorted(members)):
-        name = f"{',' if n else '{'}\"{key}\":"
+        name = f"'{',' if n else '{'}\"{key}\":'"
         if column is None:
-            elements.append(f"'{name}\"{ENTRY_FORMAT}\"'")
+            tokens += [name, f"'\"{ENTRY_FORMAT}\"'"]
         elif key in _OPTIONAL.values():  # only when set
-            elements.append(f"CASE WHEN {column} IS NOT NULL THEN '{name}\"' || {column}::text || '\"' ELSE '' END")
+            tokens.append(f"CASE WHEN {column} IS NOT NULL THEN {name[:-1]}\"' || {column}::text || '\"' ELSE '' END")
         else:
-            elements += [f"'{name}'", _value(column, plain_text=plain_text)]
-    return f"array_to_string(ARRAY[{', '.join(elements)}, '}}'], '', 'null')"
+            tokens += [name, *_value(column, plain_text=plain_text)]
+    tokens.append("'}'")
+    merged: list[str] = []
+    for token in tokens:
+        if merged and _is_literal(token) and _is_literal(merged[-1]):
+            merged[-1] = merged[-1][:-1] + token[1:]
+        else:
+            merged.append(token)
+    return "(" + " || ".join(merged) + ")"
+
+
+def _is_literal(token: str) -> bool:
+    return token.startswith("'") and token.endswith("'") and "'" not in token[1:-1]
 
 
 # A payload without a backslash: the cheaper rebuild (see above).
