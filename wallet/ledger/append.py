@@ -26,7 +26,7 @@ DEFAULT_ZONE = "Asia/Almaty"
 
 # The entry fields that are hashed, in the names they carry in the canonical JSON. No personal data:
 # students are opaque references, terminals and schools are ids.
-HASHED_FIELDS = (
+_HASHED_FIELDS = (
     ("school_id", "schoolId"), ("position", "position"), ("kind", "kind"), ("event_id", "eventId"),
     ("terminal_id", "terminalId"), ("device_seq", "deviceSeq"), ("student_ref", "studentRef"),
     ("meal_type", "mealType"), ("method", "method"), ("served_at", "servedAt"),
@@ -37,7 +37,7 @@ HASHED_FIELDS = (
 )
 # Hashed only when set: entries made before QR tokens existed (and every non-QR entry) keep exactly the
 # canonical bytes they were appended with, so existing chains verify unchanged.
-OPTIONAL_HASHED_FIELDS = (("voucher_id", "voucherId"), ("qr_token_id", "qrTokenId"))
+_OPTIONAL_HASHED_FIELDS = (("voucher_id", "voucherId"), ("qr_token_id", "qrTokenId"))
 
 
 def _json_value(value: Any) -> Any:
@@ -53,9 +53,9 @@ def _json_value(value: Any) -> Any:
 def entry_payload(entry: LedgerEntry) -> dict[str, Any]:
     """The hashed content of an entry, as plain JSON data."""
     payload: dict[str, Any] = {"format": ENTRY_FORMAT}
-    for attribute, key in HASHED_FIELDS:
+    for attribute, key in _HASHED_FIELDS:
         payload[key] = _json_value(getattr(entry, attribute))
-    for attribute, key in OPTIONAL_HASHED_FIELDS:
+    for attribute, key in _OPTIONAL_HASHED_FIELDS:
         value = getattr(entry, attribute, None)
         if value is not None:
             payload[key] = _json_value(value)

@@ -20,7 +20,11 @@ recomputed by the verifier from the bytes it receives, never by the server.
 
 from __future__ import annotations
 
-from wallet.ledger.append import ENTRY_FORMAT, HASHED_FIELDS, OPTIONAL_HASHED_FIELDS
+# The field lists of entry_payload itself (private to append.py, which this branch leaves alone: the ingest
+# path), so the rebuild can never list other fields than the hash.
+from wallet.ledger.append import _HASHED_FIELDS as HASHED_FIELDS
+from wallet.ledger.append import _OPTIONAL_HASHED_FIELDS as OPTIONAL_HASHED_FIELDS
+from wallet.ledger.append import ENTRY_FORMAT
 from wallet.models import LedgerEntry
 
 __all__ = ["SAME_AS_COLUMNS"]
