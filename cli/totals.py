@@ -40,10 +40,12 @@ _SCHOOL = click.option("--school", "schools", multiple=True, metavar="BIN",
 def check_command(ctx: Context, schools: tuple[str, ...], month: str | None) -> None:
     """Compare the totals with a fresh aggregation of the entries.
 
-    Prints the first differing rows ("expected" is what the entries give, "found" what the totals hold)
-    and a summary. Exit status 0 when they agree, 1 on any difference, 2 on bad input.
+    The ceiling rows of schools not marked stale are compared with the registry too. Prints the first
+    differing rows ("expected" is what the entries give, "found" what the totals hold) and a summary.
+    Exit status 0 when they agree, 1 on any difference, 2 on bad input.
     """
-    from wallet.ledger.totals import check
+    from wallet.ceiling_days import differences as ceiling_differences
+    from wallet.ledger.totals import Difference, check
     from wallet.ledger.verify import begin_snapshot
 
     started = time.monotonic()
@@ -51,6 +53,8 @@ def check_command(ctx: Context, schools: tuple[str, ...], month: str | None) -> 
         begin_snapshot(session)  # both sides, and both reconciliations, from one snapshot
         school_ids = _school_ids(session, schools)
         differences = check(session, school_ids)
+        differences += [Difference("ceiling_day_totals", "entries" if side == "registry" else side, row)
+                        for side, row in ceiling_differences(session, school_ids)]
         shown: dict[tuple[str, str], int] = {}
         for difference in differences:  # the first few of each table and side
             seen = shown[(difference.table, difference.side)] = shown.get((difference.table, difference.side), 0) + 1

@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, except_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from wallet.ground_priority import priority_key
 from wallet.models import CalendarDay, CeilingDayTotal, CeilingStaleSchool, Enrollment, School, StudentEligibility
 
-__all__ = ["fresh_rows", "refresh", "stale_schools"]
+__all__ = ["differences", "fresh_rows", "refresh", "stale_schools"]
 
 _TOTALS, _STALE = CeilingDayTotal.__table__, CeilingStaleSchool.__table__
 
@@ -94,3 +94,23 @@ def _mark(session: Session, school_ids: list[int]) -> None:
     statement = upsert(_STALE).values([{"school_id": i, "changes": 1} for i in school_ids])
     session.execute(statement.on_conflict_do_update(index_elements=["school_id"],
                                                     set_={"changes": _STALE.c.changes + 1}))
+
+
+def differences(session: Session, school_ids: Iterable[int] | None = None, *, limit: int = 1000
+                ) -> list[tuple[str, dict[str, Any]]]:
+    """For `wallet totals check`: the rows of current (not stale) schools that differ from the registry,
+    as ("registry", row) for a row the registry gives and the table lacks or holds otherwise, and
+    ("totals", row) for the reverse; at most `limit` a side."""
+    stale = set(stale_schools(session))
+    ids = [i for i in (session.scalars(select(School.id)) if school_ids is None else school_ids) if i not in stale]
+    if not ids:
+        return []
+    stored = select(_TOTALS.c.school_id, _TOTALS.c.day, _TOTALS.c.category_code, _TOTALS.c.children).where(
+        _TOTALS.c.school_id.in_(ids))
+    found: list[tuple[str, dict[str, Any]]] = []
+    fresh = fresh_rows(ids)
+    for side, statement in (("registry", except_(fresh, stored)), ("totals", except_(stored, fresh))):
+        query = statement.subquery()
+        for row in session.execute(select(query).order_by(*query.c).limit(limit)).mappings():
+            found.append((side, {k: str(v) if k == "day" else v for k, v in row.items()}))
+    return found

@@ -107,3 +107,30 @@ def test_refresh_of_every_school_or_some(session_factory):
         assert refresh(session, [gen.schools[0].id]) == 1
     with session_factory() as session:
         assert stale_schools(session) == []
+
+
+def test_wallet_totals_check_compares_the_ceiling_rows_and_rebuild_derives_them(session_factory, engine,
+                                                                                 database_url, tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    gen = build(session_factory, 8)
+    env = {"WALLET_ENV": "test", "WALLET_DATABASE_URL": database_url, "WALLET_INSTANCE_PATH": str(tmp_path)}
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    assert run("totals", "check").exit_code == 0  # stale schools are not compared: nothing derived yet
+    rebuilt = run("totals", "rebuild")
+    assert rebuilt.exit_code == 0 and "the ceiling rows of 2 school(s)" in rebuilt.output
+    assert run("totals", "check").exit_code == 0
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ceiling_day_totals SET children = children + 1 WHERE school_id = :s"),
+                     {"s": gen.schools[0].id})
+    bad = run("totals", "check")
+    assert bad.exit_code == 1
+    assert "ceiling_day_totals: expected" in bad.output and "ceiling_day_totals: found" in bad.output
+    assert run("totals", "rebuild").exit_code == 0
+    assert run("totals", "check").exit_code == 0
