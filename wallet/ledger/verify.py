@@ -5,7 +5,9 @@ For each entry, in position order and streamed in batches (constant memory, what
 - positions run 1, 2, 3, ... without gaps;
 - the stored `payload` text hashes (RFC 6962 leaf) to the stored `leaf_hash`;
 - the entry's columns, hashed the way `append_entries` hashes them, give exactly that payload, so changing
-  a column that reports read is caught as surely as changing the payload;
+  a column that reports read is caught as surely as changing the payload (on PostgreSQL the server
+  rebuilds the payload from the columns while it streams, wallet/ledger/payload_sql.py, and a row that
+  differs is checked again here; SQLite rebuilds it in Python, wallet/ledger/verify_stream.py);
 - the chain hash follows from the previous one.
 
 The leaves rebuild the Merkle tree (a `CompactRange`); the result must equal the chain head (size, chain
@@ -42,7 +44,6 @@ from wallet.models import ChainHead, Checkpoint, LedgerEntry, School
 __all__ = [
     "ChainReport", "Problem", "UnknownSchoolError", "flat_canonical_bytes", "iter_verify", "verify_all", "verify_chain",
 ]
-
 
 
 class UnknownSchoolError(LookupError):
@@ -132,7 +133,7 @@ def verify_chain(session: Session, school_id: int, public_keys: Mapping[str, byt
     bad_entry: Problem | None = None
     sha256 = hashlib.sha256
     for entry_id, position, payload, stored_leaf, stored_chain, same, row in stream_entries(session, school_id):
-        # The hot loop: two SHA-256 and a few comparisons an entry; every check of _check_entry is made
+        # The hot loop: leaf and chain hash and a few comparisons an entry; every check of _check_entry is made
         # here too (position, leaf, columns, chain, student), and a failing entry goes to _check_entry,
         # which says what is wrong with it.
         leaf = sha256(b"\x00" + payload).digest()
