@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from wallet.ledger.run_history import RunView
 
 MAX_HISTORY = 1000
+MAX_JOBS = 64
 _BIN = re.compile(r"\d{12}")
 
 
@@ -42,9 +43,13 @@ def _check_bin(value: str | None) -> None:
               "instead of verifying.")
 @click.option("--limit", type=click.IntRange(1, MAX_HISTORY), default=20, show_default=True,
               help="With --history: how many runs to list.")
+@click.option("--jobs", type=click.IntRange(1, MAX_JOBS), default=1, show_default=True,
+              help="Verify this many schools at once, each in a process of its own (PostgreSQL; on SQLite "
+              "one at a time).")
 @pass_context
 def verify_command(
-    ctx: Context, school_bin: str | None, public_key_files: tuple[Path, ...], history: bool, limit: int
+    ctx: Context, school_bin: str | None, public_key_files: tuple[Path, ...], history: bool, limit: int,
+    jobs: int,
 ) -> None:
     """Recompute every hash of every school chain and check chain heads and signed checkpoints.
 
@@ -68,7 +73,7 @@ def verify_command(
     try:
         # The run is recorded when this block ends; exits are decided after it, from the tally.
         with recorded_run(session_factory, via="cli", actor="cli", school_bin=school_bin) as tally:
-            for report in iter_verify(session_factory, public_keys, school_bin):
+            for report in iter_verify(session_factory, public_keys, school_bin, jobs=jobs):
                 tally.add(report)
                 click.echo(report.describe())
                 log.info("chain verified", ok=report.ok, size=report.size, chains_done=tally.chains)

@@ -40,10 +40,12 @@ _SCHOOL = click.option("--school", "schools", multiple=True, metavar="BIN",
 def check_command(ctx: Context, schools: tuple[str, ...], month: str | None) -> None:
     """Compare the totals with a fresh aggregation of the entries.
 
-    Prints the first differing rows ("expected" is what the entries give, "found" what the totals hold)
-    and a summary. Exit status 0 when they agree, 1 on any difference, 2 on bad input.
+    The ceiling rows of schools not marked stale are compared with the registry too. Prints the first
+    differing rows ("expected" is what the entries give, "found" what the totals hold) and a summary.
+    Exit status 0 when they agree, 1 on any difference, 2 on bad input.
     """
-    from wallet.ledger.totals import check
+    from wallet.ceiling_days import differences as ceiling_differences
+    from wallet.ledger.totals import Difference, check
     from wallet.ledger.verify import begin_snapshot
 
     started = time.monotonic()
@@ -51,6 +53,8 @@ def check_command(ctx: Context, schools: tuple[str, ...], month: str | None) -> 
         begin_snapshot(session)  # both sides, and both reconciliations, from one snapshot
         school_ids = _school_ids(session, schools)
         differences = check(session, school_ids)
+        differences += [Difference("ceiling_day_totals", "entries" if side == "registry" else side, row)
+                        for side, row in ceiling_differences(session, school_ids)]
         shown: dict[tuple[str, str], int] = {}
         for difference in differences:  # the first few of each table and side
             seen = shown[(difference.table, difference.side)] = shown.get((difference.table, difference.side), 0) + 1
@@ -85,11 +89,17 @@ def _compare_reconciliations(session: Session, month_text: str, school_ids: list
 @_SCHOOL
 @pass_context
 def rebuild_command(ctx: Context, schools: tuple[str, ...]) -> None:
-    """Recompute the totals from the entries, in one transaction; appends to those schools wait meanwhile."""
+    """Recompute the totals from the entries, in one transaction; appends to those schools wait meanwhile.
+
+    Also derives again the ceiling rows (eligible children per serving day) of those schools and of every
+    school whose registry or calendar changed since."""
+    from wallet.ceiling_days import refresh
     from wallet.ledger.totals import rebuild
 
     started = time.monotonic()
     with transaction(make_session_factory(ctx.engine())) as session:
-        days, children = rebuild(session, _school_ids(session, schools))
-    click.echo(f"totals rebuilt: {days} school-day rows, {children} child-month rows "
-               f"({time.monotonic() - started:.1f}s)")
+        school_ids = _school_ids(session, schools)
+        days, children = rebuild(session, school_ids)
+        ceilings = refresh(session, school_ids, everything=school_ids is None)
+    click.echo(f"totals rebuilt: {days} school-day rows, {children} child-month rows, the ceiling rows of "
+               f"{ceilings} school(s) ({time.monotonic() - started:.1f}s)")

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from wallet.ceiling_days import refresh as refresh_ceilings
 from wallet.db import transaction
 from wallet.importing.base import Kind
 from wallet.importing.calendar_days import Calendar
@@ -76,6 +77,9 @@ def import_file(session_factory: sessionmaker[Session], kind: str, path: Path) -
             if errors:
                 raise ImportFailed(errors)
             counts = importer.write(session, plan)
+            # Enrollments, grounds and calendars feed the reconciliation's ceiling: derive its rows for the
+            # schools the import changed (their triggers marked them), in the same transaction.
+            refresh_ceilings(session)
     except IntegrityError as exc:
         # Checks passed, so someone else changed the same rows meanwhile; the transaction was rolled back.
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

@@ -5,7 +5,9 @@ For each entry, in position order and streamed in batches (constant memory, what
 - positions run 1, 2, 3, ... without gaps;
 - the stored `payload` text hashes (RFC 6962 leaf) to the stored `leaf_hash`;
 - the entry's columns, hashed the way `append_entries` hashes them, give exactly that payload, so changing
-  a column that reports read is caught as surely as changing the payload;
+  a column that reports read is caught as surely as changing the payload (on PostgreSQL the server
+  rebuilds the payload from the columns while it streams, wallet/ledger/payload_sql.py, and a row that
+  differs is checked again here; SQLite rebuilds it in Python, wallet/ledger/verify_stream.py);
 - the chain hash follows from the previous one.
 
 The leaves rebuild the Merkle tree (a `CompactRange`); the result must equal the chain head (size, chain
@@ -19,28 +21,29 @@ the tree is still rebuilt to the end so that each checkpoint and the head can be
 
 from __future__ import annotations
 
+import hashlib
 import json
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Engine, exists, or_, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from wallet.ledger.append import entry_payload
 from wallet.ledger.canonical import NotCanonicalError, canonical_bytes, flat_canonical_bytes
 from wallet.ledger.chain import GENESIS_CHAIN_HASH, next_chain_hash
 from wallet.ledger.checkpoints import head_range
-from wallet.ledger.merkle import EMPTY_ROOT, CompactRange, leaf_hash
+from wallet.ledger.merkle import EMPTY_ROOT, CompactRange
 from wallet.ledger.signing import verify_checkpoint
+from wallet.ledger.verify_parallel import verify_in_processes
+from wallet.ledger.verify_stream import GrowingRange, full_row, same_student, stream_entries
 from wallet.models import ChainHead, Checkpoint, LedgerEntry, School
 
 __all__ = [
     "ChainReport", "Problem", "UnknownSchoolError", "flat_canonical_bytes", "iter_verify", "verify_all", "verify_chain",
 ]
-
-BATCH_ROWS = 5000
 
 
 class UnknownSchoolError(LookupError):
@@ -124,18 +127,30 @@ def verify_chain(session: Session, school_id: int, public_keys: Mapping[str, byt
     # (root, chain hash) that the entries give at each checkpointed size.
     at_size: dict[int, tuple[bytes, bytes]] = {0: (EMPTY_ROOT, GENESIS_CHAIN_HASH)}
 
-    compact = CompactRange()
+    compact = GrowingRange()
     chain = GENESIS_CHAIN_HASH
     expected_position = 1
     bad_entry: Problem | None = None
-    for row in _stream_entries(session, school_id):
-        payload = row.payload.encode()
-        leaf = leaf_hash(payload)
-        if bad_entry is None:
-            bad_entry = _check_entry(row, expected_position, payload, leaf, chain)
-        expected_position = row.position + 1
-        chain = next_chain_hash(chain, leaf)
-        compact.append(leaf)
+    sha256 = hashlib.sha256
+    for entry_id, position, payload, stored_leaf, stored_chain, same, row in stream_entries(session, school_id):
+        # The hot loop: leaf and chain hash and a few comparisons an entry; every check of _check_entry is made
+        # here too (position, leaf, columns, chain, student), and a failing entry goes to _check_entry,
+        # which says what is wrong with it.
+        leaf = sha256(b"\x00" + payload).digest()
+        next_chain = sha256(chain + leaf).digest()
+        if bad_entry is None and not (
+            position == expected_position and same and leaf == stored_leaf and next_chain == stored_chain
+        ):
+            try:
+                full = row if row is not None else full_row(session, entry_id)
+            except DataError as exc:  # a value Python cannot hold (a year before 1, an infinite time)
+                bad_entry = Problem("entry", f"a column cannot be read: {str(exc.orig).splitlines()[0]}",
+                                    position=expected_position, entry_id=entry_id)
+            else:
+                bad_entry = _check_entry(full, expected_position, payload, leaf, chain)
+        expected_position = position + 1
+        chain = next_chain
+        compact.push(leaf)  # a digest made just above
         if compact.size in wanted_sizes:
             at_size[compact.size] = (compact.root(), chain)
     if bad_entry is not None:
@@ -154,12 +169,14 @@ def verify_chain(session: Session, school_id: int, public_keys: Mapping[str, byt
 
 
 def iter_verify(
-    session_factory: sessionmaker[Session], public_keys: Mapping[str, bytes], school_bin: str | None = None
+    session_factory: sessionmaker[Session], public_keys: Mapping[str, bytes], school_bin: str | None = None,
+    *, jobs: int = 1,
 ) -> Iterator[ChainReport]:
     """Verify one school (by BIN) or every school that has a chain head, entries or checkpoints.
 
     Raises UnknownSchoolError before anything is checked if `school_bin` names no school. Each school is
-    read in a snapshot of its own.
+    read in a snapshot of its own. `jobs` > 1: that many processes verify schools at once on PostgreSQL
+    (SQLite has one writer, and its transactions take the write lock: there it is one process).
     """
     with session_factory() as session:
         if school_bin is not None:
@@ -183,13 +200,23 @@ def iter_verify(
                     .order_by(School.bin)
                 )
             )
+    bind = session_factory.kw.get("bind")
+    if jobs > 1 and len(school_ids) > 1 and isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        yield from verify_in_processes(bind, public_keys, school_ids, jobs, verify_school)
+        return
     for school_id in school_ids:
-        with session_factory() as session:
-            begin_snapshot(session)
-            try:
-                yield verify_chain(session, school_id, public_keys)
-            finally:
-                session.rollback()
+        yield verify_school(session_factory, school_id, public_keys)
+
+
+def verify_school(session_factory: sessionmaker[Session], school_id: int, public_keys: Mapping[str, bytes]
+                  ) -> ChainReport:
+    """`verify_chain` of one school in a snapshot of its own."""
+    with session_factory() as session:
+        begin_snapshot(session)
+        try:
+            return verify_chain(session, school_id, public_keys)
+        finally:
+            session.rollback()
 
 
 def verify_all(
@@ -211,22 +238,6 @@ def begin_snapshot(session: Session) -> None:
     # SQLite: the transaction db.py begins (BEGIN IMMEDIATE) already reads one consistent state.
 
 
-def _stream_entries(session: Session, school_id: int) -> Iterator[Any]:
-    # Plain rows, not ORM objects: no identity map, a fraction of the cost per row. `yield_per` makes
-    # psycopg use a server-side cursor, so memory stays constant however long the chain is.
-    statement = (
-        select(LedgerEntry.__table__)
-        .where(LedgerEntry.__table__.c.school_id == school_id)
-        .order_by(LedgerEntry.__table__.c.position)
-    )
-    result = session.execute(statement, execution_options={"yield_per": BATCH_ROWS})
-    try:
-        for partition in result.partitions():
-            yield from partition
-    finally:
-        result.close()
-
-
 def _check_entry(row: Any, expected_position: int, payload: bytes, leaf: bytes, chain: bytes) -> Problem | None:
     def problem(message: str) -> Problem:
         return Problem("entry", message, position=expected_position, entry_id=row.id)
@@ -246,17 +257,10 @@ def _check_entry(row: Any, expected_position: int, payload: bytes, leaf: bytes, 
         return problem(f"the columns differ from the hashed payload ({_differing_fields(row, payload)})")
     if next_chain_hash(chain, leaf) != bytes(row.chain_hash):
         return problem("the stored chain_hash does not follow from the previous entry")
-    if row.student_id is not None and _as_uuid(row.student_ref) != _as_uuid(row.student_id):
+    if not same_student(row):
         # student_id is derived from the hashed studentRef; a meal moved to another child shows here.
         return problem("student_id does not match the hashed studentRef")
     return None
-
-
-def _as_uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 def _differing_fields(row: Any, payload: bytes) -> str:

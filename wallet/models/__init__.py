@@ -45,7 +45,7 @@ from wallet.models.registry import (
     Supplier,
 )
 from wallet.models.school_life import DAY_KINDS, CalendarDay, EnrollmentCode, Menu, MenuDish, Terminal
-from wallet.models.totals import LedgerChildMonthTotal, LedgerDayTotal
+from wallet.models.totals import CeilingDayTotal, CeilingStaleSchool, LedgerChildMonthTotal, LedgerDayTotal
 from wallet.models.verification import (
     APPEND_ONLY_VERIFICATION_TABLES,
     RUN_RESULTS,
@@ -85,6 +85,8 @@ __all__ = [
     "VOUCHER_STATUSES",
     "Base",
     "CalendarDay",
+    "CeilingDayTotal",
+    "CeilingStaleSchool",
     "ChainHead",
     "Checkpoint",
     "ChildAccessLog",

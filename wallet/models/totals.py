@@ -71,3 +71,27 @@ class LedgerChildMonthTotal(Base):
     dup_days: Mapped[int] = mapped_column(BigInteger)
     not_enrolled: Mapped[int] = mapped_column(BigInteger)
     not_enrolled_days: Mapped[int] = mapped_column(BigInteger)
+
+
+class CeilingDayTotal(Base):
+    """Eligible children of one school on one serving day, by the ground they count under (migration 0022):
+    each child once a day, under the first of its grounds in the ingest's billing priority. The registry's
+    half of the reconciliation's ceiling, derived from enrollments, eligibility and the calendar."""
+
+    __tablename__ = "ceiling_day_totals"
+    school_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    category_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    children: Mapped[int] = mapped_column(Integer)
+
+
+class CeilingStaleSchool(Base):
+    """A school whose enrollments, eligibility or calendar changed after its ceiling rows were derived.
+
+    Written by database triggers on those three tables (whatever writes them), cleared by
+    `wallet.ceiling_days.refresh`; a stale school's ceiling is computed from the registry.
+    `changes` counts the marks: a refresh deletes only the marks it read, so one made meanwhile stays."""
+
+    __tablename__ = "ceiling_stale_schools"
+    school_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger)

@@ -3,6 +3,7 @@ of a child with two grounds counted once, for the first ground in the ingest's b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -24,17 +25,29 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
-from wallet.categories import CATEGORY_PRIORITY
-from wallet.models import CalendarDay, Contract, ContractPrice, Enrollment, StudentEligibility
+from wallet.ceiling_days import stale_schools
+from wallet.db import one_of
+from wallet.ground_priority import priority_key
+from wallet.models import CalendarDay, CeilingDayTotal, Contract, ContractPrice, Enrollment, StudentEligibility
 from wallet.reconciliation.dialect import greatest, least
 from wallet.reconciliation.reading import MonthReading
 
-_CALENDAR, _CONTRACTS = CalendarDay.__table__, Contract.__table__
+_CALENDAR, _CONTRACTS, _TOTALS = CalendarDay.__table__, Contract.__table__, CeilingDayTotal.__table__
 
 
 def line_ceilings(reading: MonthReading) -> tuple[dict[tuple[int, int, str, str], int], int]:
-    """The ceiling of every line, and their total (in the same statement)."""
-    ceiling = _ceiling_statement(reading)
+    """The ceiling of every line, and their total (in the same statement).
+
+    An open month reads the derived rows (`ceiling_day_totals`) of every school in scope whose rows are
+    current, and computes the others' from the registry; a closed month (`from_entries`) computes all."""
+    if reading.from_entries:
+        parts = [select(_ceiling_statement(reading, reading.in_scope))]
+    else:
+        stale = stale_schools(reading.session, reading.scope.school_ids)
+        parts = [_derived_statement(reading, stale)]
+        if stale:
+            parts.append(select(_ceiling_statement(reading, lambda c: one_of(reading.session, c, stale))))
+    ceiling = union_all(*parts).subquery("line_ceiling")
     total = select(cast(null(), Integer), cast(null(), Integer), cast(null(), String), cast(null(), String),
                    cast(func.coalesce(func.sum(ceiling.c.ceiling), 0), BigInteger))
     rows = reading.session.execute(union_all(select(ceiling), total)).all()
@@ -43,10 +56,31 @@ def line_ceilings(reading: MonthReading) -> tuple[dict[tuple[int, int, str, str]
     return per_line, sum(int(r.ceiling) for r in rows if r.school_id is None)
 
 
-def _ceiling_statement(reading: MonthReading) -> Any:
+def _derived_statement(reading: MonthReading, stale: list[int]) -> Any:
+    """Lines' ceilings from the derived rows: each serving day's children of a ground, summed over the
+    days a contract covers, for the meal types it prices for that ground."""
+    t, contract, price = _TOTALS, _CONTRACTS, ContractPrice.__table__
+    statement = (
+        select(t.c.school_id, contract.c.supplier_id, t.c.category_code, price.c.meal_type,
+               cast(func.sum(t.c.children), BigInteger).label("ceiling"))
+        .join(contract, and_(contract.c.school_id == t.c.school_id, contract.c.valid_from <= t.c.day,
+                             contract.c.valid_to >= t.c.day))
+        .join(price, and_(price.c.contract_id == contract.c.id, price.c.category_code == t.c.category_code))
+        .where(reading.in_scope(t.c.school_id), t.c.day >= reading.month.first_day,
+               t.c.day <= reading.month.last_day)
+        .group_by(t.c.school_id, contract.c.supplier_id, t.c.category_code, price.c.meal_type)
+    )
+    if stale:
+        statement = statement.where(t.c.school_id.not_in(stale))
+    if reading.scope.supplier_id:
+        statement = statement.where(contract.c.supplier_id == reading.scope.supplier_id)
+    return statement
+
+
+def _ceiling_statement(reading: MonthReading, schools: Callable[[Any], ColumnElement[bool]]) -> Any:
     """Child-days per school x contract x ground, by how many eligible spans a child has at the school,
-    then per line (the contract's supplier and the ground's priced meal types)."""
-    ranked = _ranked_spans(reading)
+    then per line (the contract's supplier and the ground's priced meal types); `schools` picks them."""
+    ranked = _ranked_spans(reading, schools)
     serving = and_(_CALENDAR.c.kind == "serving", _CALENDAR.c.day >= reading.month.first_day,
                    _CALENDAR.c.day <= reading.month.last_day)
     child_days = union_all(_one_span(ranked, serving), _two_spans(ranked, serving),
@@ -65,7 +99,7 @@ def _ceiling_statement(reading: MonthReading) -> Any:
     return per_line.cte("ceiling")
 
 
-def _ranked_spans(reading: MonthReading) -> Any:
+def _ranked_spans(reading: MonthReading, schools: Callable[[Any], ColumnElement[bool]]) -> Any:
     """Each child's eligible spans at each school within the month (enrollment x ground), distinct, with
     how many the child has there (`k`)."""
     first, last = reading.month.first_day, reading.month.last_day
@@ -78,7 +112,7 @@ def _ranked_spans(reading: MonthReading) -> Any:
                   literal(last, Date)).label("hi"),
         )
         .join(se, se.c.student_id == en.c.student_id)
-        .where(reading.in_scope(en.c.school_id), en.c.valid_from <= last,
+        .where(schools(en.c.school_id), en.c.valid_from <= last,
                or_(en.c.valid_to.is_(None), en.c.valid_to >= first), se.c.valid_from <= last,
                se.c.valid_to >= first)
         .subquery("spans")
@@ -131,7 +165,7 @@ def _two_spans(ranked: Any, serving: ColumnElement[bool]) -> Select[Any]:
     in_a = and_(cal.c.day >= pairs.c.lo_a, cal.c.day <= pairs.c.hi_a)
     in_b = and_(cal.c.day >= pairs.c.lo_b, cal.c.day <= pairs.c.hi_b)
     pair_category = case(
-        (and_(in_a, in_b), case((_priority(pairs.c.cat_a) <= _priority(pairs.c.cat_b), pairs.c.cat_a),
+        (and_(in_a, in_b), case((priority_key(pairs.c.cat_a) <= priority_key(pairs.c.cat_b), pairs.c.cat_a),
                                 else_=pairs.c.cat_b)),
         (in_a, pairs.c.cat_a), else_=pairs.c.cat_b,
     )
@@ -149,7 +183,7 @@ def _several_spans(ranked: Any, serving: ColumnElement[bool]) -> Select[Any]:
     cal, contract = _CALENDAR, _CONTRACTS
     per_day = (
         select(ranked.c.school_id, ranked.c.student_id, cal.c.day,
-               func.min(_priority(ranked.c.category_code)).label("key"))
+               func.min(priority_key(ranked.c.category_code)).label("key"))
         .join(cal, and_(cal.c.school_id == ranked.c.school_id, serving, cal.c.day >= ranked.c.lo,
                         cal.c.day <= ranked.c.hi))
         .where(ranked.c.k > 2)
@@ -163,11 +197,3 @@ def _several_spans(ranked: Any, serving: ColumnElement[bool]) -> Select[Any]:
                              contract.c.valid_from <= per_day.c.day, contract.c.valid_to >= per_day.c.day))
         .group_by(per_day.c.school_id, contract.c.id, category)
     )
-
-
-def _priority(category: Any) -> ColumnElement[str]:
-    """A sort key putting a ground in the ingest's billing priority: '00primary_grades', ..., '99other'."""
-    return case(
-        *((category == code, literal(f"{n:02d}")) for n, code in enumerate(CATEGORY_PRIORITY)),
-        else_=literal("99"),
-    ) + category
