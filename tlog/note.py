@@ -166,7 +166,7 @@ class Verifier:
 def parse_vkey(vkey: str) -> Verifier:
     """A verifier key `<name>+<hex id>+<base64(type || key)>`; the id must match the key (no pinning of a
     different id by mistake)."""
-    parts = vkey.strip().split("+")
+    parts = vkey.strip().split("+", 2)  # base64 may hold "+" too
     if len(parts) != 3:
         raise NoteError("a verifier key is <name>+<hex key id>+<base64 key>")
     name, hex_id, b64 = parts

@@ -121,3 +121,11 @@ def test_proof_checks_agree_with_the_service_merkle_code(leaves, data):
     if old and old < n:
         assert not verify_consistency(old, n, root, root, proof)
     assert EMPTY_ROOT == merkle.EMPTY_ROOT
+
+
+def test_a_vkey_whose_base64_holds_a_plus_parses():
+    for seed in range(256):
+        signer = note.NoteSigner("example.com/k", Ed25519PrivateKey.from_private_bytes(bytes([seed]) * 32))
+        if "+" in signer.verifier.vkey().split("+", 2)[2]:
+            break
+    assert note.parse_vkey(signer.verifier.vkey()) == signer.verifier
