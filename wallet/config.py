@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from wallet.witness_settings import WitnessConfigError, WitnessPolicy, policy_from_env
+
 ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_KEY_CHARS = 32
 # A QR token lives minutes: long enough to walk from the phone to the canteen, short enough that a copied
@@ -96,6 +98,8 @@ class Settings:
     # Prometheus metrics (api/metrics): collected and served at /metrics only when this token is set;
     # Prometheus sends it as a bearer token. Unset: no /metrics (404) and no metric hooks.
     metrics_token: str = field(default="", repr=False)
+    # Independent witnesses of the national log (wallet/witness_settings.py, WALLET_WITNESS_*).
+    witness_policy: WitnessPolicy = field(default_factory=WitnessPolicy)
 
     @property
     def dev_idp_enabled(self) -> bool:
@@ -201,7 +205,15 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         console_session_s=_positive(env, "WALLET_CONSOLE_SESSION_S", Settings.console_session_s, minimum=60),
         metrics_token=metrics_token,
+        witness_policy=_witness_policy(env, environment == "production"),
     )
+
+
+def _witness_policy(env: Mapping[str, str], production: bool) -> WitnessPolicy:
+    try:
+        return policy_from_env(env, production=production)
+    except WitnessConfigError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 # RFC 3986: a scheme is a letter, then letters, digits, "+", "-" or "."; then ":".
