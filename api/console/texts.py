@@ -134,6 +134,11 @@ _T: dict[str, tuple[str, str, str]] = {
     "checkpoints": ("Latest signed checkpoints", "Последние подписанные контрольные точки",
                     "Соңғы қол қойылған бақылау нүктелері"),
     "tree_size": ("Tree size", "Размер дерева", "Ағаш өлшемі"),
+    "receipt_verified": ("verified", "проверено", "тексерілді"),
+    "receipt_verified_help": ("The meal's receipt checks out: it is in the ledger that independent witnesses "
+                              "cosigned.", "Квитанция о питании проверена: запись входит в журнал, подписанный "
+                              "независимыми свидетелями.", "Тамақ түбіртегі тексерілді: жазба тәуелсіз куәгерлер "
+                              "қол қойған журналда бар."),
     "witnesses": ("Independent witnesses", "Независимые свидетели", "Тәуелсіз куәгерлер"),
     "witnessed": ("witnessed", "засвидетельствовано", "куәландырылды"),
     "not_witnessed": ("not witnessed", "не засвидетельствовано", "куәландырылмады"),

@@ -38,14 +38,17 @@ from wallet.witness_settings import WitnessPolicy
 from wallet.witnessing.collect import cosignatures_of, witnessed_head
 from wallet.witnessing.national import latest_head, school_checkpoint_text
 
-__all__ = ["RECEIPT_FORMAT", "describe_receipt", "meal_receipt", "verify_receipt"]
+__all__ = ["RECEIPT_FORMAT", "describe_receipt", "meal_receipt", "receipts_verified", "verify_receipt"]
 
 RECEIPT_FORMAT = "wallet-meal-receipt/v1"
 
 
-def meal_receipt(session: Session, policy: WitnessPolicy, child_id: uuid.UUID, entry_id: int | None) -> dict:
+def meal_receipt(session: Session, policy: WitnessPolicy, child_id: uuid.UUID, entry_id: int | None, *,
+                 cache: dict | None = None) -> dict:
     """The receipt of one of the child's meals against the newest witnessed national head (the newest head
-    when no witnesses are configured); NotFound for another child's entry, Conflict when no head covers it."""
+    when no witnesses are configured); NotFound for another child's entry, Conflict when no head covers it.
+    `cache` (any dict kept across calls) shares the leaf hashes read between receipts of one page."""
+    cache = {} if cache is None else cache
     entry = None
     if entry_id is not None:
         entry = session.scalars(select(LedgerEntry).where(
@@ -63,15 +66,35 @@ def meal_receipt(session: Session, policy: WitnessPolicy, child_id: uuid.UUID, e
     position, checkpoint = found
     school_bin = session.scalar(select(School.bin).where(School.id == entry.school_id))
     assert school_bin is not None
-    return {"format": RECEIPT_FORMAT, "entry": _entry_document(session, entry, checkpoint, school_bin),
-            "national": _national_part(session, policy, head, position, checkpoint, school_bin)}
+    return {"format": RECEIPT_FORMAT, "entry": _entry_document(session, entry, checkpoint, school_bin, cache),
+            "national": _national_part(session, policy, head, position, checkpoint, school_bin, cache)}
 
 
-def _entry_document(session: Session, entry: LedgerEntry, checkpoint: Checkpoint, school_bin: str) -> dict:
-    leaves = [bytes(h) for (h,) in session.execute(
-        select(LedgerEntry.leaf_hash).where(LedgerEntry.school_id == entry.school_id,
-                                            LedgerEntry.position <= checkpoint.tree_size)
-        .order_by(LedgerEntry.position))]
+def receipts_verified(session: Session, policy: WitnessPolicy, operator_keys: Mapping[str, bytes],
+                      child_id: uuid.UUID, entry_ids: Sequence[int]) -> dict[int, bool]:
+    """For the parent preview: does each meal's receipt verify now, with the configured witnesses?"""
+    cache: dict = {}
+    verifiers = [w.verifier for w in policy.witnesses]
+    states = {}
+    for entry_id in entry_ids:
+        try:
+            receipt = meal_receipt(session, policy, child_id, entry_id, cache=cache)
+        except (Conflict, NotFound):
+            states[entry_id] = False
+            continue
+        states[entry_id] = not verify_receipt(receipt, operator_keys, verifiers, policy.quorum)
+    return states
+
+
+def _entry_document(session: Session, entry: LedgerEntry, checkpoint: Checkpoint, school_bin: str,
+                    cache: dict) -> dict:
+    key = ("school", entry.school_id, checkpoint.tree_size)
+    if key not in cache:
+        cache[key] = [bytes(h) for (h,) in session.execute(
+            select(LedgerEntry.leaf_hash).where(LedgerEntry.school_id == entry.school_id,
+                                                LedgerEntry.position <= checkpoint.tree_size)
+            .order_by(LedgerEntry.position))]
+    leaves = cache[key]
     payload, redacted = payload_for(entry.payload, "parent", mask_iins=True)
     return {"format": INCLUSION_FORMAT, "entryId": entry.id, "schoolBin": school_bin, "leafIndex": entry.position - 1,
             "treeSize": checkpoint.tree_size, "payload": payload, "leafHash": bytes(entry.leaf_hash).hex(),
@@ -80,10 +103,13 @@ def _entry_document(session: Session, entry: LedgerEntry, checkpoint: Checkpoint
 
 
 def _national_part(session: Session, policy: WitnessPolicy, head: NationalCheckpoint, position: int,
-                   checkpoint: Checkpoint, school_bin: str) -> dict:
-    leaves = [bytes(h) for (h,) in session.execute(
-        select(NationalLogLeaf.leaf_hash).where(NationalLogLeaf.position < head.tree_size)
-        .order_by(NationalLogLeaf.position))]
+                   checkpoint: Checkpoint, school_bin: str, cache: dict) -> dict:
+    key = ("national", head.tree_size)
+    if key not in cache:
+        cache[key] = [bytes(h) for (h,) in session.execute(
+            select(NationalLogLeaf.leaf_hash).where(NationalLogLeaf.position < head.tree_size)
+            .order_by(NationalLogLeaf.position))]
+    leaves = cache[key]
     names = {w.name for w in policy.witnesses}
     lines = [c.line for c in cosignatures_of(session, head) if c.witness_name in names]
     return {"leaf": school_checkpoint_text(policy.log_origin, school_bin, checkpoint), "leafIndex": position,
