@@ -181,7 +181,7 @@ def test_a_meal_whose_receipt_verifies_is_marked_verified(app, console, meals, w
     key = load_signing_key(settings)
     witnesses = InProcessWitnesses(tmp_path / "w", "meals.test/ledger", log_vkey("meals.test/ledger", key))
     app.config["WALLET_SETTINGS"] = dataclasses.replace(settings, witness_policy=witnesses.policy)
-    [first] = meals(world.eligible[0])
+    meals(world.eligible[0])
     console.sign_in("parent")
     assert 'class="pill ok receipt"' not in console.get("/console/parent").text  # not witnessed yet
     make_checkpoints(session_factory, key)

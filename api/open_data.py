@@ -1,0 +1,41 @@
+"""Open data, public and unauthenticated: a school's daily counts for a month (JSON or CSV), small counts
+suppressed, tied to the witnessed checkpoint they were computed from (wallet.witnessing.open_data)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, current_app
+from marshmallow import Schema, fields, validate
+
+from api import session_scope
+from api.schemas.common import BIN_PATTERN, Month, query
+from wallet.errors import FieldError, InvalidInput
+from wallet.ledger.verify import begin_snapshot
+from wallet.months import reportable_month
+from wallet.reconciliation.writers import CONTENT_TYPES, write
+from wallet.witnessing.open_data import daily_counts
+
+blueprint = Blueprint("open_data", __name__, url_prefix="/api/v1/open")
+
+
+class CountsQuery(Schema):
+    month = Month(required=True)
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+
+
+@blueprint.get("/schools/<school_bin>/daily-counts")
+def school_daily_counts(school_bin: str) -> Response:
+    args = query(CountsQuery())
+    if not re.fullmatch(BIN_PATTERN, school_bin):
+        raise InvalidInput("validation_failed", "a BIN is 12 digits", [FieldError("path/schoolBin", "12 digits")])
+    month = reportable_month(args["month"], field="query/month")
+    session = session_scope.session()
+    begin_snapshot(session)  # every count from one snapshot
+    document = daily_counts(session, current_app.config["WALLET_SETTINGS"].witness_policy, school_bin, month)
+    fmt = args["format"]
+    response = Response(b"".join(write(document, fmt)), content_type=CONTENT_TYPES[fmt])
+    if fmt == "csv":
+        response.headers["Content-Disposition"] = f'attachment; filename="daily-counts-{school_bin}-{month}.csv"'
+    response.headers["Cache-Control"] = "no-store"  # the house rule for every answer (SECURITY.md)
+    return response
