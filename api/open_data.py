@@ -1,5 +1,6 @@
-"""Open data, public and unauthenticated: a school's daily counts for a month (JSON or CSV), small counts
-suppressed, tied to the witnessed checkpoint they were computed from (wallet.witnessing.open_data)."""
+"""Open data, public and unauthenticated: the national log's newest head as a C2SP checkpoint note with its
+cosignatures (for transparency-log tools), and a school's daily counts for a month (JSON or CSV), small
+counts suppressed, tied to the witnessed checkpoint they were computed from (wallet.witnessing.open_data)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from marshmallow import Schema, fields, validate
 
 from api import session_scope
 from api.schemas.common import BIN_PATTERN, Month, query
-from wallet.errors import FieldError, InvalidInput
+from wallet.errors import FieldError, InvalidInput, NotFound
 from wallet.ledger.verify import begin_snapshot
 from wallet.months import reportable_month
 from wallet.reconciliation.writers import CONTENT_TYPES, write
+from wallet.witnessing.collect import cosignatures_of
+from wallet.witnessing.national import latest_head
 from wallet.witnessing.open_data import daily_counts
 
 blueprint = Blueprint("open_data", __name__, url_prefix="/api/v1/open")
@@ -22,6 +25,19 @@ blueprint = Blueprint("open_data", __name__, url_prefix="/api/v1/open")
 class CountsQuery(Schema):
     month = Month(required=True)
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+
+
+@blueprint.get("/checkpoint")
+def national_checkpoint() -> Response:
+    """The newest national head: origin, size, base64 root, the operator's signature and the cosignatures."""
+    session = session_scope.session()
+    head = latest_head(session)
+    if head is None:
+        raise NotFound("no_checkpoint", "the national log has no signed head yet")
+    text = head.note + "".join(c.line for c in cosignatures_of(session, head))
+    response = Response(text, content_type="text/plain; charset=utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.get("/schools/<school_bin>/daily-counts")

@@ -58,3 +58,19 @@ def test_bad_input_is_a_problem(checked, world):
     assert_problem(checked.get("/api/v1/open/schools/999999999999/daily-counts?month=2026-11"), 404,
                    "school_not_found")
     assert checked.get(f"/api/v1/open/schools/{world.school.bin}/daily-counts").status_code in (400, 422)
+
+
+def test_the_national_checkpoint_is_a_c2sp_note_that_verifies(checked, meals, world, session_factory, settings):
+    from tlog import note
+    from tlog.checkpoint import parse_checkpoint
+    from wallet.witnessing.national import log_vkey
+
+    assert_problem(checked.get("/api/v1/open/checkpoint"), 404, "no_checkpoint")
+    meals.record(world.eligible[0])
+    _head(session_factory, settings)
+    response = checked.get("/api/v1/open/checkpoint")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    origin = settings.witness_policy.log_origin
+    text, _ = note.verify(response.text, [note.parse_vkey(log_vkey(origin, load_signing_key(settings)))])
+    checkpoint = parse_checkpoint(text)
+    assert (checkpoint.origin, checkpoint.size) == (origin, 1)
