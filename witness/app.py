@@ -13,7 +13,9 @@ __all__ = ["create_app"]
 
 def create_app(config: WitnessConfig) -> Flask:
     app = Flask("witness")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # One byte past the limit: werkzeug cuts a chunked body at max_content_length without saying so, and a
+    # cut body must be refused (413), never read as a shorter request.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     store = StateStore(config.directory)
 
     @app.post("/add-checkpoint")
@@ -21,7 +23,9 @@ def create_app(config: WitnessConfig) -> Flask:
         length = request.content_length
         if length is not None and length > MAX_BODY_BYTES:
             return _text(413, "request body too large\n")
-        body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH for chunked bodies
+        body = request.get_data(cache=False)
+        if len(body) > MAX_BODY_BYTES:  # a chunked body, read one byte past the limit
+            return _text(413, "request body too large\n")
         try:
             cosignature = add_checkpoint(config, store, body)
         except AddError as exc:

@@ -110,3 +110,23 @@ def _record(cosigned, witness, bodies, line):  # type: ignore[no-untyped-def]
         cosigned.setdefault(checkpoint.size, set()).add(checkpoint.root_hash)
         return
     raise AssertionError("a cosignature that verifies over none of the checkpoints sent")
+
+
+def test_bad_input_over_http_is_a_clear_4xx_and_writes_nothing(tmp_path):
+    log = ToyLog()
+    log.append(b"a", b"b", b"c")
+    witness = WitnessProcess(tmp_path / "w", "witness.example/http")
+    witness.trust(log.origin, log.signer.verifier.vkey())
+    witness.start()
+    try:
+        url = f"{witness.url}/add-checkpoint"
+        oversize = requests.post(url, data=b"old 0\n\n" + b"x" * (70 * 1024), timeout=5)
+        chunked = requests.post(url, data=iter([b"old 0\n\n", b"x" * (70 * 1024)]), timeout=5)
+        malformed = requests.post(url, data=b"old zero\n\n" + log.note().encode(), timeout=5)
+        wrong_method = requests.get(url, timeout=5)
+        assert [r.status_code for r in (oversize, chunked, malformed, wrong_method)] == [413, 413, 400, 405]
+        assert all(r.text.strip() for r in (oversize, malformed))
+        assert not list((witness.directory / "logs").glob("*.json"))
+        assert requests.post(url, data=log.body(0), timeout=5).status_code == 200
+    finally:
+        witness.kill9()
