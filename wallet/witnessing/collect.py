@@ -47,6 +47,7 @@ class WitnessResult:
     detail: str
     line: str | None = None
     timestamp: int | None = None
+    fork: bool = False  # the witness holds a history ours does not extend (422 on our head, or a larger size)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class CollectReport:
 
     @property
     def fork_suspected(self) -> bool:
-        return any(r.outcome == "refused" and r.status == 422 for r in self.results)
+        return any(r.fork for r in self.results)
 
 
 def submission_body(old_size: int, proof: list[bytes], signed_note: str) -> bytes:
@@ -115,7 +116,7 @@ def _ask(witness: WitnessSpec, post: Post, timeout: float, head_note: str, leave
     for _attempt in range(2):
         if old_size > size:
             return WitnessResult(witness.name, "refused", 409, f"the witness has cosigned size {old_size}, larger "
-                                 f"than our head {size}: our log looks rolled back")
+                                 f"than our head {size}: our log looks rolled back", fork=True)
         proof = consistency_proof(old_size, leaves) if 0 < old_size < size else []
         try:
             status, body = post(url, submission_body(old_size, proof, head_note), timeout)
@@ -126,7 +127,7 @@ def _ask(witness: WitnessSpec, post: Post, timeout: float, head_note: str, leave
             continue
         if status != 200:
             return WitnessResult(witness.name, "refused", status, body.strip().splitlines()[0] if body.strip()
-                                 else f"HTTP {status}")
+                                 else f"HTTP {status}", fork=status == 422)
         return _verified(witness, text, body)
     return WitnessResult(witness.name, "refused", 409, "the witness's size kept changing")
 
