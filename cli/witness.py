@@ -1,6 +1,7 @@
 """`wallet witness ...`: the national log of school checkpoints and its independent witnesses.
 
-`collect` (from a timer, after `wallet checkpoint`) appends the new school checkpoints to the national log,
+`verify` recomputes the national log from the stored school checkpoints and checks every head and
+cosignature. `collect` (from a timer, after `wallet checkpoint`) appends the new school checkpoints to the national log,
 signs its head and asks every configured witness to cosign it; it never touches ingest. `status` shows the
 newest head, how many witnesses cosigned it against the quorum, and each witness's last answer. `vkey`
 prints what a witness operator needs to trust the log.
@@ -74,6 +75,24 @@ def status_command(ctx: Context) -> None:
         status = witness_status(session, ctx.settings.witness_policy)
     for line in status.lines():
         click.echo(line)
+
+
+@witness_group.command("verify")
+@pass_context
+def verify_command(ctx: Context) -> None:
+    """Recompute the national log from the school checkpoints; check every head's signature and every
+    cosignature. Exit 1 naming the first mismatch."""
+    from wallet.db import make_session_factory
+    from wallet.keys import load_signing_key, public_keys_of
+    from wallet.witnessing.audit import audit_national_log
+
+    keys = public_keys_of(load_signing_key(ctx.settings))
+    with make_session_factory(ctx.engine())() as session:
+        audit = audit_national_log(session, ctx.settings.witness_policy, keys)
+    summary = f"{audit.leaves} leaves, {audit.heads} heads, {audit.cosignatures} cosignatures checked"
+    if audit.problem:
+        fail(f"FAILED {audit.problem} ({summary})", EXIT_MISMATCH)
+    click.echo(f"OK national log: {summary}")
 
 
 @witness_group.command("vkey")

@@ -102,6 +102,9 @@ def test_three_witnesses_quorum_outage_and_fork(engine, session_factory, tmp_pat
         assert f"{witness.name}: refused (HTTP 422)" in out
         assert _served_root(witness) == cosigned_root[witness.name]  # each still holds the true history
     assert "FORK SUSPECTED" in out
+    # The rewrite is consistent in itself: only the witnesses' memory catches it.
+    verified = CliRunner().invoke(cli, ["witness", "verify"], env=env)
+    assert verified.exit_code == 0 and "OK national log: 4 leaves" in verified.output, verified.output
 
 
 def _served_root(witness: WitnessProcess) -> str:

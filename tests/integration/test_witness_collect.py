@@ -93,3 +93,27 @@ def test_the_national_log_tables_refuse_update_and_delete(session_factory, key, 
     for statement in (f"DELETE FROM {table}", f"UPDATE {table} SET {column} = NULL"):
         with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
+
+
+def test_wallet_witness_verify_recomputes_the_log_and_names_a_changed_checkpoint(session_factory, key, witnesses,
+                                                                                 engine):
+    from wallet.witnessing.audit import audit_national_log
+
+    school = _build(session_factory)
+    _round(session_factory, key, witnesses)
+    with transaction(session_factory) as session:
+        _append(session, school, [_entry(70)])
+    _round(session_factory, key, witnesses)
+    keys = {key.key_id: key.public_key_raw}
+    with session_factory() as session:
+        audit = audit_national_log(session, witnesses.policy, keys)
+    assert (audit.problem, audit.leaves, audit.heads, audit.cosignatures) == (None, 2, 2, 6)
+    with triggers_off(engine, "checkpoints"), engine.begin() as conn:
+        conn.execute(text("UPDATE checkpoints SET root_hash = :r WHERE id = (SELECT MAX(id) FROM checkpoints)"),
+                     {"r": b"\x05" * 32})
+    with session_factory() as session:
+        audit = audit_national_log(session, witnesses.policy, keys)
+    assert audit.problem is not None and "national leaf 1" in audit.problem
+    with session_factory() as session:
+        other = {SigningKey.generate().key_id: SigningKey.generate().public_key_raw}
+        assert "no signature of a trusted key" in audit_national_log(session, witnesses.policy, other).problem
