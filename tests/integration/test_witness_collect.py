@@ -117,3 +117,18 @@ def test_wallet_witness_verify_recomputes_the_log_and_names_a_changed_checkpoint
     with session_factory() as session:
         other = {SigningKey.generate().key_id: SigningKey.generate().public_key_raw}
         assert "no signature of a trusted key" in audit_national_log(session, witnesses.policy, other).problem
+
+
+def test_two_collections_at_once_store_one_cosignature_each(session_factory, key, witnesses, monkeypatch):
+    """The second collection read no cosignatures yet (as if it ran alongside the first); it stores nothing
+    twice and fails nothing."""
+    _build(session_factory)
+    make_checkpoints(session_factory, key)
+    with transaction(session_factory) as session:
+        extend_national_log(session, key, ORIGIN)
+    first = collect(session_factory, witnesses.policy, post=witnesses.post)
+    monkeypatch.setattr("wallet.witnessing.collect.cosignatures_of", lambda session, head: [])
+    second = collect(session_factory, witnesses.policy, post=witnesses.post)
+    assert first.cosigned == second.cosigned == 3
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Cosignature)) == 3

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import requests
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from tlog import note
@@ -99,9 +101,12 @@ def collect(session_factory: sessionmaker[Session], policy: WitnessPolicy, *, po
         for result in results:
             if result.outcome == "cosigned" and result.name not in have:
                 assert result.line is not None and result.timestamp is not None
-                session.add(Cosignature(national_checkpoint_id=head_id, witness_name=result.name,
-                                        key_id=_key_id(policy, result.name), timestamp=result.timestamp,
-                                        line=result.line, received_at=at))
+                # Two collections at once may both get a cosignature: the first one stored is kept.
+                insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+                session.execute(insert(Cosignature).values(
+                    national_checkpoint_id=head_id, witness_name=result.name, key_id=_key_id(policy, result.name),
+                    timestamp=result.timestamp, line=result.line, received_at=at,
+                ).on_conflict_do_nothing(index_elements=["national_checkpoint_id", "witness_name"]))
             session.merge(WitnessOutcome(witness_name=result.name, tree_size=head_size, outcome=result.outcome,
                                          status=result.status, detail=result.detail[:_MAX_DETAIL], at=at))
     cosigned = sum(r.outcome == "cosigned" for r in results)
