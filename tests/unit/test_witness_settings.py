@@ -43,3 +43,16 @@ def test_no_witnesses_is_off():
 def test_bad_witness_settings_are_refused_with_a_clear_message(env, message):
     with pytest.raises(ConfigError, match=message):
         settings_from_env(env)
+
+
+def test_production_wants_https_witnesses_and_its_own_log_origin():
+    from wallet.witness_settings import WitnessConfigError, policy_from_env
+
+    vkey = _vkey("w.test/a")
+    with pytest.raises(WitnessConfigError, match="https"):
+        policy_from_env({"WALLET_WITNESS_LIST": f"http://a.test {vkey}"}, production=True)
+    with pytest.raises(WitnessConfigError, match="LOG_ORIGIN is required"):
+        policy_from_env({"WALLET_WITNESS_LIST": f"https://a.test {vkey}"}, production=True)
+    policy = policy_from_env({"WALLET_WITNESS_LIST": f"https://a.test {vkey}",
+                              "WALLET_WITNESS_LOG_ORIGIN": "meals.gov.kz/ledger"}, production=True)
+    assert policy.quorum == 1 and policy.log_origin == "meals.gov.kz/ledger"
