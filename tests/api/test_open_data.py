@@ -74,3 +74,24 @@ def test_the_national_checkpoint_is_a_c2sp_note_that_verifies(checked, meals, wo
     text, _ = note.verify(response.text, [note.parse_vkey(log_vkey(origin, load_signing_key(settings)))])
     checkpoint = parse_checkpoint(text)
     assert (checkpoint.origin, checkpoint.size) == (origin, 1)
+
+
+def test_a_school_checkpoint_is_a_c2sp_note_and_the_national_leaf(checked, meals, world, session_factory, settings):
+    from tlog import note
+    from wallet.ledger.merkle import leaf_hash
+    from wallet.models import NationalLogLeaf
+    from wallet.witnessing.national import log_vkey, school_origin
+
+    url = f"/api/v1/open/schools/{world.school.bin}/checkpoint"
+    assert_problem(checked.get(url), 404, "no_checkpoint")
+    meals.record(world.eligible[0])
+    meals.record(world.eligible[1])
+    _head(session_factory, settings)
+    response = checked.get(url)
+    assert response.status_code == 200
+    origin = school_origin(settings.witness_policy.log_origin, world.school.bin)
+    text, _ = note.verify(response.text, [note.parse_vkey(log_vkey(origin, load_signing_key(settings)))])
+    assert text.split("\n")[:2] == [origin, "2"]
+    with session_factory() as session:
+        leaves = [bytes(h) for (h,) in session.query(NationalLogLeaf.leaf_hash)]
+    assert leaf_hash(text.encode()) in leaves

@@ -75,6 +75,8 @@ ROUTES = [
     Route("GET", "/api/v1/parent/children/<child_id>/meals/<entry_id>/receipt", "parent",
           lambda s: f"{P}/{s.child}/meals/{s.entry}/receipt"),
     Route("GET", "/api/v1/open/checkpoint", "public", lambda s: "/api/v1/open/checkpoint"),
+    Route("GET", "/api/v1/open/schools/<school_bin>/checkpoint", "public",
+          lambda s: f"/api/v1/open/schools/{s.school}/checkpoint"),
     Route("GET", "/api/v1/open/schools/<school_bin>/daily-counts", "public",
           lambda s: f"/api/v1/open/schools/{s.school}/daily-counts?month={s.month}&format=csv"),
     Route("GET", "/api/v1/parent/children/<child_id>/meals/<entry_id>/feedback", "parent",

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 
 from tlog.checkpoint import Checkpoint as CheckpointText
 from tlog.note import ED25519, Verifier, format_signature_line, join, key_id
+from wallet.errors import NotFound
 from wallet.ledger.merkle import CompactRange, leaf_hash
 from wallet.ledger.signing import SigningKey
 from wallet.models import Checkpoint, NationalCheckpoint, NationalLogLeaf, School
 
-__all__ = ["extend_national_log", "latest_head", "log_vkey", "school_checkpoint_text", "school_origin",
-           "sign_note"]
+__all__ = ["extend_national_log", "latest_head", "log_vkey", "school_checkpoint_note", "school_checkpoint_text",
+           "school_origin", "sign_note"]
 
 _LOCK_KEY = 0x5757_0017  # pg_advisory_xact_lock key of the national log's single writer
 
@@ -47,6 +48,17 @@ def sign_note(text: str, name: str, key: SigningKey) -> str:
 def log_vkey(name: str, key: SigningKey) -> str:
     """The verifier key a witness is given for the national log (`wallet-witness add-log --vkey`)."""
     return Verifier.ed25519(name, key.public_key_raw).vkey()
+
+
+def school_checkpoint_note(session: Session, key: SigningKey, log_origin: str, school_bin: str) -> str:
+    """The school's newest checkpoint (signed with `key`) as a C2SP checkpoint note under its own origin."""
+    found = session.execute(
+        select(Checkpoint).join(School, School.id == Checkpoint.school_id)
+        .where(School.bin == school_bin, Checkpoint.key_id == key.key_id)
+        .order_by(Checkpoint.tree_size.desc(), Checkpoint.id.desc()).limit(1)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("no_checkpoint", f"school {school_bin} has no signed checkpoint")
+    return sign_note(school_checkpoint_text(log_origin, school_bin, found), school_origin(log_origin, school_bin), key)
 
 
 def latest_head(session: Session) -> NationalCheckpoint | None:
