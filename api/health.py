@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import session_scope
@@ -27,4 +27,13 @@ def readyz() -> Response:
     if current != head:
         return problem(503, "not_ready", f"Migrations are not at head (database {current}, code {head}).",
                        headers={"Retry-After": "30"})
-    return jsonify(status="ready", database="ok", migration=current)
+    return jsonify(status="ready", database="ok", migration=current, witnesses=_witnessing())
+
+
+def _witnessing() -> dict:
+    """Whether the national log's newest head is witnessed: a detail, never a reason to be unready (ingest
+    must go on while witnesses are down)."""
+    from wallet.witnessing.status import witness_status
+
+    policy = current_app.config["WALLET_SETTINGS"].witness_policy
+    return witness_status(session_scope.session(), policy).as_dict()

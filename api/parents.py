@@ -242,6 +242,20 @@ def get_feedback(child_id: str, entry_id: str) -> Response:
     return jsonify(childId=str(child.id), **feedback_json(view))
 
 
+@blueprint.get("/children/<child_id>/meals/<entry_id>/receipt")
+def meal_receipt(child_id: str, entry_id: str) -> Response:
+    """The meal's receipt: its leaf, inclusion proofs and the witnesses' cosignatures (checkable offline)."""
+    from flask import current_app
+
+    from wallet.witnessing.receipts import meal_receipt as make_receipt
+
+    principal = authenticate_parent()
+    _reading()
+    child = own_child(principal, child_id, "meals", f"receipt entry {entry_id[:20]}")
+    policy = current_app.config["WALLET_SETTINGS"].witness_policy
+    return jsonify(make_receipt(session_scope.session(), policy, child.id, _entry_id(entry_id)))
+
+
 # --- access log ---------------------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, stream_with_context
+from flask import Blueprint, Response, current_app, stream_with_context
 from marshmallow import Schema, fields, validate
 
 from api import session_scope
@@ -85,7 +85,8 @@ def _registry(principal: Principal, args: dict[str, Any]) -> PaymentRegistry:
     session = session_scope.session()
     begin_snapshot(session)
     scope = resolve_scope(session, principal, region=args.get("region"))
-    return payment_registry(session, scope, month)
+    return payment_registry(session, scope, month,
+                            witnesses=current_app.config["WALLET_SETTINGS"].witness_policy)
 
 
 @blueprint.get("/payment-registry")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cli import demo, dev, imports, ledger, notify, reconciliation, reports, terminals, totals, vouchers
+from cli import demo, dev, imports, ledger, notify, reconciliation, reports, terminals, totals, vouchers, witness
 from cli.context import Context, config_errors, pass_context
 from wallet import logs
 from wallet.config import idp_keys_source
@@ -41,6 +41,7 @@ def check_config(ctx: Context) -> None:
     state = "at head" if migrate.is_at_head(engine) else "NOT at head (run `wallet migrate`)"
     click.echo(f"environment {ctx.settings.environment}; database {engine.url.render_as_string()} {state}")
     click.echo(f"identity-provider keys from {idp_keys_source(ctx.settings)}")  # refused at settings if unsafe
+    click.echo(ctx.settings.witness_policy.describe())
 
 
 @cli.command("serve")
@@ -64,7 +65,7 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
 for command in (imports.import_command, demo.demo_data_command, terminals.terminals_group, vouchers.vouchers_group,
                 ledger.verify_command, ledger.checkpoint_command, totals.totals_group, *reconciliation.COMMANDS,
                 *reports.COMMANDS, notify.notify_worker_command, notify.prune_notifications_command,
-                *dev.COMMANDS):
+                *dev.COMMANDS, witness.witness_group):
     cli.add_command(command)
 
 

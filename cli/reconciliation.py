@@ -246,9 +246,16 @@ def import_claim_command(ctx: Context, path: Path, supplier_bin: str, month: str
 @click.option("--public-key", "public_key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="The service's Ed25519 public key (PEM, from `wallet public-key`). "
               "Default: the public half of the configured signing key.")
+@click.option("--witness", "witness_vkeys", multiple=True, metavar="VKEY",
+              help="For a meal receipt: a witness's verifier key to trust (repeat). "
+              "Default: the keys in WALLET_WITNESS_LIST.")
+@click.option("--quorum", type=click.IntRange(0, 64), default=None,
+              help="For a meal receipt: cosignatures needed. Default: WALLET_WITNESS_QUORUM.")
 @pass_context
-def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None) -> None:
-    """Check an inclusion or consistency proof file offline: exit 0 if it proves what it says, 1 if not."""
+def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None, witness_vkeys: tuple[str, ...],
+                         quorum: int | None) -> None:
+    """Check an inclusion or consistency proof file, or a parent's meal receipt, offline: exit 0 if it
+    proves what it says, 1 if not."""
     from wallet.keys import load_public_key_file, load_signing_key, public_keys_of
     from wallet.reconciliation.proofs import redacted_members, verify_document
 
@@ -260,6 +267,9 @@ def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None)
         document = json.loads(path.read_bytes())
     except (ValueError, RecursionError):
         fail(f"{path}: not valid JSON", EXIT_PROOF_FAILED)
+    if isinstance(document, dict) and document.get("format") == "wallet-meal-receipt/v1":
+        _verify_receipt(ctx, document, keys, witness_vkeys, quorum)
+        return
     problems = verify_document(document, keys)
     if problems:
         for problem in problems:
@@ -275,6 +285,25 @@ def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None)
     else:
         click.echo(f"OK school {document['schoolBin']}'s chain of {document['toSize']} extends its chain of "
                    f"{document['fromSize']}")
+
+
+def _verify_receipt(ctx: Context, document: dict, keys: dict[str, bytes], witness_vkeys: tuple[str, ...],
+                    quorum: int | None) -> None:
+    from tlog.note import NoteError, parse_vkey
+    from wallet.witnessing.receipts import describe_receipt, verify_receipt
+
+    policy = ctx.settings.witness_policy
+    try:
+        witnesses = [parse_vkey(v) for v in witness_vkeys] or [w.verifier for w in policy.witnesses]
+    except NoteError as exc:
+        fail(f"--witness: {exc}")
+    needed = quorum if quorum is not None else (policy.quorum if not witness_vkeys else len(witnesses) // 2 + 1)
+    problems = verify_receipt(document, keys, witnesses, needed)
+    if problems:
+        for problem in problems:
+            click.echo(f"FAILED {problem}", err=True)
+        raise SystemExit(EXIT_PROOF_FAILED)
+    click.echo(describe_receipt(document))
 
 
 @click.command("public-key")

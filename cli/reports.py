@@ -70,11 +70,14 @@ def payment_registry_command(ctx: Context, month: str, region_code: str | None, 
         with make_session_factory(ctx.engine())() as session:
             begin_snapshot(session)
             scope = resolve_scope(session, OPERATOR, region=region_code)
-            registry = payment_registry(session, scope, parsed)
+            registry = payment_registry(session, scope, parsed, witnesses=ctx.settings.witness_policy)
             size = write_chunks(write(registry_document(registry), fmt), out)
     click.echo(f"wrote {out} ({size} bytes): payment registry of {parsed} for {scope.label}: "
                f"{len(registry.suppliers)} supplier(s), due {registry.due} tiyn, checkpoints {registry.as_of.digest}",
                err=True)
+    if registry.witnessed is not None:
+        click.echo(f"witnessed: national head of size {registry.witnessed.tree_size}, "
+                   f"{len(registry.witnessed.cosignatures)} cosignature(s)", err=True)
 
 
 COMMANDS = (meal_sheet_command, payment_registry_command)

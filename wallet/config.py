@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from wallet import clock
 
+from wallet.witness_settings import WitnessConfigError, WitnessPolicy, policy_from_env
+
 ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_KEY_CHARS = 32
 # A QR token lives minutes: long enough to walk from the phone to the canteen, short enough that a copied
@@ -108,6 +110,9 @@ class Settings:
     def now(self) -> dt.datetime:
         """The service's clock: the system's, or the test clock file's (wallet/clock.py)."""
         return clock.now(self.test_clock_file)
+
+    # Independent witnesses of the national log (wallet/witness_settings.py, WALLET_WITNESS_*).
+    witness_policy: WitnessPolicy = field(default_factory=WitnessPolicy)
 
     @property
     def dev_idp_enabled(self) -> bool:
@@ -219,7 +224,16 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         terminal_backlog_alert_s=_positive(env, "WALLET_TERMINAL_BACKLOG_ALERT_S", Settings.terminal_backlog_alert_s,
                                            minimum=60),
         test_clock_file=Path(test_clock) if test_clock else None,
+
+        witness_policy=_witness_policy(env, environment == "production"),
     )
+
+
+def _witness_policy(env: Mapping[str, str], production: bool) -> WitnessPolicy:
+    try:
+        return policy_from_env(env, production=production)
+    except WitnessConfigError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 # RFC 3986: a scheme is a letter, then letters, digits, "+", "-" or "."; then ":".

@@ -145,6 +145,26 @@ _T: dict[str, tuple[str, str, str]] = {
     "checkpoints": ("Latest signed checkpoints", "Последние подписанные контрольные точки",
                     "Соңғы қол қойылған бақылау нүктелері"),
     "tree_size": ("Tree size", "Размер дерева", "Ағаш өлшемі"),
+    "receipt_verified": ("verified", "проверено", "тексерілді"),
+    "receipt_verified_help": ("The meal's receipt checks out: it is in the ledger that independent witnesses "
+                              "cosigned.", "Квитанция о питании проверена: запись входит в журнал, подписанный "
+                              "независимыми свидетелями.", "Тамақ түбіртегі тексерілді: жазба тәуелсіз куәгерлер "
+                              "қол қойған журналда бар."),
+    "witnesses": ("Independent witnesses", "Независимые свидетели", "Тәуелсіз куәгерлер"),
+    "witnessed": ("witnessed", "засвидетельствовано", "куәландырылды"),
+    "not_witnessed": ("not witnessed", "не засвидетельствовано", "куәландырылмады"),
+    "witnesses_off": ("No witnesses are configured.", "Свидетели не настроены.", "Куәгерлер бапталмаған."),
+    "no_national_head": ("The national log has no signed head yet.", "У национального журнала ещё нет подписанной "
+                         "вершины.", "Ұлттық журналдың әлі қол қойылған басы жоқ."),
+    "national_head": ("National log head", "Вершина национального журнала", "Ұлттық журналдың басы"),
+    "cosigned_of": ("cosigned", "подписали", "қол қойды"),
+    "quorum": ("quorum", "кворум", "кворум"),
+    "witness_last": ("Last answer", "Последний ответ", "Соңғы жауап"),
+    "witness_cosigned": ("cosigned", "подписал", "қол қойды"),
+    "witness_refused": ("refused", "отказал", "бас тартты"),
+    "witness_unreachable": ("unreachable", "недоступен", "қолжетімсіз"),
+    "witness_invalid": ("invalid answer", "неверный ответ", "жарамсыз жауап"),
+    "witness_unknown": ("never asked", "ещё не спрашивали", "әлі сұралмаған"),
     "root_hash": ("Root hash", "Корневой хеш", "Түбір хеші"),
     "issued_at": ("Signed at", "Подписано", "Қол қойылды"),
     "signature": ("Signature", "Подпись", "Қолтаңба"),

@@ -1,6 +1,7 @@
 """The ledger view: each school's chain size, its newest signed checkpoint (signature checked on the spot),
 the newest recorded verification run that checked it and the latest runs in the viewer's scope, whoever ran
-them (`wallet verify`, the API, this page). A button runs the check of one school now and records it."""
+them (`wallet verify`, the API, this page). A button runs the check of one school now and records it. Above
+them, whether the national log's newest head is witnessed (k of n) and each witness's last answer."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from wallet.ledger.runs import recorded_run
 from wallet.ledger.verify import begin_snapshot, verify_chain
 from wallet.models import School
 from wallet.scope import school_in_scope, schools_in_scope
+from wallet.witnessing.status import witness_status
 
 MAX_SCHOOLS = 500
 RECENT_RUNS = 10
@@ -37,8 +39,9 @@ def ledger() -> str:
     rows = ledger_overview(session, who, ids, _keys())
     runs = list_runs(session, who, limit=RECENT_RUNS)
     show_subject = may_read_staff_subject(who.role)
+    witnessing = witness_status(session, current_app.config["WALLET_SETTINGS"].witness_policy)
     return render_template("console/ledger.html", rows=rows, runs=runs, verified=request.args.get("verified"),
-                           actor=lambda value: shown_actor(value, show_subject=show_subject))
+                           actor=lambda value: shown_actor(value, show_subject=show_subject), witnessing=witnessing)
 
 
 @blueprint.post("/ledger/verify", endpoint="ledger_verify")

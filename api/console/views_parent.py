@@ -3,7 +3,8 @@ allergen warnings) and its feedback form, at phone width. The same services as t
 of a child's data is written to the access log the same way (find_child / list_children with an AccessNote).
 The consent rule is the API's too (wallet.vouchers.views): a child whose vouchers hold no accepted consent is
 shown by name with a note that the offer awaits an answer, nothing of its meals or menu is read or logged,
-and feedback on its meals is refused (403 consent_required).
+and feedback on its meals is refused (403 consent_required). With witnesses configured, a meal whose receipt
+verifies (wallet.witnessing.receipts) is marked "verified".
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 
 from api import session_scope
 from api.console import params, texts
 from api.console.blueprint import PARENTS, blueprint, principal, requires
 from wallet.errors import DomainError, InvalidInput
+from wallet.keys import load_signing_key, public_keys_of
 from wallet.models import FEEDBACK_TAGS
 from wallet.parents.access_log import AccessNote, record_access
 from wallet.parents.children import Child, find_child, list_children
@@ -27,6 +29,7 @@ from wallet.parents.menus import allergen_warnings, day_menu
 from wallet.parents.today import today_status
 from wallet.principals import Principal
 from wallet.vouchers.views import voucher_states
+from wallet.witnessing.receipts import receipts_verified
 
 HISTORY_DAYS = 30
 HISTORY_ITEMS = 30
@@ -55,6 +58,7 @@ def _page(who: Principal, child_raw: str | None, *, rate: str | None, draft: dic
     children = list_children(session, who.subject, _now(), log=AccessNote(who.role, who.subject, "children"))
     child = None
     today = history = menu = feedback = None
+    receipts: dict[int, bool] = {}
     rate_id = None
     consent_needed = False
     if child_raw or children:
@@ -72,6 +76,7 @@ def _page(who: Principal, child_raw: str | None, *, rate: str | None, draft: dic
                                   after=None, limit=HISTORY_ITEMS)
         child = _child(who, raw, "menu", child.today.isoformat())
         menu = day_menu(session, child, child.today)
+        receipts = _receipts(session, child.id, [h.entry_id for h in history if h.kind == "meal"])
         rate_id = _entry_id(rate or draft.get("entry"))
         if rate_id is not None and any(h.entry_id == rate_id for h in history):
             child = _child(who, raw, "feedback_read", f"entry {rate_id}")
@@ -85,10 +90,20 @@ def _page(who: Principal, child_raw: str | None, *, rate: str | None, draft: dic
         "console/parent.html", children=children, child=child, today=today, history=history or [], menu=menu,
         warnings=allergen_warnings, rate_id=rate_id, feedback=feedback, draft=draft, errors=errors,
         tags=FEEDBACK_TAGS, max_comment=MAX_COMMENT, saved=request.args.get("saved") == "1",
-        consent_needed=consent_needed,
+        consent_needed=consent_needed, receipts=receipts,
         return_to=url_for("console.parent_preview", child=str(child.id)) if child else "",
     )
     return Response(body, status=status, mimetype="text/html")
+
+
+def _receipts(session: Any, child_id: Any, entry_ids: list[int]) -> dict[int, bool]:
+    """Which meals' receipts verify now (entry, school and national proofs, k cosignatures): the "verified"
+    mark a parent's app shows. Only with witnesses configured."""
+    settings = current_app.config["WALLET_SETTINGS"]
+    if not settings.witness_policy.enabled:
+        return {}
+    keys = public_keys_of(load_signing_key(settings))
+    return receipts_verified(session, settings.witness_policy, keys, child_id, entry_ids)
 
 
 def _entry_id(raw: object) -> int | None:

@@ -165,3 +165,29 @@ def test_a_child_without_consent_shows_the_offer_note_only(console, meals, world
     assert response.status_code == 403
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(MealFeedback)) == 0
+
+
+def test_a_meal_whose_receipt_verifies_is_marked_verified(app, console, meals, world, session_factory, settings,
+                                                          tmp_path):
+    import dataclasses
+
+    from tests.witness_inprocess import InProcessWitnesses
+    from wallet.db import transaction
+    from wallet.keys import load_signing_key
+    from wallet.ledger.checkpoints import make_checkpoints
+    from wallet.witnessing.collect import collect
+    from wallet.witnessing.national import extend_national_log, log_vkey
+
+    key = load_signing_key(settings)
+    witnesses = InProcessWitnesses(tmp_path / "w", "meals.test/ledger", log_vkey("meals.test/ledger", key))
+    app.config["WALLET_SETTINGS"] = dataclasses.replace(settings, witness_policy=witnesses.policy)
+    meals(world.eligible[0])
+    console.sign_in("parent")
+    assert 'class="pill ok receipt"' not in console.get("/console/parent").text  # not witnessed yet
+    make_checkpoints(session_factory, key)
+    with transaction(session_factory) as session:
+        extend_national_log(session, key, "meals.test/ledger")
+    assert collect(session_factory, witnesses.policy, post=witnesses.post).witnessed
+    meals(world.eligible[0], meal_type="breakfast")  # recorded after the witnessed head: not yet verified
+    html = console.get("/console/parent").text
+    assert html.count('class="pill ok receipt"') == 1

@@ -266,3 +266,31 @@ def test_ledger_shows_a_run_of_wallet_verify(console, meals, world, settings, en
     html = console.get("/console/ledger", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "the first mismatch is in another school" in html and "in a school outside your scope" in html
     assert f"entry at position 2 (id {run.problem_entry_id})" not in html and world.school.bin not in html
+
+
+def test_ledger_page_says_whether_the_national_head_is_witnessed(app, console, session_factory):
+    """With witnesses configured, the page names the head, k of n against the quorum, and who is down."""
+    import dataclasses
+    import datetime as dt
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from tlog.cosignature import Cosigner
+    from wallet.db import transaction
+    from wallet.ledger.signing import SigningKey
+    from wallet.models import WitnessOutcome
+    from wallet.witness_settings import WitnessPolicy, WitnessSpec
+    from wallet.witnessing.national import extend_national_log
+
+    console.sign_in("auditor")
+    assert "No witnesses are configured." in console.get("/console/ledger", headers={"Accept-Language": "en"}).text
+    cosigners = [Cosigner(f"w.test/{n}", Ed25519PrivateKey.generate()) for n in "ab"]
+    policy = WitnessPolicy("meals.test/log", tuple(WitnessSpec("http://w", c.verifier) for c in cosigners), 2)
+    app.config["WALLET_SETTINGS"] = dataclasses.replace(app.config["WALLET_SETTINGS"], witness_policy=policy)
+    with transaction(session_factory) as session:
+        extend_national_log(session, SigningKey.generate(), policy.log_origin)
+        session.add(WitnessOutcome(witness_name="w.test/a", tree_size=0, outcome="unreachable",
+                                   detail="ConnectTimeout", at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC)))
+    html = console.get("/console/ledger", headers={"Accept-Language": "en"}).text
+    assert 'id="witnesses"' in html and "not witnessed" in html and "0/2 cosigned, quorum 2" in html
+    assert "unreachable" in html and "ConnectTimeout" in html and "never asked" in html

@@ -114,6 +114,11 @@ def build_sec(settings: Settings, session_factory: Any, world: Any, client: Any)
     with session_factory() as session:
         close_period(session, Principal("sec", "operator"), world.region.code, Month.of(closed_month),
                      load_signing_key(settings))
+    with session_factory() as session:  # the national log's first head (receipts, open data)
+        from wallet.witnessing.national import extend_national_log
+
+        extend_national_log(session, load_signing_key(settings), settings.witness_policy.log_origin)
+        session.commit()
     sec = Sec(settings=settings, world=world, terminal=terminal, terminal_b=terminal_b,
               child=str(world.eligible[0].id), other_child=str(world.eligible[1].id), child_b=str(world.elsewhere.id),
               entry=entry, other_entry=other_entry, entry_b=entry_b, school=world.school.bin,

@@ -72,6 +72,13 @@ ROUTES = [
     Route("GET", "/api/v1/parent/children/<child_id>/allergies", "parent", lambda s: f"{P}/{s.child}/allergies"),
     Route("PUT", "/api/v1/parent/children/<child_id>/allergies", "parent", lambda s: f"{P}/{s.child}/allergies",
           lambda s: {"allergens": ["milk"]}),
+    Route("GET", "/api/v1/parent/children/<child_id>/meals/<entry_id>/receipt", "parent",
+          lambda s: f"{P}/{s.child}/meals/{s.entry}/receipt"),
+    Route("GET", "/api/v1/open/checkpoint", "public", lambda s: "/api/v1/open/checkpoint"),
+    Route("GET", "/api/v1/open/schools/<school_bin>/checkpoint", "public",
+          lambda s: f"/api/v1/open/schools/{s.school}/checkpoint"),
+    Route("GET", "/api/v1/open/schools/<school_bin>/daily-counts", "public",
+          lambda s: f"/api/v1/open/schools/{s.school}/daily-counts?month={s.month}&format=csv"),
     Route("GET", "/api/v1/parent/children/<child_id>/meals/<entry_id>/feedback", "parent",
           lambda s: f"{P}/{s.child}/meals/{s.entry}/feedback"),
     Route("POST", "/api/v1/parent/children/<child_id>/meals/<entry_id>/feedback", "parent",
@@ -143,7 +150,10 @@ def route(name: str) -> Route:
 
 
 def takes_an_id(route: Route) -> bool:
-    """A path parameter, or a query parameter that names an object (school, region, supplier)."""
+    """A path parameter, or a query parameter that names an object (school, region, supplier); public
+    routes (open data) serve every school's figures to anyone, so they name no one's object."""
+    if route.audience == "public":
+        return False
     return "<" in route.rule or bool(re.search(r"[?&](school|region|supplier)=", route.url(_Probe())))
 
 

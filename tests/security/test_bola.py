@@ -72,6 +72,10 @@ ATTEMPTS: list[Attempt] = [
     # Their own child, but another child's meal: not a meal of this child.
     Attempt("GET /api/v1/parent/children/<child_id>/meals/<entry_id>/feedback", "parent",
             lambda s: f"{P}/{s.child}/meals/{s.other_entry}/feedback", 404, "meal_not_found"),
+    Attempt("GET /api/v1/parent/children/<child_id>/meals/<entry_id>/receipt", "parent",
+            lambda s: f"{P}/{s.child}/meals/{s.other_entry}/receipt", 404, "meal_not_found"),
+    Attempt("GET /api/v1/parent/children/<child_id>/meals/<entry_id>/receipt", "parent",
+            lambda s: f"{P}/{s.child}/meals/{s.entry_b}/receipt", 404, "meal_not_found"),
     Attempt("POST /api/v1/parent/children/<child_id>/meals/<entry_id>/feedback", "parent",
             lambda s: f"{P}/{s.child}/meals/{s.other_entry}/feedback", 404, "meal_not_found"),
     Attempt("POST /api/v1/parent/children/<child_id>/meals/<entry_id>/feedback", "parent",

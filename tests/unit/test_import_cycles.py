@@ -13,7 +13,7 @@ import graphlib
 
 import grimp
 
-PACKAGES = ("wallet", "api", "devices", "cli")
+PACKAGES = ("wallet", "api", "devices", "cli", "tlog", "witness")
 
 
 def _import_graph() -> dict[str, set[str]]:

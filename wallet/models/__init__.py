@@ -63,12 +63,21 @@ from wallet.models.vouchers import (
     VoucherConsent,
     VoucherTransition,
 )
+from wallet.models.witnessing import (
+    APPEND_ONLY_WITNESS_TABLES,
+    WITNESS_OUTCOMES,
+    Cosignature,
+    NationalCheckpoint,
+    NationalLogLeaf,
+    WitnessOutcome,
+)
 
 __all__ = [
     "ACCESS_ACTIONS",
     "ALLERGENS",
     "APPEND_ONLY_VERIFICATION_TABLES",
     "APPEND_ONLY_VOUCHER_TABLES",
+    "APPEND_ONLY_WITNESS_TABLES",
     "CLAIM_FORMATS",
     "COMPLAINT_STATUSES",
     "CONSENT_DECISIONS",
@@ -83,6 +92,7 @@ __all__ = [
     "RUN_VIAS",
     "VERDICTS",
     "VOUCHER_STATUSES",
+    "WITNESS_OUTCOMES",
     "Base",
     "CalendarDay",
     "CeilingDayTotal",
@@ -98,6 +108,7 @@ __all__ = [
     "ConsoleSession",
     "Contract",
     "ContractPrice",
+    "Cosignature",
     "EligibilityCategory",
     "EligibilityList",
     "EligibilityListEntry",
@@ -111,6 +122,8 @@ __all__ = [
     "MealSlot",
     "Menu",
     "MenuDish",
+    "NationalCheckpoint",
+    "NationalLogLeaf",
     "ParentNotification",
     "PeriodCloseCheckpoint",
     "PushDelivery",
@@ -128,4 +141,5 @@ __all__ = [
     "Voucher",
     "VoucherConsent",
     "VoucherTransition",
+    "WitnessOutcome",
 ]

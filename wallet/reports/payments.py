@@ -27,6 +27,8 @@ from wallet.reconciliation.exports import CHECKPOINT_COLUMNS
 from wallet.reconciliation.heads import AsOf, frozen_sizes, load_as_of
 from wallet.reconciliation.scope import Scope
 from wallet.reconciliation.writers import Column, Document, Table
+from wallet.witness_settings import WitnessPolicy
+from wallet.witnessing.registry import WitnessEvidence, registry_witnessing
 
 REGISTRY_FORMAT = "wallet-payment-registry/v1"
 
@@ -58,6 +60,7 @@ class PaymentRegistry:
     suppliers: dict[int, tuple[str, str]]  # id -> (bin, name)
     contracts: dict[int, tuple[str, dt.date, dt.date]]  # id -> (number, valid from, valid to)
     schools: dict[int, tuple[str, str]]
+    witnessed: WitnessEvidence | None = None  # the cosigned national head, when witnesses are configured
 
     @property
     def month(self) -> Month:
@@ -69,13 +72,15 @@ class PaymentRegistry:
 
 
 def payment_registry(session: Session, scope: Scope, month: Month, *,
-                     now: dt.datetime | None = None) -> PaymentRegistry:
+                     now: dt.datetime | None = None, witnesses: WitnessPolicy | None = None) -> PaymentRegistry:
     """The registry of a closed month for the scope (a supplier: its own lines only); Conflict for a month
-    that is not closed for every school of the scope."""
+    that is not closed for every school of the scope, or, with witnesses configured, whose close checkpoints
+    are not yet under a head cosigned by k of them."""
     as_of = load_as_of(session, scope, month)
     if not as_of.closed or as_of.closed_at is None:
         raise Conflict("month_not_closed", f"{month} is not closed for {scope.label}: suppliers are paid only "
                                            "for closed months")
+    witnessed = registry_witnessing(session, witnesses, [s.id for s in scope.schools], month) if witnesses else None
     lines: dict[tuple[Any, ...], RegistryLine] = {}
 
     def line(supplier_id: int | None, contract_id: int | None, school_id: int, category: str | None,
@@ -109,7 +114,7 @@ def payment_registry(session: Session, scope: Scope, month: Month, *,
                 schools[ln.school_id][0], ln.category or "", ln.meal_type)
 
     return PaymentRegistry(scope=scope, as_of=as_of, generated_at=as_of.closed_at, lines=sorted(kept, key=order),
-                           suppliers=suppliers, contracts=contracts, schools=schools)
+                           suppliers=suppliers, contracts=contracts, schools=schools, witnessed=witnessed)
 
 
 def _meals_statement(session: Session, scope: Scope, month: Month) -> Any:
@@ -181,7 +186,12 @@ def registry_document(reg: PaymentRegistry) -> Document:
                     ln.category, ln.meal_type, *_sum([ln])] for ln in reg.lines])
     checkpoints = Table("checkpoints", CHECKPOINT_COLUMNS,
                         [[h.as_row()[c.key] for c in CHECKPOINT_COLUMNS] for h in as_of.heads])
-    return Document(meta=meta, tables=[totals, suppliers, contracts, lines, checkpoints])
+    tables = [totals, suppliers, contracts, lines, checkpoints]
+    if reg.witnessed is not None:
+        meta.extend(reg.witnessed.meta())
+        tables.append(Table("cosignatures", [Column("witness"), Column("keyId"), Column("timestamp", "int"),
+                                             Column("line")], [list(c) for c in reg.witnessed.cosignatures]))
+    return Document(meta=meta, tables=tables)
 
 
 def registry_filename(reg: PaymentRegistry, fmt: str) -> str:
