@@ -15,7 +15,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from wallet import clock
-
 from wallet.witness_settings import WitnessConfigError, WitnessPolicy, policy_from_env
 
 ENVIRONMENTS = ("development", "test", "production")
