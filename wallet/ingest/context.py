@@ -25,6 +25,8 @@ from wallet.models import (
     Student,
     StudentEligibility,
 )
+from wallet.vouchers.programme import VoucherState, meal_covered, voucher_states
+from wallet.vouchers.years import school_year_of
 
 
 def _covers(valid_from: dt.date, valid_to: dt.date | None, day: dt.date) -> bool:
@@ -59,6 +61,7 @@ class SchoolContext:
     prices: list[PriceLine] = field(default_factory=list)
     served: set[tuple[uuid.UUID, dt.date, str]] = field(default_factory=set)
     closed_months: set[str] = field(default_factory=set)
+    vouchers: dict[tuple[uuid.UUID, str], VoucherState] = field(default_factory=dict)
 
     def serving_day(self, served_at: dt.datetime) -> dt.date:
         return served_at.astimezone(self.zone).date()
@@ -70,6 +73,10 @@ class SchoolContext:
         codes = {code for code, a, b in self.eligibility.get(student, ()) if _covers(a, b, day)}
         ranked = sorted(codes, key=lambda c: (CATEGORY_PRIORITY.index(c) if c in CATEGORY_PRIORITY else 99, c))
         return ranked[0] if ranked else None
+
+    def covered(self, student: uuid.UUID, day: dt.date, category: str) -> bool:
+        """The programme's voucher rule (wallet.vouchers.programme), the same for every method."""
+        return meal_covered(self.vouchers.get((student, school_year_of(day))), category, day)
 
     def price(self, day: dt.date, meal_type: str, category: str) -> PriceLine | None:
         for line in self.prices:
@@ -105,6 +112,7 @@ def load_context(
         ):
             eligibility[sid].append((code, a, b))
         ctx.eligibility = dict(eligibility)
+        ctx.vouchers = voucher_states(session, school.id, ids, day_set)
         ctx.served = {
             (sid, day, meal)
             for sid, day, meal in session.execute(

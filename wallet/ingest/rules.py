@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from wallet.qr.reasons import QR_REASON_CODES
+from wallet.qr.reasons import QR_REASON_CODES, VOUCHER_NOT_ACTIVE
 
 UNKNOWN_STUDENT = "unknown_student"
 NOT_ENROLLED = "not_enrolled"
@@ -56,6 +56,9 @@ class Facts:
     price_tiyn: int | None
     # Reason codes from a QR token's checks (wallet.qr.ingest); empty for meals without a token.
     qr_problems: tuple[str, ...] = ()
+    # The programme's voucher rule for a meal without a token (wallet.vouchers.programme); a QR meal is
+    # judged on its token's voucher instead (qr_problems).
+    voucher_covered: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ def decide(facts: Facts, *, clock_tolerance: dt.timedelta) -> Verdict:
             reasons.append(NOT_ELIGIBLE)
         elif facts.price_tiyn is None:
             reasons.append(NO_CONTRACT_PRICE)
+        if facts.category is not None and not facts.voucher_covered and VOUCHER_NOT_ACTIVE not in facts.qr_problems:
+            reasons.append(VOUCHER_NOT_ACTIVE)
         if facts.already_served:
             reasons.append(DUPLICATE_MEAL)
     reasons.extend(facts.qr_problems)

@@ -186,6 +186,8 @@ def _judge(
         served_after_sent=event.served_at - batch.sent_at,
         price_tiyn=price.price_tiyn if price else None,
         qr_problems=qr_problems,
+        voucher_covered=event.qr is not None or student is None or category is None
+        or ctx.covered(student, day, category),
     )
     verdict = rules.decide(facts, clock_tolerance=clock_tolerance)
     if verdict.billable and student is not None:
