@@ -20,6 +20,7 @@ from wallet.importing.fields import Cells
 from wallet.importing.guardians import Guardians
 from wallet.importing.menus import Menus
 from wallet.importing.schools import Schools
+from wallet.importing.serving_windows import ServingWindows
 from wallet.importing.students import Students
 from wallet.importing.suppliers import Suppliers
 
@@ -35,6 +36,7 @@ REGISTRY: dict[str, Kind[Any, Any]] = {
         Guardians(),
         Calendar(),
         Menus(),
+        ServingWindows(),
     )
 }
 KINDS: tuple[str, ...] = tuple(REGISTRY)

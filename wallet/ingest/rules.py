@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from wallet.evidence.windows import OUTSIDE_SERVING_WINDOW
 from wallet.qr.reasons import QR_REASON_CODES, VOUCHER_NOT_ACTIVE
 
 UNKNOWN_STUDENT = "unknown_student"
@@ -21,7 +22,7 @@ NO_CONTRACT_PRICE = "no_contract_price"
 
 REASON_CODES = (
     UNKNOWN_STUDENT, NOT_ENROLLED, NOT_ELIGIBLE, DUPLICATE_MEAL, NOT_SERVING_DAY, CLOCK_OUT_OF_BOUNDS,
-    PERIOD_CLOSED, NO_CONTRACT_PRICE, *QR_REASON_CODES,
+    PERIOD_CLOSED, NO_CONTRACT_PRICE, *QR_REASON_CODES, OUTSIDE_SERVING_WINDOW,
 )
 
 # A device may stamp a meal a little after it says it sent the batch (clock jitter), not more.
@@ -59,6 +60,8 @@ class Facts:
     # The programme's voucher rule for a meal without a token (wallet.vouchers.programme); a QR meal is
     # judged on its token's voucher instead (qr_problems).
     voucher_covered: bool = True
+    # servedAt in the local time the school serves this meal type (wallet.evidence.windows).
+    in_window: bool = True
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ def decide(facts: Facts, *, clock_tolerance: dt.timedelta) -> Verdict:
         reasons.append(PERIOD_CLOSED)
     if facts.day_kind != "serving":
         reasons.append(NOT_SERVING_DAY)
+    if not facts.in_window:
+        reasons.append(OUTSIDE_SERVING_WINDOW)
     if not facts.student_known:
         reasons.append(UNKNOWN_STUDENT)
     else:

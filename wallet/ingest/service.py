@@ -186,6 +186,7 @@ def _judge(
         served_after_sent=event.served_at - batch.sent_at,
         price_tiyn=price.price_tiyn if price else None,
         qr_problems=qr_problems,
+        in_window=ctx.in_window(event.served_at, event.meal_type),
         voucher_covered=event.qr is not None or student is None or category is None
         or ctx.covered(student, day, category),
     )

@@ -37,7 +37,8 @@ _HASHED_FIELDS = (
 )
 # Hashed only when set: entries made before QR tokens existed (and every non-QR entry) keep exactly the
 # canonical bytes they were appended with, so existing chains verify unchanged.
-_OPTIONAL_HASHED_FIELDS = (("voucher_id", "voucherId"), ("qr_token_id", "qrTokenId"))
+_OPTIONAL_HASHED_FIELDS = (("voucher_id", "voucherId"), ("qr_token_id", "qrTokenId"),
+                           ("manual_reason", "manualReason"))
 
 
 def _json_value(value: Any) -> Any:

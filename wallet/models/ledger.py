@@ -83,6 +83,8 @@ class LedgerEntry(Base):
     # so entries without them keep their canonical bytes).
     voucher_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     qr_token_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Why a meal was entered by hand (method manual only; hashed only when set, migration 0015).
+    manual_reason: Mapped[str | None] = mapped_column(String(40))
     # What the terminal sent, hashed, so a replay can be told from a conflicting reuse of an event id.
     content_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     payload: Mapped[str] = mapped_column(Text)
