@@ -39,7 +39,7 @@ def _count(session_factory, model) -> int:  # type: ignore[no-untyped-def]
 def test_demo_world_loads_and_reloads_unchanged(session_factory, tmp_path):
     files = generate(tmp_path, seed=2026, students=200, today=TODAY)
     rows = {kind: _rows(path) for kind, path in files.items()}
-    assert set(files) == set(KINDS) - {"serving-windows"}  # the demo imports no serving windows
+    assert set(files) == set(KINDS) - {"serving-windows", "attendance"}  # not in the demo files
 
     first = [import_file(session_factory, kind, files[kind]) for kind in files]
     assert all(r.created > 0 and r.updated == 0 for r in first), first
@@ -91,5 +91,5 @@ def test_demo_data_command_twice_changes_nothing_the_second_time(database_url, t
     second = CliRunner().invoke(cli, args, env=env)
     assert second.exit_code == 0, second.output
     lines = [line for line in second.output.splitlines() if " rows: " in line]
-    assert len(lines) == len(KINDS) - 1  # every kind but serving windows
+    assert len(lines) == len(KINDS) - 2  # every kind but serving windows and attendance
     assert all(" 0 created, 0 updated, " in line for line in lines)

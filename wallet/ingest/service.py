@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from wallet.db import one_of
 from wallet.errors import FieldError
+from wallet.evidence.on_append import check_appended
 from wallet.identifiers import looks_like_iin
 from wallet.ingest import rules
 from wallet.ingest.context import SchoolContext, load_context, parse_student_ref
@@ -78,6 +79,8 @@ def _record_once(
         for e in entries
         if e.verdict == "billable" and e.student_id is not None
     )
+    # The cheap evidence rules (wallet.evidence.on_append): their findings commit with the entries.
+    check_appended(session, school, entries, batch.received_at)
     # Parents' outbox, in this transaction and under the chain-head lock (one INSERT ... SELECT per batch).
     record_meal_notifications(session, entries, batch.received_at)
     _resolve_in_batch_replays(outcomes)
