@@ -134,7 +134,8 @@ def _parse_events(raw_events: list[Any], keyring: QrKeyring,
                 continue
         events.append(MealEvent(index=index, event_id=data["event_id"], device_seq=data["device_seq"],
                                 student_ref=data["student_id"], meal_type=data["meal_type"],
-                                served_at=data["served_at"], method=data["method"], qr_token=token, qr=claims))
+                                served_at=data["served_at"], method=data["method"], qr_token=token, qr=claims,
+                                manual_reason=data.get("manual_reason")))
     return events, invalid
 
 

@@ -29,10 +29,20 @@ def findings_group() -> None:
 @findings_group.command("scan")
 @click.option("--month", required=True, metavar="YYYY-MM", help="The billing month.")
 @click.option("--scope", "scope_text", default="all", show_default=True, help="all | region:CODE | school:BIN")
+@click.option("--weak-share", type=click.FloatRange(0, 1), default=None,
+              help="Share of weak identifications on a school's day above which its weak meals flag (0.5).")
+@click.option("--min-gap", "min_gap_s", type=click.IntRange(0, 600), default=None,
+              help="Seconds between two meals of one terminal below which they flag (3).")
+@click.option("--max-per-minute", type=click.IntRange(1, 600), default=None,
+              help="Meals of one terminal in any 60 s above which they flag (15).")
 @pass_context
-def scan_command(ctx: Context, month: str, scope_text: str) -> None:
+def scan_command(ctx: Context, month: str, scope_text: str, weak_share: float | None, min_gap_s: int | None,
+                 max_per_minute: int | None) -> None:
     """Run every rule over the month's meals in the scope; record and count the new findings."""
+    import dataclasses
+
     from wallet.db import make_session_factory, transaction
+    from wallet.evidence.codes import Parameters
     from wallet.evidence.scan import scan
     from wallet.months import reportable_month
     from wallet.reconciliation.scope import parse_scope_text, resolve_scope
@@ -44,7 +54,9 @@ def scan_command(ctx: Context, month: str, scope_text: str) -> None:
             fail("findings scan covers schools: use all, region:CODE or school:BIN")
         with transaction(make_session_factory(ctx.engine())) as session:
             scope = resolve_scope(session, OPERATOR, region=region, school=school)
-            report = scan(session, scope, parsed, now=dt.datetime.now(dt.UTC))
+            given = {"weak_share": weak_share, "min_gap_s": min_gap_s, "max_per_minute": max_per_minute}
+            parameters = dataclasses.replace(Parameters(), **{k: v for k, v in given.items() if v is not None})
+            report = scan(session, scope, parsed, now=dt.datetime.now(dt.UTC), parameters=parameters)
     by_rule = ", ".join(f"{n} {rule}" for rule, n in sorted(report.new.items())) or "nothing new"
     click.echo(f"scanned {report.entries} meal entries of {report.month} for {report.scope}: "
                f"{report.new_total} new finding(s) ({by_rule})")

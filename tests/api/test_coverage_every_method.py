@@ -48,7 +48,8 @@ def test_roster_and_verdict_follow_one_rule(checked, session_factory, world, ter
     free = {p["studentId"]: p["freeMealToday"] for p in roster["students"]}
     events = []
     for n, pupil in enumerate(pupils):
-        events.append(meal_event(pupil, n + 1, method=method))
+        event = meal_event(pupil, n + 1, method=method)
+        events.append({**event, "manualReason": "terminal_fault"} if method == "manual" else event)
     results = checked.post(EVENTS, json=batch(*events), headers=terminal_key.headers()).get_json()["results"]
     for pupil, status, result in zip(pupils, statuses, results, strict=True):
         expected = EXPECTED[(category, status)]
@@ -82,3 +83,23 @@ def test_served_today_is_unknown_when_consent_is_withheld(checked, parent, offer
     assert checked.post(f"/api/v1/parent/vouchers/{voucher}/withdraw", headers=parent.headers()).status_code == 200
     [child] = checked.get("/api/v1/parent/children", headers=parent.headers()).get_json()["items"]
     assert child["today"] is None and child["servedToday"] is None
+
+
+def test_a_manual_entry_carries_its_reason(checked, session_factory, world, terminal_key, settings) -> None:
+    from wallet.keys import load_signing_key, public_keys_of
+    from wallet.ledger.verify import verify_all
+    from wallet.models import LedgerEntry
+
+    without = meal_event(world.eligible[0], 1, method="manual")
+    stray = {**meal_event(world.eligible[1], 2, method="card"), "manualReason": "other"}
+    unknown = {**meal_event(world.eligible[2], 3, method="manual"), "manualReason": "tired"}
+    good = {**meal_event(world.eligible[3], 4, method="manual"), "manualReason": "card_forgotten"}
+    results = checked.post(EVENTS, json=batch(without, stray, unknown, good),
+                           headers=terminal_key.headers()).get_json()["results"]
+    assert [r["status"] for r in results] == ["invalid", "invalid", "invalid", "recorded"]
+    assert all(r["errors"][0]["field"].endswith("manualReason") for r in results[:3])
+    with session_factory() as session:
+        [entry] = session.scalars(select(LedgerEntry)).all()
+        assert entry.manual_reason == "card_forgotten" and '"manualReason":"card_forgotten"' in entry.payload
+    reports = verify_all(session_factory, public_keys_of(load_signing_key(settings)))
+    assert reports and all(r.ok for r in reports), [r.describe() for r in reports]

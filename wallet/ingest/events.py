@@ -33,6 +33,7 @@ class MealEvent:
     method: str
     qr_token: str | None = None
     qr: QrClaims | None = None
+    manual_reason: str | None = None  # method manual only (wallet.evidence.codes.MANUAL_REASONS)
 
     def content_hash(self) -> bytes:
         """What identifies the content: the same event id with another hash is a conflict."""
@@ -43,6 +44,8 @@ class MealEvent:
         }
         if self.qr_token is not None:  # only then, so events without a token keep their content hash
             content["qrToken"] = self.qr_token
+        if self.manual_reason is not None:  # likewise
+            content["manualReason"] = self.manual_reason
         return hashlib.sha256(flat_canonical_bytes(content)).digest()
 
 

@@ -204,6 +204,7 @@ def _judge(
         category_code=category, contract_id=price.contract_id if price and verdict.billable else None,
         price_tiyn=verdict.price_tiyn, content_hash=event.content_hash(),
         voucher_id=event.qr.voucher_id if event.qr else None, qr_token_id=event.qr.token_id if event.qr else None,
+        manual_reason=event.manual_reason,
     )
     if event.qr is not None:
         qr_ctx.spends(event.qr, verdict.reasons, entry)
