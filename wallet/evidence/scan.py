@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -21,7 +22,6 @@ from wallet.evidence.findings import Candidate, record
 from wallet.evidence.scan_rules import MealRow
 from wallet.models import AttendanceMark, CalendarDay, CalendarNotice, Enrollment, LedgerEntry, School
 from wallet.months import Month
-from wallet.reconciliation.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,9 @@ def present_counts(session: Session, school_ids: list[int], days: set[tuple[int,
             for s, d in days}
 
 
-def candidates(session: Session, scope: Scope, month: Month, p: codes.Parameters) -> tuple[int, list[Candidate]]:
-    ids = scope.school_ids
+def candidates(session: Session, school_ids: list[int], month: Month, p: codes.Parameters
+               ) -> tuple[int, list[Candidate]]:
+    ids = school_ids
     if not ids:
         return 0, []
     rows = meal_rows(session, ids, str(month))
@@ -115,11 +116,20 @@ def candidates(session: Session, scope: Scope, month: Month, p: codes.Parameters
     return len(rows), found
 
 
-def scan(session: Session, scope: Scope, month: Month, *, now: dt.datetime,
+class ScanScope(Protocol):
+    """What a scan covers (a wallet.reconciliation.scope.Scope is one)."""
+
+    label: str
+
+    @property
+    def school_ids(self) -> list[int]: ...
+
+
+def scan(session: Session, scope: ScanScope, month: Month, *, now: dt.datetime,
          parameters: codes.Parameters | None = None) -> ScanReport:
     """Run every scan rule; record the new findings in the caller's transaction (the caller commits)."""
     p = parameters or codes.Parameters()
-    entries, found = candidates(session, scope, month, p)
+    entries, found = candidates(session, scope.school_ids, month, p)
     new = record(session, found, source="scan", now=now)
     counts: dict[str, int] = defaultdict(int)
     for finding in new:
