@@ -69,3 +69,11 @@ def rule(session: Session, principal: Principal, requests: Sequence[RulingReques
     for ruling in rulings:  # the audit trail: who ruled what, never the reason's text (it may name people)
         log.info("finding ruled", finding_id=ruling.finding_id, outcome=ruling.outcome, actor=principal.role)
     return rulings
+
+
+def record_rulings(session: Session, principal: Principal, requests: Sequence[RulingRequest],
+                   now: dt.datetime) -> list[FindingRuling]:
+    """`rule` and commit: the service the web layer calls."""
+    rulings = rule(session, principal, requests, now)
+    session.commit()
+    return rulings
