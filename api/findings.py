@@ -22,7 +22,7 @@ from api.parents import own_child, private_answer
 from api.schemas.common import Bin, StrictInteger, Text, json_body, load, query
 from api.schemas.parents import iso
 from wallet.db import read_only
-from wallet.errors import NotFound
+from wallet.errors import FieldError, InvalidInput, NotFound
 from wallet.evidence.codes import RULES
 from wallet.evidence.disputes import MAX_COMMENT, DisputeView, dispute_meal, dispute_of
 from wallet.evidence.rulings import MAX_REASON, RULING_ROLES, RulingRequest, record_rulings
@@ -47,7 +47,7 @@ class ListQuery(Schema):
     rule = fields.String(validate=validate.OneOf(RULES))
     school = Bin()
     day = fields.Date()
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**62))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE))
 
 
@@ -64,7 +64,7 @@ class RulingsBody(Schema):
 
 class ScanBody(Schema):
     month = Text(required=True, max_length=7)
-    region = Text(max_length=32)
+    region = Text(min_length=1, max_length=32)
 
 
 class DisputeBody(Schema):
@@ -84,6 +84,9 @@ def findings() -> Response:
     principal = _staff(*READERS)
     args = query(ListQuery())
     month = reportable_month(args["month"], field="query/month")
+    if "day" in args and not month.first_day <= args["day"] <= month.last_day:
+        raise InvalidInput("validation_failed", "the day lies outside the month",
+                           [FieldError("query/day", "a day of the month", "out_of_range")])
     session = session_scope.session()
     read_only(session)
     scope = resolve_scope(session, principal, school=args.get("school"))
@@ -146,8 +149,9 @@ def _entry_id(raw: str) -> int | None:
 
 
 def dispute_json(child_id: Any, view: DisputeView) -> dict[str, Any]:
-    return {"childId": str(child_id), "entryId": view.entry_id, "comment": view.comment, "disputedAt": iso(view.at),
-            "state": view.state, "complaints": f"/api/v1/parent/children/{child_id}/complaints"}
+    return {"childId": str(child_id), "entryId": view.entry_id, "comment": view.comment,
+            "disputedAt": iso(view.at) if view.at else None, "state": view.state,
+            "complaints": f"/api/v1/parent/children/{child_id}/complaints"}
 
 
 @parent_blueprint.post("/children/<child_id>/meals/<entry_id>/dispute")

@@ -29,8 +29,8 @@ MAX_COMMENT = 500
 class DisputeView:
     entry_id: int
     comment: str | None
-    at: dt.datetime
-    state: str  # open, upheld, dismissed
+    at: dt.datetime | None
+    state: str  # none (not disputed), open, upheld, dismissed
 
 
 def _meal(session: Session, child_id: uuid.UUID, entry_id: int | None) -> LedgerEntry:
@@ -83,6 +83,6 @@ def dispute_of(session: Session, child_id: uuid.UUID, entry_id: int | None) -> D
         FindingRuling, FindingRuling.finding_id == MealDispute.finding_id).where(
         MealDispute.entry_id == entry.id)).first()
     if row is None:
-        raise NotFound("dispute_not_found", "This meal was not disputed.")
+        return DisputeView(entry.id, None, None, "none")
     dispute, outcome = row
     return DisputeView(dispute.entry_id, dispute.comment, dispute.at, outcome or "open")
