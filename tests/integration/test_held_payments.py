@@ -23,6 +23,7 @@ from wallet.reconciliation.periods import close_period
 from wallet.reconciliation.queries import reconcile
 from wallet.reconciliation.scope import resolve_scope
 from wallet.reconciliation.writers import write
+from wallet.reports.meal_sheet import meal_sheet
 from wallet.reports.payments import payment_registry, registry_document
 
 OPERATOR = Principal(subject="test", role="operator")
@@ -65,6 +66,9 @@ def test_held_money_is_not_paid_until_ruled(session_factory, settings, tmp_path)
     assert held == 2 * ew.PRICE + _closure_meals(session_factory, b.id, world.days[3])
     assert reg.paid == rec.totals.payable - held and reg.due == rec.totals.payable
     assert registry()[2] == first  # the same findings and rulings: the same bytes
+    with session_factory() as session:
+        sheet = meal_sheet(session, resolve_scope(session, OPERATOR, school=a.bin), month)
+        assert sheet.held[:2] == (2 * ew.PRICE, 0)
 
     with session_factory() as session:
         findings = list_findings(session, [a.id, b.id], FindingFilter(month=world.month))

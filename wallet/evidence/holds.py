@@ -8,6 +8,7 @@ mark is reproducible to the byte, and changes only when a finding or a ruling is
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -87,3 +88,25 @@ def held_by_key(session: Session, school_ids: Iterable[int], month: str, mark: H
                 line.withheld_meals += 1
                 line.withheld += price
     return out
+
+
+def held_of_pupils(session: Session, school_ids: Iterable[int], month: str, mark: HoldMark,
+                   pupils: set[uuid.UUID] | None) -> tuple[int, int]:
+    """Held and withheld tiyn of the month's doubted billable meals of these pupils (None: every pupil)."""
+    states = entry_states(session, school_ids, month, mark)
+    if not states:
+        return 0, 0
+    void = aliased(LedgerEntry)
+    voided = set(session.scalars(select(void.refers_to).where(
+        void.kind == "void", one_of(session, void.refers_to, states))))
+    held = withheld = 0
+    for entry_id, student_id, price in session.execute(
+        select(LedgerEntry.id, LedgerEntry.student_id, LedgerEntry.price_tiyn).where(
+            one_of(session, LedgerEntry.id, states), LedgerEntry.verdict == "billable")):
+        if entry_id in voided or (pupils is not None and student_id not in pupils):
+            continue
+        if states[entry_id] == "held":
+            held += price
+        else:
+            withheld += price
+    return held, withheld
