@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -68,3 +69,20 @@ def test_a_second_run_with_an_earlier_clock_is_a_clone(gaps, behind) -> None:
     clone = [times[-1] - behind]  # the next sequence number, stamped by a clock far behind
     [found] = cloned_device(rows(times + clone), P)
     assert found.figures["jumps"] == 1 and found.figures["max_jump_s"] >= P.clock_jump_s
+
+
+@given(st.lists(st.floats(min_value=0, max_value=20), min_size=1, max_size=80))
+def test_the_flagged_meals_are_those_of_every_window_over_the_rate(gaps) -> None:
+    """Against a brute force: a meal is flagged when some 60 s window holding it has too many meals or when
+    a neighbour is closer than the minimum gap."""
+    made = rows(_times(gaps))
+    expected: set[int] = set()
+    for a in made:
+        window = [b for b in made if a.served_at <= b.served_at < a.served_at + dt.timedelta(seconds=60)]
+        if len(window) > P.max_per_minute:
+            expected.update(b.id for b in window)
+    for a, b in itertools.pairwise(made):
+        if (b.served_at - a.served_at).total_seconds() < P.min_gap_s:
+            expected.update((a.id, b.id))
+    found = serving_rate(made, P)
+    assert set(found[0].entry_ids if found else ()) == expected

@@ -76,13 +76,14 @@ def serving_rate(rows: Iterable[MealRow], p: codes.Parameters) -> list[Candidate
         for i, gap in enumerate(gaps):
             if gap < p.min_gap_s:
                 flagged.update((meals[i].id, meals[i + 1].id))
-        peak, start = 0, 0
+        peak, start, added = 0, 0, -1  # meals[:added + 1] of an over-full window are flagged already
         for end in range(len(meals)):
             while meals[end].served_at - meals[start].served_at >= dt.timedelta(seconds=60):
                 start += 1
             peak = max(peak, end - start + 1)
             if end - start + 1 > p.max_per_minute:
-                flagged.update(r.id for r in meals[start:end + 1])
+                flagged.update(r.id for r in meals[max(start, added + 1):end + 1])
+                added = end
         if flagged:
             held = tuple(r.id for r in meals if r.id in flagged and r.billable) or tuple(sorted(flagged))
             out.append(Candidate(codes.SERVING_RATE, f"terminal:{terminal}:{day}", meals[0].region_id,
@@ -118,19 +119,24 @@ def cloned_device(rows: Iterable[MealRow], p: codes.Parameters) -> list[Candidat
 
 def two_schools_one_day(rows: Iterable[MealRow], p: codes.Parameters) -> list[Candidate]:
     """One pupil billable at two or more schools on one day (every such meal is doubted)."""
-    by_pupil: dict[tuple[uuid.UUID, dt.date], list[MealRow]] = defaultdict(list)
-    for r in rows:
-        if r.billable and r.student_id is not None:
+    billable = [r for r in rows if r.billable and r.student_id is not None]
+    first_school: dict[tuple[uuid.UUID | None, dt.date], int] = {}
+    doubted: set[tuple[uuid.UUID | None, dt.date]] = set()
+    for r in billable:  # one pass; only the rare pupils-days at two schools are gathered and sorted
+        if first_school.setdefault((r.student_id, r.serving_day), r.school_id) != r.school_id:
+            doubted.add((r.student_id, r.serving_day))
+    by_pupil: dict[tuple[uuid.UUID | None, dt.date], list[MealRow]] = defaultdict(list)
+    for r in billable:
+        if (r.student_id, r.serving_day) in doubted:
             by_pupil[(r.student_id, r.serving_day)].append(r)
     out = []
     for (student, day), meals in sorted(by_pupil.items(), key=lambda kv: (kv[0][1], str(kv[0][0]))):
         schools = {r.school_id for r in meals}
-        if len(schools) > 1:
-            first = min(meals, key=lambda r: r.id)
-            out.append(Candidate(codes.TWO_SCHOOLS_ONE_DAY, f"pupil:{student}:{day}", first.region_id,
-                                 first.school_id, day, {"day": day.isoformat(), "schools": len(schools),
-                                                        "school_ids": sorted(schools)},
-                                 tuple(r.id for r in meals), p.as_json()))
+        first = min(meals, key=lambda r: r.id)
+        out.append(Candidate(codes.TWO_SCHOOLS_ONE_DAY, f"pupil:{student}:{day}", first.region_id,
+                             first.school_id, day, {"day": day.isoformat(), "schools": len(schools),
+                                                    "school_ids": sorted(schools)},
+                             tuple(r.id for r in meals), p.as_json()))
     return out
 
 
