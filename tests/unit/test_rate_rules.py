@@ -86,3 +86,15 @@ def test_the_flagged_meals_are_those_of_every_window_over_the_rate(gaps) -> None
             expected.update((a.id, b.id))
     found = serving_rate(made, P)
     assert set(found[0].entry_ids if found else ()) == expected
+
+
+def test_a_terminals_weak_share_flags_at_a_school_with_several() -> None:
+    from wallet.evidence.scan_rules import weak_identification_share
+
+    cards = [MealRow(i, 1, 1, "T-1", i, uuid.uuid4(), "lunch", "card", START.astimezone(dt.UTC), START.date(), True)
+             for i in range(1, 61)]
+    picks = [MealRow(i, 1, 1, "T-2", i, uuid.uuid4(), "lunch", "roster", START.astimezone(dt.UTC), START.date(), True)
+             for i in range(61, 86)]
+    [found] = weak_identification_share(cards + picks, P)  # the school's share is 25/85; T-2's is 25/25
+    assert found.key.startswith("terminal:T-2:") and found.figures["weak"] == 25
+    assert weak_identification_share(picks, P)[0].key.startswith("school:")  # one terminal: the school's day

@@ -41,19 +41,24 @@ def absent_but_billed(rows: Iterable[MealRow], absent: set[tuple[uuid.UUID, dt.d
 
 
 def weak_identification_share(rows: Iterable[MealRow], p: codes.Parameters) -> list[Candidate]:
-    """A school's day whose share of weakly identified billable meals passes the threshold."""
+    """A school's day, or one terminal's day at a school with several, whose share of weakly identified
+    billable meals passes the threshold; the weak meals are doubted."""
     by_day: dict[tuple[int, dt.date], list[MealRow]] = defaultdict(list)
     for r in rows:
         if r.billable:
             by_day[(r.school_id, r.serving_day)].append(r)
     out = []
     for (school_id, day), meals in sorted(by_day.items()):
-        weak = [r for r in meals if codes.STRENGTH.get(r.method or "", "weak") == "weak"]
-        if len(meals) >= p.weak_min_meals and len(weak) > p.weak_share * len(meals):
-            out.append(Candidate(codes.WEAK_IDENTIFICATION_SHARE, f"school:{school_id}:{day}", meals[0].region_id,
-                                 school_id, day, {"day": day.isoformat(), "weak": len(weak), "meals": len(meals),
-                                                  "threshold": f"{p.weak_share:.2f}"},
-                                 tuple(r.id for r in weak), p.as_json()))
+        groups: list[tuple[str, list[MealRow]]] = [(f"school:{school_id}:{day}", meals)]
+        terminals = sorted({r.terminal_id for r in meals if r.terminal_id is not None})
+        if len(terminals) > 1:
+            groups += [(f"terminal:{t}:{day}", [r for r in meals if r.terminal_id == t]) for t in terminals]
+        for key, group in groups:
+            weak = [r for r in group if codes.STRENGTH.get(r.method or "", "weak") == "weak"]
+            if len(group) >= p.weak_min_meals and len(weak) > p.weak_share * len(group):
+                out.append(Candidate(codes.WEAK_IDENTIFICATION_SHARE, key, group[0].region_id, school_id, day,
+                                     {"day": day.isoformat(), "weak": len(weak), "meals": len(group),
+                                      "threshold": f"{p.weak_share:.2f}"}, tuple(r.id for r in weak), p.as_json()))
     return out
 
 
