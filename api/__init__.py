@@ -15,6 +15,7 @@ from api import (
     complaints,
     console,
     errors,
+    findings,
     health,
     metrics,
     open_data,
@@ -62,7 +63,8 @@ def create_app(
     for blueprint in (health.blueprint, terminals.blueprint, admin.blueprint, auditor_ledger.blueprint,
                       parents.blueprint, parent_notifications.blueprint, qr.blueprint, auditors.blueprint,
                       reconciliation.blueprint, reports.blueprint, complaints.parent_blueprint,
-                      complaints.staff_blueprint, open_data.blueprint, *vouchers.BLUEPRINTS):
+                      complaints.staff_blueprint, open_data.blueprint, *vouchers.BLUEPRINTS,
+                      *findings.BLUEPRINTS):
         app.register_blueprint(blueprint)
     console.init_app(app, settings)  # the web console (api/console): HTML pages under /console
     metrics.init_app(app, settings)  # /metrics and its hooks, when WALLET_METRICS_TOKEN is set

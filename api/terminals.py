@@ -145,7 +145,8 @@ def _parse_events(raw_events: list[Any], keyring: QrKeyring,
         events.append(MealEvent(index=index, event_id=data["event_id"], device_seq=data["device_seq"],
                                 student_ref=data["student_id"], meal_type=data["meal_type"],
                                 served_at=data["served_at"], method=data["method"], qr_token=token, qr=claims,
-                                allergen_warning=_allergen_warning(data.get("allergen_warning"))))
+                                allergen_warning=_allergen_warning(data.get("allergen_warning")),
+                                manual_reason=data.get("manual_reason")))
     return events, invalid
 
 

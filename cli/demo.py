@@ -18,13 +18,13 @@ from wallet.vouchers.years import today_in_kazakhstan
 def _load(ctx: Context, world: DemoWorld, out_dir: Path) -> None:
     from wallet import migrate
     from wallet.db import make_session_factory
-    from wallet.importing import KINDS, ImportFailed, import_file
+    from wallet.importing import ImportFailed, import_file
 
     engine = ctx.engine()
     migrate.upgrade(engine)
     files = write(world, out_dir)
     session_factory = make_session_factory(engine)
-    for kind in KINDS:
+    for kind in files:  # the demo's kinds, in import order (no serving windows: see docs/import-formats.md)
         try:
             report = import_file(session_factory, kind, files[kind])
         except ImportFailed as exc:
@@ -38,6 +38,7 @@ def _load(ctx: Context, world: DemoWorld, out_dir: Path) -> None:
         )
     _vouchers(session_factory, world)
     _qr_meals(ctx, session_factory, world.today)
+    _evidence(session_factory, world)
 
 
 def _vouchers(session_factory, world: DemoWorld) -> None:  # type: ignore[no-untyped-def]
@@ -57,6 +58,14 @@ def _qr_meals(ctx: Context, session_factory, today: dt.date) -> None:  # type: i
     meals = record_demo_qr_meals(session_factory, load_qr_signing_key(ctx.settings), today,
                                  clock_tolerance=dt.timedelta(seconds=ctx.settings.device_clock_tolerance_s))
     click.echo(f"qr meals     {meals:>6} events recorded for the last {DAYS} days")
+
+
+def _evidence(session_factory, world: DemoWorld) -> None:  # type: ignore[no-untyped-def]
+    """A few findings of each kind the data allow (wallet/demo/evidence.py), for the Findings page."""
+    from wallet.demo.evidence import make_demo_evidence
+
+    found = make_demo_evidence(session_factory, today=world.today, seed=world.seed)
+    click.echo("findings     " + (", ".join(f"{n} {rule}" for rule, n in sorted(found.items())) or "none"))
 
 
 def _summary(world: DemoWorld) -> list[str]:

@@ -31,8 +31,9 @@ def import_command(ctx: Context, kind: str, file: Path) -> None:
     """Import FILE (CSV, UTF-8) of registry data of one KIND; nothing is written if any row is wrong.
 
     Kinds, in the order they depend on each other: schools, suppliers, contracts, students, eligibility,
-    guardians, calendar, menus; and eligibility-list (a school's monthly list, CSV) and eligibility-feed
-    (state registries, JSON lines). See docs/import-formats.md for the columns.
+    guardians, calendar, menus, serving-windows, attendance (the class journal: CSV, or JSON lines when FILE
+    ends in .jsonl); and eligibility-list (a school's monthly list, CSV) and eligibility-feed (state
+    registries, JSON lines). See docs/import-formats.md for the columns.
     """
     factory = make_session_factory(ctx.engine())
     log.info("import started", kind=kind)

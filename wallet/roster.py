@@ -24,6 +24,7 @@ from wallet.models import (
     Student,
     StudentEligibility,
 )
+from wallet.vouchers.programme import meal_covered, school_voucher_states
 
 SERVING_HOURS = {"from": "08:00", "to": "16:00"}
 
@@ -37,11 +38,14 @@ def build_roster(session: Session, school: School, now: dt.datetime) -> dict[str
     kind = session.scalar(select(CalendarDay.kind).where(CalendarDay.school_id == school.id, CalendarDay.day == day))
     priced = _priced_meal_types(session, school.id, day)
     eligible = _eligible_categories(session, school.id, day)
+    vouchers = school_voucher_states(session, school.id, day)
     pupils = []
     for student, enrollment in _enrolled(session, school.id, day):
         categories = eligible.get(student.id, set())
         category = min(categories, key=_rank) if categories else None
-        meal_types = sorted(priced.get(category, set())) if category else []
+        # The programme's voucher rule, the one the ingest applies to every method (wallet.vouchers.programme).
+        covered = category is not None and meal_covered(vouchers.get(student.id), category, day)
+        meal_types = sorted(priced.get(category, set())) if category and covered else []
         pupils.append({
             "studentId": str(student.id),
             "displayName": f"{student.first_name} {student.last_name[:1]}.",

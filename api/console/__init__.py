@@ -16,7 +16,14 @@ from pathlib import Path
 
 from flask import Flask
 
-from api.console import views_audit, views_auth, views_ledger, views_parent, views_school  # noqa: F401 (routes)
+from api.console import (  # noqa: F401 (routes)
+    views_audit,
+    views_auth,
+    views_findings,
+    views_ledger,
+    views_parent,
+    views_school,
+)
 from api.console.blueprint import blueprint
 from wallet.config import MIN_SECRET_KEY_CHARS, ConfigError, Settings
 

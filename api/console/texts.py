@@ -289,6 +289,17 @@ _T: dict[str, tuple[str, str, str]] = {
     "qr_token_reused": ("QR code used again", "QR-код использован повторно", "QR-код қайта қолданылды"),
     "voucher_not_active": ("voucher not active", "талон не действует", "талон белсенді емес"),
     "qr_token_other_student": ("QR code of another pupil", "QR-код другого ученика", "басқа оқушының QR-коды"),
+    "outside_serving_window": ("outside the serving window", "вне времени раздачи", "тарату уақытынан тыс"),
+    # findings (issue 16)
+    "findings": ("Findings", "Замечания", "Ескертулер"),
+    "finding_rule": ("Rule", "Правило", "Ереже"),
+    "no_findings": ("No findings for this month.", "Замечаний за месяц нет.", "Бұл айда ескертулер жоқ."),
+    "evidence": ("Evidence", "Доказательства", "Дәлелдер"),
+    "finding_open": ("open: payment held", "открыто: оплата удержана", "ашық: төлем ұсталды"),
+    "finding_upheld": ("upheld: not paid", "подтверждено: не оплачивается", "расталды: төленбейді"),
+    "finding_dismissed": ("dismissed: paid", "отклонено: оплачивается", "қабылданбады: төленеді"),
+    "ruling": ("Ruling", "Решение", "Шешім"),
+    "rule_on": ("Record the ruling", "Записать решение", "Шешімді жазу"),
 }
 _INDEX = {"en": 0, "ru": 1, "kk": 2}
 

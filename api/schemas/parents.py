@@ -116,7 +116,8 @@ def child_json(child: Child, today: TodayStatus | None, lang: str, voucher_statu
         "className": shown.class_name if shown else None,
         "enrolledToday": child.enrolled_today,
         "today": today_json(today) if today is not None else None,
-        "servedToday": today is not None and any(m.status == "served" for m in today.meals),
+        # Unknown (null) when consent is withheld, like `today`: false would tell the parent "not served".
+        "servedToday": None if today is None else any(m.status == "served" for m in today.meals),
         "voucherStatus": voucher_status,
     }
 

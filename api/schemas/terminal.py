@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from api.schemas.common import CanonicalUUID, Instant, StrictInteger, Text
+from wallet.evidence.codes import MANUAL_REASONS
 from wallet.models import IDENTIFICATION_METHODS, MEAL_TYPES
 from wallet.qr.token import MAX_TOKEN_CHARS
 
@@ -44,11 +45,20 @@ class MealEventSchema(Schema):
     method = fields.String(required=True, validate=validate.OneOf(IDENTIFICATION_METHODS))
     # Absent in events of terminals that do not check allergens (and when nothing matched): still valid.
     allergen_warning = fields.Nested(AllergenWarningSchema, data_key="allergenWarning")
+    # Why staff typed the meal in by hand: required with method manual, refused with any other.
+    manual_reason = fields.String(data_key="manualReason", validate=validate.OneOf(MANUAL_REASONS))
 
     @validates("event_id")
     def _uuid7(self, value: uuid.UUID, **_kwargs: object) -> None:
         if value.version != 7:
             raise ValidationError("eventId must be a UUIDv7 made on the device.")
+
+    @validates_schema
+    def _manual_reason(self, data: dict[str, Any], **_kwargs: object) -> None:
+        if data.get("method") == "manual" and "manual_reason" not in data:
+            raise ValidationError("a manual entry carries its reason.", "manualReason")
+        if data.get("method") != "manual" and "manual_reason" in data:
+            raise ValidationError("only a manual entry has a manualReason.", "manualReason")
 
     @validates_schema
     def _identified(self, data: dict[str, Any], **_kwargs: object) -> None:

@@ -29,6 +29,8 @@ CONSOLE_ROUTES = [
     ("GET", "/console/entries/<entry_id>/proof.json", "staff"),
     ("GET", "/console/ledger", "staff"),
     ("POST", "/console/ledger/verify", "staff"),
+    ("GET", "/console/findings", "staff"),
+    ("POST", "/console/findings/<finding_id>/ruling", "staff"),
     ("GET", "/console/parent", "parent"),
     ("POST", "/console/parent/feedback", "parent"),
 ]
@@ -37,4 +39,5 @@ CONSOLE_ROUTE_NAMES = {f"{method} {rule}" for method, rule, _ in CONSOLE_ROUTES}
 
 def example_path(rule: str) -> str:
     return (rule.replace("<path:filename>", "console.css").replace("<path:anything>", "nothing-here")
-            .replace("<school_bin>", "010140000012").replace("<day>", "2026-11-02").replace("<entry_id>", "1"))
+            .replace("<school_bin>", "010140000012").replace("<day>", "2026-11-02").replace("<entry_id>", "1")
+            .replace("<finding_id>", "1"))

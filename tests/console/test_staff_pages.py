@@ -294,3 +294,31 @@ def test_ledger_page_says_whether_the_national_head_is_witnessed(app, console, s
     html = console.get("/console/ledger", headers={"Accept-Language": "en"}).text
     assert 'id="witnesses"' in html and "not witnessed" in html and "0/2 cosigned, quorum 2" in html
     assert "unreachable" in html and "ConnectTimeout" in html and "never asked" in html
+
+def test_the_findings_page_lists_explains_and_rules(console, meals, world, session_factory):
+    import datetime as dt
+
+    from wallet.evidence.findings import Candidate, record
+
+    [entry_id] = meals(world.eligible[0])
+    with session_factory() as session:
+        [finding] = record(session, [Candidate("parent_dispute", "entry:x", world.region.id, world.school.id,
+                                               world.today, {"day": world.today.isoformat()}, (int(entry_id),))],
+                           source="parent", now=dt.datetime.now(dt.UTC))
+        session.commit()
+        number = finding.id
+    month = world.today.strftime("%Y-%m")
+    console.sign_in("school_admin")
+    html = console.get(f"/console/findings?month={month}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert f'id="finding-{number}"' in html and "did not eat this meal" in html
+    assert 'action="/console/findings/' not in html  # a school reads, the authority rules
+    console.sign_in("supplier")
+    assert console.get(f"/console/findings?month={month}").status_code == 403
+    console.sign_in("auditor")
+    page = f"/console/findings?month={month}"
+    done = console.post(f"/console/findings/{number}/ruling",
+                        {"outcome": "dismissed", "reason": "present in the journal", "month": month}, page=page)
+    assert done.status_code in (302, 303)
+    assert "present in the journal" in console.get(page).get_data(as_text=True)
+    refused = console.post(f"/console/findings/{number}/ruling", {"outcome": "upheld", "reason": "again"}, page=page)
+    assert refused.status_code == 400  # already ruled: nothing recorded

@@ -39,9 +39,9 @@ def _count(session_factory, model) -> int:  # type: ignore[no-untyped-def]
 def test_demo_world_loads_and_reloads_unchanged(session_factory, tmp_path):
     files = generate(tmp_path, seed=2026, students=200, today=TODAY)
     rows = {kind: _rows(path) for kind, path in files.items()}
-    assert set(files) == set(KINDS)
+    assert set(files) == set(KINDS) - {"serving-windows", "attendance"}  # not in the demo files
 
-    first = [import_file(session_factory, kind, files[kind]) for kind in KINDS]
+    first = [import_file(session_factory, kind, files[kind]) for kind in files]
     assert all(r.created > 0 and r.updated == 0 for r in first), first
 
     assert _count(session_factory, Region) == 3
@@ -64,7 +64,7 @@ def test_demo_world_loads_and_reloads_unchanged(session_factory, tmp_path):
         prices = session.scalars(select(ContractPrice.price_tiyn)).all()
         assert all(isinstance(p, int) and p > 0 for p in prices)
 
-    again = [import_file(session_factory, kind, files[kind]) for kind in KINDS]
+    again = [import_file(session_factory, kind, files[kind]) for kind in files]
     for report in again:
         assert (report.kind, report.created, report.updated) == (report.kind, 0, 0), report
         assert report.unchanged > 0
@@ -73,8 +73,8 @@ def test_demo_world_loads_and_reloads_unchanged(session_factory, tmp_path):
 def test_a_new_generation_with_the_same_seed_changes_nothing(session_factory, tmp_path):
     for attempt in ("first", "second"):
         files = generate(tmp_path / attempt, seed=11, students=60, today=TODAY)
-        reports = [import_file(session_factory, kind, files[kind]) for kind in KINDS]
-    assert [(r.created, r.updated) for r in reports] == [(0, 0)] * len(KINDS)
+        reports = [import_file(session_factory, kind, files[kind]) for kind in files]
+    assert [(r.created, r.updated) for r in reports] == [(0, 0)] * len(files)
 
 
 def test_demo_data_command_twice_changes_nothing_the_second_time(database_url, tmp_path):
@@ -91,5 +91,5 @@ def test_demo_data_command_twice_changes_nothing_the_second_time(database_url, t
     second = CliRunner().invoke(cli, args, env=env)
     assert second.exit_code == 0, second.output
     lines = [line for line in second.output.splitlines() if " rows: " in line]
-    assert len(lines) == len(KINDS)
+    assert len(lines) == len(KINDS) - 2  # every kind but serving windows and attendance
     assert all(" 0 created, 0 updated, " in line for line in lines)

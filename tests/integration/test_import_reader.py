@@ -46,7 +46,8 @@ def failure(session_factory, kind: str, path: Path) -> ImportFailed:  # type: ig
 
 
 def test_kinds_are_listed_in_dependency_order() -> None:
-    assert KINDS == ("schools", "suppliers", "contracts", "students", "eligibility", "guardians", "calendar", "menus")
+    assert KINDS == ("schools", "suppliers", "contracts", "students", "eligibility", "guardians", "calendar", "menus",
+                     "serving-windows", "attendance")
 
 
 @pytest.mark.parametrize("bom", [False, True], ids=["no-bom", "bom"])

@@ -51,6 +51,7 @@ class Sec:
     last_month: str
     closed_month: str = ""  # two months ago, closed for the region (the payment registry needs one)
     complaint: int = 0  # the other family's complaint about `other_entry`
+    finding: int = 0  # the other family's dispute of `other_entry`, a finding
     voucher: str = ""  # the parent's child's active voucher (this school year)
     offer: str = ""  # an open offer to the parent's child (next school year)
     offer_b: str = ""  # another open offer to the parent's child (the year after)
@@ -136,6 +137,14 @@ def build_sec(settings: Settings, session_factory: Any, world: Any, client: Any)
                         json={"entryId": other_entry, "text": "cold lunch"})
     assert filed.status_code == 201, filed.get_data(as_text=True)
     sec.complaint = filed.get_json()["complaintId"]
+    disputed = client.post(f"/api/v1/parent/children/{sec.other_child}/meals/{other_entry}/dispute",
+                           headers=sec.headers("other_parent"), json={})
+    assert disputed.status_code == 201, disputed.get_data(as_text=True)
+    with session_factory() as session:
+        from sqlalchemy import select
+
+        from wallet.models import Finding
+        sec.finding = session.scalars(select(Finding.id)).one()
     return sec
 
 

@@ -13,7 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.factories import batch, meal_event
+from tests.factories import batch, local_now, meal_event
+
+
+def _month() -> str:
+    return f"{local_now():%Y-%m}"
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,10 @@ ROUTES = [
           lambda s: f"{P}/{s.child}/meals/{s.entry}/feedback"),
     Route("POST", "/api/v1/parent/children/<child_id>/meals/<entry_id>/feedback", "parent",
           lambda s: f"{P}/{s.child}/meals/{s.entry}/feedback", lambda s: {"rating": 4}),
+    Route("GET", "/api/v1/parent/children/<child_id>/meals/<entry_id>/dispute", "parent",
+          lambda s: f"{P}/{s.child}/meals/{s.entry}/dispute"),
+    Route("POST", "/api/v1/parent/children/<child_id>/meals/<entry_id>/dispute", "parent",
+          lambda s: f"{P}/{s.child}/meals/{s.entry}/dispute", lambda s: {"comment": "he was ill"}),
     Route("GET", "/api/v1/parent/children/<child_id>/access-log", "parent", lambda s: f"{P}/{s.child}/access-log"),
     Route("GET", "/api/v1/parent/children/<child_id>/complaints", "parent", lambda s: f"{P}/{s.child}/complaints"),
     Route("POST", "/api/v1/parent/children/<child_id>/complaints", "parent", lambda s: f"{P}/{s.child}/complaints",
@@ -123,6 +131,12 @@ ROUTES = [
           lambda s: f"/api/v1/auditor/payment-registry?month={s.closed_month}&region={s.region}"),
     Route("GET", "/api/v1/auditor/payment-registry/export", "staff",
           lambda s: f"/api/v1/auditor/payment-registry/export?month={s.closed_month}&region={s.region}&format=csv"),
+    Route("GET", "/api/v1/auditor/findings", "staff", lambda s: f"/api/v1/auditor/findings?month={_month()}"),
+    Route("GET", "/api/v1/auditor/findings/<finding_id>", "staff", lambda s: f"/api/v1/auditor/findings/{s.finding}"),
+    Route("POST", "/api/v1/auditor/findings/rulings", "staff", lambda s: "/api/v1/auditor/findings/rulings",
+          lambda s: {"items": [{"findingId": s.finding, "outcome": "dismissed", "reason": "the journal shows him"}]}),
+    Route("POST", "/api/v1/auditor/findings/scan", "staff", lambda s: "/api/v1/auditor/findings/scan",
+          lambda s: {"month": _month()}),
     Route("GET", "/api/v1/auditor/complaints", "staff", lambda s: f"/api/v1/auditor/complaints?school={s.school}"),
     Route("GET", "/api/v1/auditor/complaints/<complaint_id>", "staff",
           lambda s: f"/api/v1/auditor/complaints/{s.complaint}"),

@@ -90,6 +90,10 @@ def _school_month(session: Session, school: School, key: SigningKey, today: dt.d
             events.append(_event(len(events), served, token, claims))
             if rng.random() < REUSED_SHARE:  # the same screenshot shown again a minute later
                 events.append(_event(len(events), served + dt.timedelta(minutes=1), token, claims))
+    # A terminal numbers its events as it serves them: device_seq follows servedAt (else the evidence rules
+    # would read the demo terminal as two devices sharing one key).
+    events.sort(key=lambda e: (e.served_at, e.event_id))
+    events = [_reindexed(e, e.index, seq=n + 1) for n, e in enumerate(events)]
     for start in range(0, len(events), BATCH):
         now = dt.datetime.now(dt.UTC)
         chunk = [_reindexed(e, i) for i, e in enumerate(events[start:start + BATCH])]
@@ -106,8 +110,8 @@ def _event(index: int, served: dt.datetime, token: str, claims: QrClaims) -> Mea
                      meal_type="lunch", served_at=served.astimezone(dt.UTC), method="qr", qr_token=token, qr=claims)
 
 
-def _reindexed(event: MealEvent, index: int) -> MealEvent:
-    return MealEvent(index=index, event_id=event.event_id, device_seq=event.device_seq, student_ref="",
+def _reindexed(event: MealEvent, index: int, seq: int | None = None) -> MealEvent:
+    return MealEvent(index=index, event_id=event.event_id, device_seq=seq or event.device_seq, student_ref="",
                      meal_type=event.meal_type, served_at=event.served_at, method="qr", qr_token=event.qr_token,
                      qr=event.qr)
 

@@ -21,7 +21,7 @@ from wallet.importing.base import (
 )
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells
-from wallet.models import DAY_KINDS, CalendarDay, School
+from wallet.models import DAY_KINDS, CalendarDay, CalendarNotice, School
 
 SUMMER_MONTHS = (6, 7, 8)
 SUNDAY = 6
@@ -90,6 +90,10 @@ class Calendar(Kind[DayRecord, CalendarPlan]):
         counts = Counts()
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
+        # When the service learnt each day's kind (append-only): a day declared closed after its meals were
+        # recorded is a finding (wallet.evidence), not a silent change.
+        notices: list[dict[str, Any]] = []
+        now = dt.datetime.now(dt.UTC)
         for r in plan.records:
             school_id = plan.school_ids[r.school_bin]
             stored = plan.stored.get((school_id, r.day))
@@ -98,7 +102,10 @@ class Calendar(Kind[DayRecord, CalendarPlan]):
                 inserts.append({"school_id": school_id, "day": r.day, "kind": r.kind, "note": r.note})
             elif changed:
                 updates.append({"id": stored[0], "kind": r.kind, "note": r.note})
+            if stored is None or stored[1] != r.kind:
+                notices.append({"school_id": school_id, "day": r.day, "kind": r.kind, "notified_at": now})
             counts.count(new=stored is None, changed=changed)
         bulk_insert(session, CalendarDay, inserts)
+        bulk_insert(session, CalendarNotice, notices)
         bulk_update(session, CalendarDay, updates)
         return counts

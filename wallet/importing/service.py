@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wallet.ceiling_days import refresh as refresh_ceilings
 from wallet.db import transaction
+from wallet.importing.attendance import Attendance
 from wallet.importing.base import Kind
 from wallet.importing.calendar_days import Calendar
 from wallet.importing.contracts import Contracts
@@ -19,8 +20,10 @@ from wallet.importing.eligibility import Eligibility
 from wallet.importing.errors import ImportFailed, RowError
 from wallet.importing.fields import Cells
 from wallet.importing.guardians import Guardians
+from wallet.importing.jsonlines import JSONL_SUFFIXES, read_jsonl
 from wallet.importing.menus import Menus
 from wallet.importing.schools import Schools
+from wallet.importing.serving_windows import ServingWindows
 from wallet.importing.students import Students
 from wallet.importing.suppliers import Suppliers
 
@@ -36,9 +39,12 @@ REGISTRY: dict[str, Kind[Any, Any]] = {
         Guardians(),
         Calendar(),
         Menus(),
+        ServingWindows(),
+        Attendance(),
     )
 }
 KINDS: tuple[str, ...] = tuple(REGISTRY)
+JSONL_KINDS = ("attendance",)
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,9 @@ class ImportReport:
 
 def parse_rows(kind: Kind[Any, Any], path: Path) -> tuple[list[Any], list[RowError]]:
     """Read the file and check every row on its own (no database): typed records and the errors found."""
-    table = read_table(path, kind.required, kind.optional)
+    # JSON lines for the kinds fed by other systems' exports (the class journal's attendance), else CSV.
+    jsonl = kind.name in JSONL_KINDS and Path(path).suffix.lower() in JSONL_SUFFIXES
+    table = (read_jsonl if jsonl else read_table)(path, kind.required, kind.optional)
     errors = list(table.errors)
     records = []
     for row in table.rows:

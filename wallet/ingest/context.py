@@ -9,11 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from wallet.categories import CATEGORY_PRIORITY
 from wallet.db import one_of
+from wallet.evidence.windows import Window, inside, windows_for
 from wallet.models import (
     CalendarDay,
     ClosedPeriod,
@@ -22,9 +23,12 @@ from wallet.models import (
     Enrollment,
     MealSlot,
     School,
+    ServingWindow,
     Student,
     StudentEligibility,
 )
+from wallet.vouchers.programme import VoucherState, meal_covered, voucher_states
+from wallet.vouchers.years import school_year_of
 
 
 def _covers(valid_from: dt.date, valid_to: dt.date | None, day: dt.date) -> bool:
@@ -59,6 +63,9 @@ class SchoolContext:
     prices: list[PriceLine] = field(default_factory=list)
     served: set[tuple[uuid.UUID, dt.date, str]] = field(default_factory=set)
     closed_months: set[str] = field(default_factory=set)
+    vouchers: dict[tuple[uuid.UUID, str], VoucherState] = field(default_factory=dict)
+    windows: list[Window] = field(default_factory=list)
+    default_windows: list[Window] = field(default_factory=list)
 
     def serving_day(self, served_at: dt.datetime) -> dt.date:
         return served_at.astimezone(self.zone).date()
@@ -70,6 +77,14 @@ class SchoolContext:
         codes = {code for code, a, b in self.eligibility.get(student, ()) if _covers(a, b, day)}
         ranked = sorted(codes, key=lambda c: (CATEGORY_PRIORITY.index(c) if c in CATEGORY_PRIORITY else 99, c))
         return ranked[0] if ranked else None
+
+    def covered(self, student: uuid.UUID, day: dt.date, category: str) -> bool:
+        """The programme's voucher rule (wallet.vouchers.programme), the same for every method."""
+        return meal_covered(self.vouchers.get((student, school_year_of(day))), category, day)
+
+    def in_window(self, served_at: dt.datetime, meal_type: str) -> bool:
+        """The school's serving window for the meal type, else the programme's default (wallet.evidence.windows)."""
+        return inside(windows_for(self.windows, self.default_windows, meal_type), served_at, self.zone)
 
     def price(self, day: dt.date, meal_type: str, category: str) -> PriceLine | None:
         for line in self.prices:
@@ -105,6 +120,7 @@ def load_context(
         ):
             eligibility[sid].append((code, a, b))
         ctx.eligibility = dict(eligibility)
+        ctx.vouchers = voucher_states(session, school.id, ids, day_set)
         ctx.served = {
             (sid, day, meal)
             for sid, day, meal in session.execute(
@@ -132,6 +148,12 @@ def load_context(
             .order_by(Contract.valid_from, Contract.id)
         )
     ]
+    for school_id, *window in session.execute(
+        select(ServingWindow.school_id, ServingWindow.meal_type, ServingWindow.shift, ServingWindow.start_minute,
+               ServingWindow.end_minute)
+        .where(or_(ServingWindow.school_id == school.id, ServingWindow.school_id.is_(None)))
+    ):
+        (ctx.windows if school_id is not None else ctx.default_windows).append(Window(*window))
     months = {f"{d:%Y-%m}" for d in day_set}
     ctx.closed_months = set(
         session.scalars(

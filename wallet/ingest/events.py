@@ -37,6 +37,7 @@ class MealEvent:
     qr: QrClaims | None = None
     # "confirmed": the terminal showed an allergen warning and the cook confirmed it; None: no warning.
     allergen_warning: str | None = None
+    manual_reason: str | None = None  # method manual only (wallet.evidence.codes.MANUAL_REASONS)
 
     def content_hash(self) -> bytes:
         """What identifies the content: the same event id with another hash is a conflict."""
@@ -49,6 +50,8 @@ class MealEvent:
             content["qrToken"] = self.qr_token
         if self.allergen_warning is not None:  # likewise: events without a warning keep their hash
             content["allergenWarning"] = self.allergen_warning
+        if self.manual_reason is not None:  # likewise
+            content["manualReason"] = self.manual_reason
         return hashlib.sha256(flat_canonical_bytes(content)).digest()
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from wallet.qr.reasons import QR_REASON_CODES
+from wallet.evidence.windows import OUTSIDE_SERVING_WINDOW
+from wallet.qr.reasons import QR_REASON_CODES, VOUCHER_NOT_ACTIVE
 
 UNKNOWN_STUDENT = "unknown_student"
 NOT_ENROLLED = "not_enrolled"
@@ -21,7 +22,7 @@ NO_CONTRACT_PRICE = "no_contract_price"
 
 REASON_CODES = (
     UNKNOWN_STUDENT, NOT_ENROLLED, NOT_ELIGIBLE, DUPLICATE_MEAL, NOT_SERVING_DAY, CLOCK_OUT_OF_BOUNDS,
-    PERIOD_CLOSED, NO_CONTRACT_PRICE, *QR_REASON_CODES,
+    PERIOD_CLOSED, NO_CONTRACT_PRICE, *QR_REASON_CODES, OUTSIDE_SERVING_WINDOW,
 )
 
 # A device may stamp a meal a little after it says it sent the batch (clock jitter), not more.
@@ -56,6 +57,11 @@ class Facts:
     price_tiyn: int | None
     # Reason codes from a QR token's checks (wallet.qr.ingest); empty for meals without a token.
     qr_problems: tuple[str, ...] = ()
+    # The programme's voucher rule for a meal without a token (wallet.vouchers.programme); a QR meal is
+    # judged on its token's voucher instead (qr_problems).
+    voucher_covered: bool = True
+    # servedAt in the local time the school serves this meal type (wallet.evidence.windows).
+    in_window: bool = True
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,8 @@ def decide(facts: Facts, *, clock_tolerance: dt.timedelta) -> Verdict:
         reasons.append(PERIOD_CLOSED)
     if facts.day_kind != "serving":
         reasons.append(NOT_SERVING_DAY)
+    if not facts.in_window:
+        reasons.append(OUTSIDE_SERVING_WINDOW)
     if not facts.student_known:
         reasons.append(UNKNOWN_STUDENT)
     else:
@@ -90,6 +98,8 @@ def decide(facts: Facts, *, clock_tolerance: dt.timedelta) -> Verdict:
             reasons.append(NOT_ELIGIBLE)
         elif facts.price_tiyn is None:
             reasons.append(NO_CONTRACT_PRICE)
+        if facts.category is not None and not facts.voucher_covered and VOUCHER_NOT_ACTIVE not in facts.qr_problems:
+            reasons.append(VOUCHER_NOT_ACTIVE)
         if facts.already_served:
             reasons.append(DUPLICATE_MEAL)
     reasons.extend(facts.qr_problems)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from wallet.db import one_of
 from wallet.errors import FieldError
+from wallet.evidence.on_append import check_appended
 from wallet.identifiers import looks_like_iin
 from wallet.ingest import rules
 from wallet.ingest.context import SchoolContext, load_context, parse_student_ref
@@ -78,6 +79,8 @@ def _record_once(
         for e in entries
         if e.verdict == "billable" and e.student_id is not None
     )
+    # The cheap evidence rules (wallet.evidence.on_append): their findings commit with the entries.
+    check_appended(session, school, entries, batch.received_at)
     # Parents' outbox, in this transaction and under the chain-head lock (one INSERT ... SELECT per batch).
     record_meal_notifications(session, entries, batch.received_at)
     _resolve_in_batch_replays(outcomes)
@@ -189,6 +192,9 @@ def _judge(
         served_after_sent=event.served_at - batch.sent_at,
         price_tiyn=price.price_tiyn if price else None,
         qr_problems=qr_problems,
+        in_window=ctx.in_window(event.served_at, event.meal_type),
+        voucher_covered=event.qr is not None or student is None or category is None
+        or ctx.covered(student, day, category),
     )
     verdict = rules.decide(facts, clock_tolerance=clock_tolerance)
     if verdict.billable and student is not None:
@@ -202,6 +208,7 @@ def _judge(
         price_tiyn=verdict.price_tiyn, content_hash=event.content_hash(),
         voucher_id=event.qr.voucher_id if event.qr else None, qr_token_id=event.qr.token_id if event.qr else None,
         allergen_warning=event.allergen_warning,
+        manual_reason=event.manual_reason,
     )
     if event.qr is not None:
         qr_ctx.spends(event.qr, verdict.reasons, entry)

@@ -39,7 +39,7 @@ _HASHED_FIELDS = (
 # canonical bytes they were appended with, so existing chains verify unchanged.
 # The same for the allergen warning a cook confirmed (migration 0018).
 _OPTIONAL_HASHED_FIELDS = (("voucher_id", "voucherId"), ("qr_token_id", "qrTokenId"),
-                           ("allergen_warning", "allergenWarning"))
+                           ("allergen_warning", "allergenWarning"), ("manual_reason", "manualReason"))
 
 
 def _json_value(value: Any) -> Any:

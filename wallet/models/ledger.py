@@ -87,6 +87,8 @@ class LedgerEntry(Base):
     # cook confirmed it (hashed only when set). Which allergens is never stored here: health data of a
     # child do not enter the chain, which cannot be erased.
     allergen_warning: Mapped[str | None] = mapped_column(String(16))
+    # Why a meal was entered by hand (method manual only; hashed only when set, migration 0015).
+    manual_reason: Mapped[str | None] = mapped_column(String(40))
     # What the terminal sent, hashed, so a replay can be told from a conflicting reuse of an event id.
     content_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     payload: Mapped[str] = mapped_column(Text)

@@ -137,8 +137,10 @@ def reconciliation_document(rec: Reconciliation) -> Document:
     claim_differences = Table("claimDifferences", [
         Column("supplierBin"), Column("schoolBin"), Column("day", "date"), Column("mealType"), *comparison_columns,
     ], [[pbin(c.supplier_id), sbin(c.school_id), c.day, c.meal_type, *figures(c)] for c in rec.claim_differences])
+    held, withheld, mark = rec.held
     return Document(
-        meta=_meta(RECONCILIATION_FORMAT, rec.scope, rec.as_of, rec.generated_at),
+        meta=[*_meta(RECONCILIATION_FORMAT, rec.scope, rec.as_of, rec.generated_at),
+              ("heldTiyn", held), ("withheldTiyn", withheld), ("holds", mark)],
         tables=[totals, lines, adjustments, days, gaps, children, claims, claim_totals, claim_differences,
                 _checkpoints(rec.as_of)],
     )

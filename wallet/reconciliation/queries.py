@@ -33,7 +33,8 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wallet.models import Supplier
+from wallet.evidence.holds import current_mark, held_by_key
+from wallet.models import Contract, Supplier
 from wallet.months import Month
 from wallet.reconciliation.adjustments import adjustments_of
 from wallet.reconciliation.ceiling import line_ceilings
@@ -109,6 +110,7 @@ def reconcile(session: Session, scope: Scope, month: Month, *, now: dt.datetime 
         key=lambda c: (supplier_bin(c.supplier_id), school_bin(c.school_id or 0), c.day, c.meal_type),
     )
     return Reconciliation(
+        held=_held(session, scope, month),
         scope=scope, as_of=as_of, generated_at=generated_at, schools=schools, suppliers=suppliers, totals=totals,
         lines=lines, adjustments=adjustments, days=days, gaps=gaps, children=children,
         claims=sorted(claims, key=lambda c: supplier_bin(c.supplier_id)), claim_totals=claim_totals,
@@ -130,3 +132,13 @@ def _main_rows(reading: MonthReading, claims: list[ClaimInfo]) -> tuple[dict[str
     # would pad each of them to every column of every part.
     # Their anomalies are made as the rows are read, so no list of rows outlives the loop.
     return rows, child_anomalies(reading, reading.session.execute(flagged_children(reading, children)))
+
+
+def _held(session: Session, scope: Scope, month: Month) -> tuple[int, int, str]:
+    """Held and withheld tiyn of the scope's month (a supplier: its own contracts) and the mark counted."""
+    mark = current_mark(session)
+    held = held_by_key(session, scope.school_ids, str(month), mark)
+    own = None if not scope.supplier_id else set(session.scalars(
+        select(Contract.id).where(Contract.supplier_id == scope.supplier_id)))
+    kept = [h for (contract_id, *_), h in held.items() if own is None or contract_id in own]
+    return sum(h.held for h in kept), sum(h.withheld for h in kept), mark.label

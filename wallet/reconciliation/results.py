@@ -160,6 +160,9 @@ class Reconciliation:
     claims: list[ClaimInfo]
     claim_totals: list[ClaimComparison]  # per supplier (school None) and per supplier x school
     claim_differences: list[ClaimComparison]  # per school x day x meal type where claim and ledger differ
+    # Money of billable meals under findings (wallet.evidence.holds): held (open), withheld (upheld), and the
+    # findings and rulings counted.
+    held: tuple[int, int, str] = (0, 0, "findings<=0,rulings<=0")
 
     @property
     def month(self) -> Month:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, aliased
 
 from wallet.db import one_of
 from wallet.errors import FieldError, InvalidInput
+from wallet.evidence.holds import current_mark, held_of_pupils
 from wallet.identifiers import mask_iin
 from wallet.models import CalendarDay, Contract, ContractPrice, Enrollment, LedgerEntry, Student, Supplier
 from wallet.months import Month
@@ -91,6 +92,9 @@ class MealSheet:
     per_class: dict[str | None, Figures] = field(default_factory=dict)
     class_pupils: dict[str | None, int] = field(default_factory=dict)
     total: Figures = field(default_factory=Figures)
+    # Tiyn of the sheet's pupils' billable meals under open (held) and upheld (withheld) findings, and the
+    # findings and rulings counted (wallet.evidence.holds).
+    held: tuple[int, int, str] = (0, 0, "findings<=0,rulings<=0")
 
     @property
     def month(self) -> Month:
@@ -125,6 +129,9 @@ def meal_sheet(session: Session, scope: Scope, month: Month, class_name: str | N
                       school_name=school.name, class_name=class_name,
                       columns=_columns(session, scope, month, cells), pupils=pupils, cells=cells, lines=lines,
                       suppliers=suppliers)
+    mark = current_mark(session)
+    sheet.held = (*held_of_pupils(session, [school.id], str(month), mark,
+                                  {p.student_id for p in pupils} if class_name is not None else None), mark.label)
     for pupil in pupils:
         sheet.per_pupil[(pupil.student_id, pupil.class_name)] = Figures()
         sheet.per_class.setdefault(pupil.class_name, Figures())
@@ -298,6 +305,7 @@ def sheet_document(sheet: MealSheet) -> Document:
         ("closed", as_of.closed), ("generatedAt", sheet.generated_at), ("checkpointsDigest", as_of.digest),
         ("amounts", "tiyn (1 tenge = 100 tiyn); XLSX shows tenge"), ("iin", "full" if scope.show_iin else "masked"),
         ("cells", "net billable meals of the pupil that day (0: attempts refused only; empty: none)"),
+        ("heldTiyn", sheet.held[0]), ("withheldTiyn", sheet.held[1]), ("holds", sheet.held[2]),
     ]
 
     def figures(f: Figures) -> list[int]:

@@ -5,7 +5,9 @@ so the registry is the same whenever it is made. The amount due on a line (suppl
 category x meal type) is the month's net billable amount (meals minus voids, at the price on each entry,
 computed by the database) plus the month's adjustments (entries about earlier closed months that arrived
 in this month, counted exactly as the reconciliation counts them). The registry's total is therefore the
-reconciliation's payable amount to the tiyn.
+reconciliation's payable amount to the tiyn. The money of billable meals under findings (wallet.evidence.holds)
+is shown as held (open findings) or withheld (upheld) and is not paid: `paid = due - held - withheld`; the
+findings and rulings counted are named in the document (`holds`), so it is reproducible to the byte.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from wallet.db import one_of
 from wallet.errors import Conflict
+from wallet.evidence.holds import HoldMark, current_mark, held_by_key
 from wallet.models import Contract, LedgerEntry, Supplier
 from wallet.months import Month
 from wallet.reconciliation.adjustments import month_adjustments
@@ -31,6 +34,7 @@ from wallet.witness_settings import WitnessPolicy
 from wallet.witnessing.registry import WitnessEvidence, registry_witnessing
 
 REGISTRY_FORMAT = "wallet-payment-registry/v1"
+NO_HOLDS = HoldMark(0, 0)
 
 
 @dataclass
@@ -45,10 +49,18 @@ class RegistryLine:
     adjustment_meals: int = 0
     adjustment_voids: int = 0
     adjustment_amount: int = 0
+    held_meals: int = 0
+    held: int = 0  # tiyn of billable meals under open findings
+    withheld_meals: int = 0
+    withheld: int = 0  # tiyn of billable meals under upheld findings
 
     @property
     def due(self) -> int:
         return self.amount + self.adjustment_amount
+
+    @property
+    def paid(self) -> int:
+        return self.due - self.held - self.withheld
 
 
 @dataclass
@@ -61,6 +73,7 @@ class PaymentRegistry:
     contracts: dict[int, tuple[str, dt.date, dt.date]]  # id -> (number, valid from, valid to)
     schools: dict[int, tuple[str, str]]
     witnessed: WitnessEvidence | None = None  # the cosigned national head, when witnesses are configured
+    holds: HoldMark = NO_HOLDS
 
     @property
     def month(self) -> Month:
@@ -70,9 +83,18 @@ class PaymentRegistry:
     def due(self) -> int:
         return sum(ln.due for ln in self.lines)
 
+    @property
+    def paid(self) -> int:
+        return sum(ln.paid for ln in self.lines)
+
+    @property
+    def held(self) -> int:
+        return sum(ln.held for ln in self.lines)
+
 
 def payment_registry(session: Session, scope: Scope, month: Month, *,
-                     now: dt.datetime | None = None, witnesses: WitnessPolicy | None = None) -> PaymentRegistry:
+                     now: dt.datetime | None = None, witnesses: WitnessPolicy | None = None,
+                     holds: HoldMark | None = None) -> PaymentRegistry:
     """The registry of a closed month for the scope (a supplier: its own lines only); Conflict for a month
     that is not closed for every school of the scope, or, with witnesses configured, whose close checkpoints
     are not yet under a head cosigned by k of them."""
@@ -99,6 +121,15 @@ def payment_registry(session: Session, scope: Scope, month: Month, *,
         found.adjustment_meals += a.meals
         found.adjustment_voids += a.voids
         found.adjustment_amount += a.net_amount
+    mark = holds or current_mark(session)
+    supplier_of = {ln.contract_id: ln.supplier_id for ln in lines.values()}
+    for (contract_id, school_id, category, meal_type), held in held_by_key(session, scope.school_ids, str(month),
+                                                                            mark).items():
+        if contract_id not in supplier_of:
+            continue  # another supplier's contract (a supplier's registry)
+        found = line(supplier_of[contract_id], contract_id, school_id, category, meal_type)
+        found.held_meals, found.held = held.held_meals, held.held
+        found.withheld_meals, found.withheld = held.withheld_meals, held.withheld
     kept = [ln for ln in lines.values() if ln.meals or ln.amount or ln.adjustment_meals or ln.adjustment_voids
             or ln.adjustment_amount]
     suppliers = {sid: (sbin, name) for sid, sbin, name in session.execute(
@@ -114,7 +145,8 @@ def payment_registry(session: Session, scope: Scope, month: Month, *,
                 schools[ln.school_id][0], ln.category or "", ln.meal_type)
 
     return PaymentRegistry(scope=scope, as_of=as_of, generated_at=as_of.closed_at, lines=sorted(kept, key=order),
-                           suppliers=suppliers, contracts=contracts, schools=schools, witnessed=witnessed)
+                           suppliers=suppliers, contracts=contracts, schools=schools, witnessed=witnessed,
+                           holds=mark)
 
 
 def _meals_statement(session: Session, scope: Scope, month: Month) -> Any:
@@ -141,13 +173,16 @@ def _meals_statement(session: Session, scope: Scope, month: Month) -> Any:
 # --- the document ---------------------------------------------------------------------------------------
 
 MONEY = [Column("meals", "int"), Column("amountTiyn", "money"), Column("adjustmentMeals", "int"),
-         Column("adjustmentVoids", "int"), Column("adjustmentAmountTiyn", "money"), Column("dueTiyn", "money")]
+         Column("adjustmentVoids", "int"), Column("adjustmentAmountTiyn", "money"), Column("dueTiyn", "money"),
+         Column("heldMeals", "int"), Column("heldTiyn", "money"), Column("withheldMeals", "int"),
+         Column("withheldTiyn", "money"), Column("paidTiyn", "money")]
 
 
 def _sum(lines: list[RegistryLine]) -> list[int]:
     return [sum(ln.meals for ln in lines), sum(ln.amount for ln in lines), sum(ln.adjustment_meals for ln in lines),
             sum(ln.adjustment_voids for ln in lines), sum(ln.adjustment_amount for ln in lines),
-            sum(ln.due for ln in lines)]
+            sum(ln.due for ln in lines), sum(ln.held_meals for ln in lines), sum(ln.held for ln in lines),
+            sum(ln.withheld_meals for ln in lines), sum(ln.withheld for ln in lines), sum(ln.paid for ln in lines)]
 
 
 def registry_document(reg: PaymentRegistry) -> Document:
@@ -159,6 +194,7 @@ def registry_document(reg: PaymentRegistry) -> Document:
         ("closedAt", as_of.closed_at), ("generatedAt", reg.generated_at), ("checkpointsDigest", as_of.digest),
         ("schools", len(scope.schools)), ("amounts", "tiyn (1 tenge = 100 tiyn); XLSX shows tenge"),
         ("due", "net billable amount of the month's meals plus the month's adjustments for earlier closed months"),
+        ("holds", reg.holds.label), ("paid", "due less the money held (open findings) and withheld (upheld)"),
     ]
 
     def supplier(sid: int | None, n: int) -> Any:

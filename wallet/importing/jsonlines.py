@@ -1,0 +1,46 @@
+"""Reading an import file of JSON lines: one object per line whose members are the kind's columns, all
+strings. The rows come out as a CSV table's do (line numbers from 1, no header), so the kind's own checks
+and writes are the same for both formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from wallet.importing.csvfile import BOM, CsvRow, CsvTable, decode
+from wallet.importing.errors import ImportFailed, RowError
+
+MAX_LINE_BYTES = 4096
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def read_jsonl(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> CsvTable:
+    data = Path(path).read_bytes()
+    if not data.strip() or data.strip() == BOM:
+        raise ImportFailed([RowError(1, "", "the file is empty; expected one JSON object per line")])
+    known = set(required) | set(optional)
+    rows: list[CsvRow] = []
+    errors: list[RowError] = []
+    for number, line in enumerate(decode(data).splitlines(), start=1):
+        if not line.strip():
+            continue
+        if len(line.encode()) > MAX_LINE_BYTES:
+            errors.append(RowError(number, "", f"the line is longer than {MAX_LINE_BYTES} bytes"))
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            errors.append(RowError(number, "", "not a JSON object"))
+            continue
+        if not isinstance(item, dict):
+            errors.append(RowError(number, "", "must be a JSON object"))
+            continue
+        found = [RowError(number, str(k), "unknown member") for k in sorted(set(item) - known, key=str)]
+        found += [RowError(number, k, "must be a string") for k in sorted(known & set(item))
+                  if not isinstance(item[k], str)]
+        found += [RowError(number, k, "is required") for k in required if k not in item]
+        if found:
+            errors += found
+            continue
+        rows.append(CsvRow(number, {k: item.get(k, "") for k in (*required, *optional)}))
+    return CsvTable((*required, *optional), rows, errors)
