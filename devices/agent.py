@@ -26,6 +26,9 @@ from devices.serving_line import AllergenCheck
 
 MEAL_TYPES = ("breakfast", "lunch", "snack")
 METHODS = ("qr", "card", "roster", "manual")
+# Why staff typed a meal in by hand: the service requires one with method manual and refuses it with any
+# other (wallet.evidence.codes.MANUAL_REASONS; tests/devices keep the two lists equal).
+MANUAL_REASONS = ("card_forgotten", "card_broken", "phone_unavailable", "terminal_fault", "new_pupil", "other")
 CLOCK_OUT_OF_BOUNDS = "device_clock_out_of_bounds"
 # The run loop asks for the roster at most this often (`sync` always asks): it holds the coming week.
 ROSTER_REFRESH_S = 300
@@ -165,13 +168,18 @@ class Agent:
 
     # recording ------------------------------------------------------------------------------------------
     def record(self, student_id: str, meal_type: str, method: str = "roster",
-               now: dt.datetime | None = None, *, allergens_confirmed: bool = False) -> Recorded:
+               now: dt.datetime | None = None, *, allergens_confirmed: bool = False,
+               manual_reason: str | None = None) -> Recorded:
         """Journal one meal. An allergen warning (the child's allergen in that meal's dishes) must be confirmed
         by the cook (`allergens_confirmed`), else AllergenNotConfirmed and nothing is stored."""
         if meal_type not in MEAL_TYPES:
             raise AgentError(f"meal type must be one of {', '.join(MEAL_TYPES)}")
         if method not in METHODS:
             raise AgentError(f"method must be one of {', '.join(METHODS)}")
+        if method == "manual" and manual_reason not in MANUAL_REASONS:
+            raise AgentError(f"a meal entered by hand needs its reason, one of {', '.join(MANUAL_REASONS)}")
+        if method != "manual" and manual_reason is not None:
+            raise AgentError("a reason is given only for a meal entered by hand (method manual)")
         if not student_id or len(student_id) > 64:
             raise AgentError("student id must be 1-64 characters")
         if not self.journal.get("terminal_id"):
@@ -180,7 +188,8 @@ class Agent:
         roster, day = self._roster_on(now)
         hint = self._hint(roster, student_id, meal_type, day)
         check = serving_line.allergen_check(roster, meal_type, day, student_id=student_id)
-        return self._journal_meal(now, check, allergens_confirmed, hint, student_id, meal_type, method, day)
+        return self._journal_meal(now, check, allergens_confirmed, hint, student_id, meal_type, method, day,
+                                  manual_reason=manual_reason)
 
     def _roster_on(self, now: dt.datetime) -> tuple[dict[str, Any] | None, str]:
         """The roster (its allergen lists gone once outlived) and the school's local date of `now`."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from devices.agent import MEAL_TYPES, METHODS, Agent, AgentError, AllergenNotConfirmed, SyncReport
+from devices.agent import MANUAL_REASONS, MEAL_TYPES, METHODS, Agent, AgentError, AllergenNotConfirmed, SyncReport
 from devices.client import ServiceError
 from devices.journal import JournalError
 from devices.qrtoken import QrRefused
@@ -97,12 +97,14 @@ def enroll(options: Options, server: str, code: str, label: str | None) -> None:
 @click.option("--qr", "qr_token", default=None, help="a scanned dynamic QR token (instead of STUDENT_ID)")
 @click.option("--meal-type", type=click.Choice(MEAL_TYPES), default="lunch", show_default=True)
 @click.option("--method", type=click.Choice(METHODS), default=None, help="default roster; qr with --qr")
+@click.option("--manual-reason", type=click.Choice(MANUAL_REASONS), default=None,
+              help="why the meal is entered by hand (required with --method manual)")
 @click.option("--confirm-allergens", is_flag=True,
               help="the cook has seen the allergen warning and serves anyway (without it, a terminal at a "
                    "keyboard asks; otherwise nothing is recorded)")
 @click.pass_obj
 def record(options: Options, student_id: str | None, qr_token: str | None, meal_type: str,
-           method: str | None, confirm_allergens: bool) -> None:
+           method: str | None, manual_reason: str | None, confirm_allergens: bool) -> None:
     """Record one meal by STUDENT_ID or by a scanned --qr token (stored on disk before this prints)."""
     if (student_id is None) == (qr_token is None):
         raise click.UsageError("give STUDENT_ID or --qr TOKEN (one of them)")
@@ -112,7 +114,8 @@ def record(options: Options, student_id: str | None, qr_token: str | None, meal_
         def serve(confirmed: bool):  # type: ignore[no-untyped-def]
             if qr_token is not None:
                 return agent.record_qr(qr_token, meal_type, allergens_confirmed=confirmed)
-            return agent.record(student_id or "", meal_type, method or "roster", allergens_confirmed=confirmed)
+            return agent.record(student_id or "", meal_type, method or "roster", allergens_confirmed=confirmed,
+                                manual_reason=manual_reason)
 
         try:
             recorded = serve(confirm_allergens)

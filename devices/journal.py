@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS events (
     local_hint TEXT NOT NULL DEFAULT '',
     state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'acknowledged', 'rejected')),
     status TEXT, verdict TEXT, reasons TEXT, entry_id INTEGER, position INTEGER, leaf_hash TEXT,
-    code TEXT, message TEXT, answered_at TEXT, qr_token TEXT, allergen_warning TEXT
+    code TEXT, message TEXT, answered_at TEXT, qr_token TEXT, allergen_warning TEXT, manual_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS events_state ON events (state, device_seq);
 """
@@ -57,6 +57,7 @@ class QueuedEvent:
     method: str
     qr_token: str | None = None
     allergen_warning: str | None = None  # "confirmed": the cook confirmed an allergen warning
+    manual_reason: str | None = None  # why staff typed the meal in by hand (method manual only)
 
     def as_json(self) -> dict[str, Any]:
         event: dict[str, Any] = {"eventId": self.event_id, "deviceSeq": self.device_seq}
@@ -67,6 +68,8 @@ class QueuedEvent:
         event.update(mealType=self.meal_type, servedAt=self.served_at, method=self.method)
         if self.allergen_warning == "confirmed":
             event["allergenWarning"] = {"shown": True, "confirmed": True}
+        if self.manual_reason:
+            event["manualReason"] = self.manual_reason
         return event
 
 
@@ -103,7 +106,7 @@ class Journal:
             elif "qr_seen" not in tables:
                 _add_qr_tables(db)
             if tables:
-                _add_allergen_column(db)
+                _add_columns(db)
         except (sqlite3.DatabaseError, JournalError) as exc:
             if db is not None:
                 db.close()
@@ -144,7 +147,8 @@ class Journal:
     # events ---------------------------------------------------------------------------------------------
     def append(self, event_id: str, student_id: str, meal_type: str, served_at: dt.datetime, method: str,
                serving_day: str, local_hint: str = "", *, qr_token: str | None = None,
-               qr_token_id: str | None = None, qr_expires: int = 0, allergen_warning: str | None = None) -> int:
+               qr_token_id: str | None = None, qr_expires: int = 0, allergen_warning: str | None = None,
+               manual_reason: str | None = None) -> int:
         """Store a meal durably and return its deviceSeq; only after this returns is the meal recorded.
 
         A QR meal also marks its token seen, in the same transaction: TokenSeen if it already was."""
@@ -155,10 +159,10 @@ class Journal:
             seq = last + 1
             db.execute(
                 "INSERT INTO events (device_seq, event_id, student_id, meal_type, served_at, method, serving_day, "
-                "local_hint, qr_token, allergen_warning) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "local_hint, qr_token, allergen_warning, manual_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (seq, event_id, student_id, meal_type,
                  served_at.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                 method, serving_day, local_hint, qr_token, allergen_warning),
+                 method, serving_day, local_hint, qr_token, allergen_warning, manual_reason),
             )
             if qr_token_id is not None:
                 db.execute("INSERT INTO qr_seen (token_id, device_seq, expires) VALUES (?, ?, ?)",
@@ -170,8 +174,8 @@ class Journal:
 
     def queued(self, limit: int) -> list[QueuedEvent]:
         rows = self._db.execute(
-            "SELECT device_seq, event_id, student_id, meal_type, served_at, method, qr_token, allergen_warning "
-            "FROM events WHERE state = 'queued' ORDER BY device_seq LIMIT ?", (limit,)).fetchall()
+            "SELECT device_seq, event_id, student_id, meal_type, served_at, method, qr_token, allergen_warning, "
+            "manual_reason FROM events WHERE state = 'queued' ORDER BY device_seq LIMIT ?", (limit,)).fetchall()
         return [QueuedEvent(*row) for row in rows]
 
     def queued_after(self, device_seq: int) -> tuple[int, str | None]:
@@ -235,8 +239,10 @@ def _add_qr_tables(db: sqlite3.Connection) -> None:
         raise
 
 
-def _add_allergen_column(db: sqlite3.Connection) -> None:
-    """Bring a journal made before allergen warnings up to date (one column; nothing else is touched)."""
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Bring a journal made before allergen warnings or manual reasons up to date (columns only; nothing else
+    is touched)."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
-    if "allergen_warning" not in columns:
-        db.execute("ALTER TABLE events ADD COLUMN allergen_warning TEXT")
+    for column in ("allergen_warning", "manual_reason"):
+        if column not in columns:
+            db.execute(f"ALTER TABLE events ADD COLUMN {column} TEXT")

@@ -236,3 +236,26 @@ def test_run_once_and_simulate(live_server, session_factory, world, tmp_path):
     simulated = [e for e in ledger_of(session_factory) if e.terminal_id != terminal_id]
     assert len(simulated) == totals["recorded"]
     assert sum(e.verdict == "billable" for e in simulated) == totals["billable"]
+
+
+def test_a_meal_entered_by_hand_carries_its_reason_to_the_ledger(live_server, session_factory, world, tmp_path):
+    """The service requires a manualReason with method manual (the evidence rules read it): the agent asks for
+    it, journals it and sends it, and refuses a reason with any other method."""
+    from devices.agent import MANUAL_REASONS
+    from wallet.evidence.codes import MANUAL_REASONS as SERVICE_REASONS
+
+    assert MANUAL_REASONS == SERVICE_REASONS  # the agent imports nothing from wallet/: the lists kept equal here
+    data, terminal_id = _enroll(tmp_path, live_server, session_factory, world)
+    pupil = str(world.eligible[0].id)
+    missing = run_terminal(data, "record", pupil, "--method", "manual")
+    assert missing.returncode != 0 and "needs its reason" in missing.stderr
+    stray = run_terminal(data, "record", pupil, "--manual-reason", "card_broken")
+    assert stray.returncode != 0 and "only for a meal entered by hand" in stray.stderr
+    done = run_terminal(data, "record", pupil, "--method", "manual", "--manual-reason", "card_forgotten")
+    assert done.returncode == 0, done.stderr
+    synced = run_terminal(data, "sync")
+    assert synced.returncode == 0 and "1 acknowledged (1 billable), 0 rejected" in synced.stdout, synced.stdout
+    [entry] = ledger_of(session_factory, terminal_id)
+    assert (entry.method, entry.manual_reason) == ("manual", "card_forgotten")
+    assert '"manualReason":"card_forgotten"' in entry.payload
+    assert [r["device_seq"] for r in journal_rows(data)] == [1]  # the refused commands journaled nothing
