@@ -21,6 +21,7 @@ from cli.context import OPERATOR, Context, domain, fail, pass_context
 from cli.output import write_chunks
 from wallet import logs
 from wallet.principals import Principal
+from wallet.words import count
 
 log = logs.get_logger(__name__)
 
@@ -200,7 +201,8 @@ def close_period_command(ctx: Context, region_code: str, month: str) -> None:
             closed = close_period(session, OPERATOR, region_code, parsed, key)
     for school_bin, checkpoint in closed.checkpoints:
         click.echo(f"{school_bin} size {checkpoint.tree_size} root {bytes(checkpoint.root_hash).hex()}")
-    click.echo(f"closed {closed.month} for region {closed.region_code}: {len(closed.checkpoints)} school chain(s) "
+    chains = count(len(closed.checkpoints), "school chain")
+    click.echo(f"closed {closed.month} for region {closed.region_code}: {chains} "
                f"signed at {closed.closed_at.isoformat().replace('+00:00', 'Z')}")
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from cli.context import OPERATOR, Context, domain, pass_context
+from cli.context import OPERATOR, Context, domain, fail, pass_context
 from cli.output import write_chunks
+from wallet.words import count
 
 FORMATS = ["csv", "xlsx", "json"]
 
@@ -41,12 +42,27 @@ def meal_sheet_command(ctx: Context, month: str, school_bin: str, class_name: st
         with make_session_factory(ctx.engine())() as session:
             begin_snapshot(session)
             scope = resolve_scope(session, OPERATOR, school=school_bin, show_iin=show_iin)
+            if wanted is not None:
+                _check_class(session, scope.schools[0].id, school_bin, wanted)
             sheet = meal_sheet(session, scope, parsed, wanted)
             size = write_chunks(write(sheet_document(sheet), fmt), out)
     click.echo(f"wrote {out} ({size} bytes): meal sheet of {parsed} for {scope.label}"
-               f"{'' if wanted is None else ' class ' + wanted}: {len(sheet.pupils)} pupils, "
-               f"{sheet.total.meals} meals, checkpoints {sheet.as_of.digest}", err=True)
+               f"{'' if wanted is None else ' class ' + wanted}: {count(len(sheet.pupils), 'pupil')}, "
+               f"{count(sheet.total.meals, 'meal')}, checkpoints {sheet.as_of.digest}", err=True)
 
+
+def _check_class(session, school_id: int, school_bin: str, wanted: str) -> None:  # type: ignore[no-untyped-def]
+    """A class the school does not have is an error that names the classes it has (the API gives an empty
+    sheet instead: a program asking for it knows what it asked)."""
+    from wallet.reports.classes import look_alike, school_classes
+
+    classes = school_classes(session, school_id)
+    if wanted in classes:
+        return
+    meant = look_alike(wanted, classes)
+    hint = f"; did you mean {meant} (its letters are Cyrillic)?" if meant else ""
+    listed = ", ".join(classes) if classes else "none"
+    fail(f"school {school_bin} has no class {wanted!r}{hint}\n  its classes: {listed}")
 
 
 @click.command("payment-registry")
@@ -73,8 +89,8 @@ def payment_registry_command(ctx: Context, month: str, region_code: str | None, 
             registry = payment_registry(session, scope, parsed)
             size = write_chunks(write(registry_document(registry), fmt), out)
     click.echo(f"wrote {out} ({size} bytes): payment registry of {parsed} for {scope.label}: "
-               f"{len(registry.suppliers)} supplier(s), due {registry.due} tiyn, checkpoints {registry.as_of.digest}",
-               err=True)
+               f"{count(len(registry.suppliers), 'supplier')}, due {registry.due} tiyn, "
+               f"checkpoints {registry.as_of.digest}", err=True)
 
 
 COMMANDS = (meal_sheet_command, payment_registry_command)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import session
 
 from api import i18n
+from wallet import words
 
 LANGUAGES = i18n.LANGUAGES
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
@@ -272,6 +273,26 @@ def t(key: str) -> str:
     if words is None:
         return key.replace("_", " ")
     return words[_INDEX[language()]]
+
+
+# Counted words, by language, in wallet.words' order of plural forms (en: one, other; ru: one, few, many;
+# kk: one form, the noun stays singular after a number).
+_COUNTED: dict[str, dict[str, tuple[str, ...]]] = {
+    "children": {"en": ("child", "children"), "ru": ("ребёнок", "ребёнка", "детей"), "kk": ("бала",)},
+    "open_offers": {"en": ("open voucher offer", "open voucher offers"),
+                    "ru": ("открытое предложение ваучера", "открытых предложения ваучера",
+                           "открытых предложений ваучера"),
+                    "kk": ("ашық ваучер ұсынысы",)},
+    "active_vouchers": {"en": ("active voucher", "active vouchers"),
+                        "ru": ("действующий ваучер", "действующих ваучера", "действующих ваучеров"),
+                        "kk": ("белсенді ваучер",)},
+}
+
+
+def counted(n: int, key: str) -> str:
+    """`n` and its word in the reader's language: "1 child", "3 ребёнка", "5 бала"."""
+    lang = language()
+    return words.count(n, _COUNTED[key][lang], lang)
 
 
 def known(key: str) -> bool:

@@ -35,6 +35,7 @@ from wallet.ledger.checkpoints import head_range
 from wallet.ledger.merkle import EMPTY_ROOT, CompactRange, leaf_hash
 from wallet.ledger.signing import verify_checkpoint
 from wallet.models import ChainHead, Checkpoint, LedgerEntry, School
+from wallet.words import count
 
 __all__ = [
     "ChainReport", "Problem", "UnknownSchoolError", "flat_canonical_bytes", "iter_verify", "verify_all", "verify_chain",
@@ -97,7 +98,7 @@ class ChainReport:
         if self.ok:
             return (
                 f"OK     {self.school_bin} size {self.size} root {self.root.hex()} "
-                f"({self.checkpoints_checked} checkpoint(s))"
+                f"({count(self.checkpoints_checked, 'checkpoint')})"
             )
         more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
         return f"FAILED {self.school_bin} {self.problems[0].describe()}{more}"
