@@ -20,7 +20,8 @@ FORMATS = ["csv", "xlsx", "json"]
 @click.command("meal-sheet")
 @click.option("--month", required=True, metavar="YYYY-MM", help="The billing month.")
 @click.option("--school", "school_bin", required=True, metavar="BIN", help="The school (12-digit BIN).")
-@click.option("--class", "class_name", default=None, metavar="NAME", help="One class, e.g. 2A (default: all).")
+@click.option("--class", "class_name", default=None, metavar="NAME",
+              help="One class as the roster writes it, e.g. 2А (Cyrillic letters; default: all).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("--out", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--show-iin", is_flag=True, help="Show children's IINs in full (they are masked by default).")
