@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from cli.context import OPERATOR, Context, domain, fail, pass_context
-from cli.output import write_chunks
+from cli.output import lang_option, write_chunks, xlsx_labels
 from wallet.words import count
 
 FORMATS = ["csv", "xlsx", "json"]
@@ -25,9 +25,10 @@ FORMATS = ["csv", "xlsx", "json"]
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("--out", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--show-iin", is_flag=True, help="Show children's IINs in full (they are masked by default).")
+@lang_option
 @pass_context
 def meal_sheet_command(ctx: Context, month: str, school_bin: str, class_name: str | None, fmt: str, out: Path,
-                       show_iin: bool) -> None:
+                       show_iin: bool, lang: str) -> None:
     """A school's monthly meal sheet: a row per pupil, a column per serving day and meal type, totals per
     pupil, class and day; it agrees with the reconciliation to the tiyn."""
     from wallet.db import make_session_factory
@@ -46,7 +47,7 @@ def meal_sheet_command(ctx: Context, month: str, school_bin: str, class_name: st
             if wanted is not None:
                 _check_class(session, scope.schools[0].id, school_bin, wanted)
             sheet = meal_sheet(session, scope, parsed, wanted)
-            size = write_chunks(write(sheet_document(sheet), fmt), out)
+            size = write_chunks(write(sheet_document(sheet), fmt, labels=xlsx_labels(lang)), out)
     click.echo(f"wrote {out} ({size} bytes): meal sheet of {parsed} for {scope.label}"
                f"{'' if wanted is None else ' class ' + wanted}: {count(len(sheet.pupils), 'pupil')}, "
                f"{count(sheet.total.meals, 'meal')}, checkpoints {sheet.as_of.digest}", err=True)
@@ -71,8 +72,10 @@ def _check_class(session, school_id: int, school_bin: str, wanted: str) -> None:
 @click.option("--region", "region_code", default=None, metavar="CODE", help="One region (default: all).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("--out", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@lang_option
 @pass_context
-def payment_registry_command(ctx: Context, month: str, region_code: str | None, fmt: str, out: Path) -> None:
+def payment_registry_command(ctx: Context, month: str, region_code: str | None, fmt: str, out: Path,
+                             lang: str) -> None:
     """What each supplier is due for a closed month, per contract and school, with the close checkpoints it
     was computed from; equal to the reconciliation's payable amount."""
     from wallet.db import make_session_factory
@@ -88,7 +91,7 @@ def payment_registry_command(ctx: Context, month: str, region_code: str | None, 
             begin_snapshot(session)
             scope = resolve_scope(session, OPERATOR, region=region_code)
             registry = payment_registry(session, scope, parsed)
-            size = write_chunks(write(registry_document(registry), fmt), out)
+            size = write_chunks(write(registry_document(registry), fmt, labels=xlsx_labels(lang)), out)
     click.echo(f"wrote {out} ({size} bytes): payment registry of {parsed} for {scope.label}: "
                f"{count(len(registry.suppliers), 'supplier')}, due {registry.due} tiyn, "
                f"checkpoints {registry.as_of.digest}", err=True)

@@ -70,6 +70,14 @@ _T: dict[str, tuple[str, str, str]] = {
     "seq_gaps": ("Sequence gaps", "Пропуски в нумерации", "Нөмірлеудегі олқылықтар"),
     "no_terminals": ("No terminals registered.", "Терминалы не зарегистрированы.", "Терминал тіркелмеген."),
     "calendar": ("Calendar", "Календарь", "Күнтізбе"),
+    # The calendar's weekday headers, Monday first (ISO weekday order, as the grid is laid out).
+    "weekday_0": ("Mon", "Пн", "Дс"),
+    "weekday_1": ("Tue", "Вт", "Сс"),
+    "weekday_2": ("Wed", "Ср", "Ср"),
+    "weekday_3": ("Thu", "Чт", "Бс"),
+    "weekday_4": ("Fri", "Пт", "Жм"),
+    "weekday_5": ("Sat", "Сб", "Сб"),
+    "weekday_6": ("Sun", "Вс", "Жс"),
     "menu": ("Menu", "Меню", "Мәзір"),
     "no_menu": ("No menu for this day.", "На этот день меню нет.", "Бұл күнге мәзір жоқ."),
     "dish": ("Dish", "Блюдо", "Тағам"),
@@ -293,6 +301,12 @@ def counted(n: int, key: str) -> str:
     """`n` and its word in the reader's language: "1 child", "3 ребёнка", "5 бала"."""
     lang = language()
     return words.count(n, _COUNTED[key][lang], lang)
+
+
+def word(key: str, lang: str) -> str:
+    """The console's word for `key` in `lang` (not the session's), e.g. a reason code in an export."""
+    words = _T.get(key)
+    return key.replace("_", " ") if words is None else words[_INDEX.get(lang, _INDEX["ru"])]
 
 
 def known(key: str) -> bool:
