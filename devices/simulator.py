@@ -114,12 +114,14 @@ def simulate(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    in_window: bool = True,
 ) -> dict[str, int]:
     """Run enrolled terminals (one data dir each) until the day's rush is over or duration_s passes.
 
     The terminals serve `meal_type` and then the day's later meals, in the school's serving windows
     (devices/serving_day.py); once every entitled pupil has had them all, they upload what is still queued,
-    say so in one line and stop. Who was served is kept in `canteen.json` beside the data dirs, so a run
+    say so in one line and stop (`in_window=False`: every meal is stamped as it is recorded, whatever the
+    hour, and QR codes are shown at any time). Who was served is kept in `canteen.json` beside the data dirs, so a run
     started again on the same day carries on where the last one stopped.
     """
     rng = random.Random(seed)
@@ -152,10 +154,10 @@ def simulate(
                 continue
             zone = _zone(roster)
             now = wall()
-            if (school_bin, meal) not in told:
+            if in_window and (school_bin, meal) not in told:
                 told.add((school_bin, meal))
                 echo(f"{_stamp(zone)} school {school_bin}: {describe(meal, now, zone)}")
-            served_at = meal_time(meal, now, zone, canteen.progress(roster, meal), rng)
+            served_at = meal_time(meal, now, zone, canteen.progress(roster, meal), rng) if in_window else None
             if parent_apps and served_at is None and rng.random() < qr_share:
                 _serve_by_qr(rng, terminal, canteen, parent_apps, school_bin, meal, totals)
             else:
