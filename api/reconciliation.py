@@ -17,8 +17,8 @@ from marshmallow import Schema, fields, validate
 
 from api import session_scope
 from api.auth.idp import authenticate_staff
+from api.console.export_labels import xlsx_labels
 from api.errors import ProblemError
-from api.export_labels import xlsx_labels
 from api.schemas.common import BIN_PATTERN, Bin, Month, Region, json_body, load, query
 from wallet.disclosure import may_read_staff_subject, shown_actor
 from wallet.keys import load_signing_key

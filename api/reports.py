@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 
 from api import session_scope
 from api.auth.idp import authenticate_staff
-from api.export_labels import xlsx_labels
+from api.console.export_labels import xlsx_labels
 from api.schemas.common import Bin, Month, Region, Text, query
 from wallet.ledger.verify import begin_snapshot
 from wallet.months import reportable_month

@@ -18,7 +18,7 @@ lang_option = click.option(
 
 
 def xlsx_labels(lang: str) -> Callable[[str], str]:
-    from api.export_labels import labeller
+    from api.console.export_labels import labeller
 
     return labeller(lang)
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from api import session_scope
 from api.console import charts, params, texts
 from api.console.blueprint import STAFF, blueprint, principal, requires
-from api.export_labels import labeller
+from api.console.export_labels import labeller
 from wallet.console.entries import entry_in_scope
 from wallet.console.month_series import daily_figures
 from wallet.errors import FieldError, InvalidInput

@@ -1,4 +1,4 @@
-"""Every sheet and column an export writes has a name for people in kk, ru and en (api/export_labels.py)."""
+"""Every sheet and column an export writes has a name for people in kk, ru and en (api/console/export_labels.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.export_labels import labeller
+from api.console.export_labels import labeller
 from wallet.ingest.rules import REASON_CODES
 
 WALLET = Path(__file__).resolve().parents[2] / "wallet"

@@ -1,7 +1,7 @@
 """Sheet and column names of XLSX exports in the reader's language (kk, ru, en), for people who open the file
-in a spreadsheet. CSV and JSON keep the stable English keys that programs read; so do XLSX files asked for
-without a language. Texts as elsewhere: (en, ru, kk) per key; a reason code or meal type reuses the
-console's word for it (api/console/texts.py)."""
+in a spreadsheet (the API by Accept-Language, the console by its language, the CLI by --lang; Russian by
+default). CSV and JSON keep the stable English keys that programs read. Texts as elsewhere: (en, ru, kk)
+per key; a reason code or meal type reuses the console's word for it (api/console/texts.py)."""
 
 from __future__ import annotations
 
