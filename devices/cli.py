@@ -219,7 +219,9 @@ def simulate(options: Options, server: str | None, codes: tuple[str, ...], termi
     except (ServiceError, JournalError, AgentError) as exc:
         click.echo(f"wallet-terminal: {exc}", err=True)
         sys.exit(EXIT_SERVICE if isinstance(exc, ServiceError) else EXIT_JOURNAL)
-    click.echo(f"simulation done: {json.dumps(totals)}")
+    # The totals as JSON for scripts and tests; a person at a terminal has read them in the line before.
+    if not sys.stdout.isatty():
+        click.echo(f"simulation done: {json.dumps(totals)}")
 
 
 def main() -> None:
