@@ -78,3 +78,34 @@ def test_the_suggested_demo_parent_has_a_voucher_offer_to_answer(database_url, t
 
 def _utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def test_a_demo_started_again_moves_to_a_school_with_pupils_still_waiting(database_url, tmp_path,
+                                                                          session_factory):
+    """Once the first school's live terminals have served every entitled pupil today, `run-demo` picks the
+    next school (wallet.demo.participants.school_for_the_rush)."""
+    import uuid
+
+    from cli.main import cli
+    from wallet.demo.participants import school_for_the_rush
+    from wallet.ingest import Batch, MealEvent, record_batch
+    from wallet.models import School, Terminal
+    from wallet.roster import build_roster
+
+    env = {"WALLET_DATABASE_URL": database_url, "WALLET_INSTANCE_PATH": str(tmp_path / "instance")}
+    made = CliRunner().invoke(cli, ["demo-data", "--students", "60", "--today", "2026-12-02"], env=env)
+    assert made.exit_code == 0, made.output
+    now = dt.datetime(2026, 12, 2, 6, 30, tzinfo=dt.UTC)  # a Wednesday, 11:30 in Almaty
+    with session_factory() as session:
+        first = session.scalars(select(School).order_by(School.id)).first()
+        assert school_for_the_rush(session, now) == (0, first.bin)
+        entitled = [p["studentId"] for p in build_roster(session, first, now)["students"] if p["mealTypes"]]
+        terminal = Terminal(id="T-live-1", school_id=first.id, public_key="unused", status="active",
+                            label="live", created_at=now)
+        session.add(terminal)
+        session.commit()
+        events = [MealEvent(index=n, event_id=uuid.uuid4(), device_seq=n + 1, student_ref=sid, meal_type="lunch",
+                            served_at=now, method="roster") for n, sid in enumerate(entitled)]
+        record_batch(session, terminal, Batch("T-live-1", now, now, events), clock_tolerance=dt.timedelta(minutes=5))
+        index, school_bin = school_for_the_rush(session, now)
+    assert index == 1 and school_bin != first.bin
