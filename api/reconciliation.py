@@ -17,6 +17,7 @@ from marshmallow import Schema, fields, validate
 
 from api import session_scope
 from api.auth.idp import authenticate_staff
+from api.console.export_labels import xlsx_labels
 from api.errors import ProblemError
 from api.schemas.common import BIN_PATTERN, Bin, Month, Region, json_body, load, query
 from wallet.disclosure import may_read_staff_subject, shown_actor
@@ -107,7 +108,7 @@ def export_reconciliation() -> Response:
     args = query(ExportQuery())
     scope, month = _scope(principal, args)
     document = reconciliation_document(reconcile(session_scope.session(), scope, month))
-    return _download(write(document, args["format"]), args["format"],
+    return _download(write(document, args["format"], labels=xlsx_labels()), args["format"],
                      f"reconciliation-{scope.slug}-{month}.{args['format']}")
 
 
@@ -119,13 +120,13 @@ def export_entries() -> Response:
     args = query(ExportQuery())
     scope, month = _scope(principal, args)
     factory = current_app.extensions["wallet.session_factory"]
-    fmt = args["format"]
+    fmt, labels = args["format"], xlsx_labels()
 
     def chunks() -> Iterator[bytes]:
         with factory() as session:
             begin_snapshot(session)
             document: Document = entries_document(session, scope, month)
-            yield from write(document, fmt)
+            yield from write(document, fmt, labels=labels)
 
     return _download(chunks(), fmt, f"entries-{scope.slug}-{month}.{fmt}")
 

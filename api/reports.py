@@ -13,6 +13,7 @@ from marshmallow import Schema, fields, validate
 
 from api import session_scope
 from api.auth.idp import authenticate_staff
+from api.console.export_labels import xlsx_labels
 from api.schemas.common import Bin, Month, Region, Text, query
 from wallet.ledger.verify import begin_snapshot
 from wallet.months import reportable_month
@@ -63,7 +64,7 @@ def export_meal_sheet() -> Response:
     principal = authenticate_staff(*STAFF_ROLES)
     args = query(SheetExportQuery())
     sheet = _sheet(principal, args)
-    return _download(write(sheet_document(sheet), args["format"]), args["format"],
+    return _download(write(sheet_document(sheet), args["format"], labels=xlsx_labels()), args["format"],
                      sheet_filename(sheet, args["format"]))
 
 
@@ -102,5 +103,5 @@ def export_payment_registry() -> Response:
     principal = authenticate_staff(*REGISTRY_ROLES)
     args = query(RegistryExportQuery())
     registry = _registry(principal, args)
-    return _download(write(registry_document(registry), args["format"]), args["format"],
+    return _download(write(registry_document(registry), args["format"], labels=xlsx_labels()), args["format"],
                      registry_filename(registry, args["format"]))

@@ -11,11 +11,13 @@ import click
 
 from cli.context import EXIT_BAD_INPUT, Context, pass_context
 from wallet.demo.generator import MAX_STUDENTS, build, write
+from wallet.demo.participants import DemoParent, demo_parents
 from wallet.demo.world import DemoWorld
 from wallet.vouchers.years import today_in_kazakhstan
+from wallet.words import count
 
 
-def _load(ctx: Context, world: DemoWorld, out_dir: Path) -> None:
+def _load(ctx: Context, world: DemoWorld, out_dir: Path) -> DemoParent:
     from wallet import migrate
     from wallet.db import make_session_factory
     from wallet.importing import ImportFailed, import_file
@@ -30,7 +32,7 @@ def _load(ctx: Context, world: DemoWorld, out_dir: Path) -> None:
         except ImportFailed as exc:
             for error in exc.errors:
                 click.echo(f"{files[kind]}:{error}", err=True)
-            click.echo(f"demo-data: {kind} refused ({len(exc.errors)} error(s)); stopped", err=True)
+            click.echo(f"demo-data: {kind} refused ({count(len(exc.errors), 'error')}); stopped", err=True)
             raise SystemExit(EXIT_BAD_INPUT) from None
         click.echo(
             f"{kind:<12} {report.rows:>6} rows: {report.created} created, {report.updated} updated, "
@@ -39,6 +41,8 @@ def _load(ctx: Context, world: DemoWorld, out_dir: Path) -> None:
     _vouchers(session_factory, world)
     _qr_meals(ctx, session_factory, world.today)
     _evidence(session_factory, world)
+    with session_factory() as session:
+        return demo_parents(session, 1)[0]
 
 
 def _vouchers(session_factory, world: DemoWorld) -> None:  # type: ignore[no-untyped-def]
@@ -68,11 +72,13 @@ def _evidence(session_factory, world: DemoWorld) -> None:  # type: ignore[no-unt
     click.echo("findings     " + (", ".join(f"{n} {rule}" for rule, n in sorted(found.items())) or "none"))
 
 
-def _summary(world: DemoWorld) -> list[str]:
+def _summary(world: DemoWorld, parent: DemoParent) -> list[str]:
     t = world.tables
     months = ", ".join(f"{y}-{m:02d}" for y, m in world.months)
     children_of = Counter(r["parent_iin"] for r in t["guardians"])
-    parent, n_children = min(children_of.items(), key=lambda item: (-item[1], item[0]))
+    vouchers = ", ".join(part for part in (
+        f"{count(parent.offered, 'voucher offer')} to answer" if parent.offered else "",
+        f"{count(parent.active, 'active voucher')}" if parent.active else "") if part)
     school = t["schools"][0]
     closure = next(r for r in t["calendar"] if r["kind"] == "closure")
     return [
@@ -80,8 +86,8 @@ def _summary(world: DemoWorld) -> list[str]:
         f"{len(t['schools'])} schools, {len(t['suppliers'])} suppliers, {len(t['students'])} pupils, "
         f"{len(children_of)} parents and guardians; calendar and menus for {months}.",
         "Look next at:",
-        f"  a parent with {n_children} children, to sign in as: IIN {parent} (shown in full: demo IINs are "
-        "made up, all with serial 0000)",
+        f"  a parent with {count(parent.children, ('child', 'children'))} ({vouchers or 'no vouchers'}), to sign "
+        f"in as: IIN {parent.iin} (shown in full: demo IINs are made up, all with serial 0000)",
         f"  school {school['bin']} ({school['name_ru']}): its classes, menus and contract prices",
         f"  the quarantine closure at school {closure['school_bin']} on {closure['date']}",
         "Running the same command again changes nothing (every kind reports 0 created, 0 updated).",
@@ -115,10 +121,10 @@ def demo_data_command(
     day = today.date() if today is not None else today_in_kazakhstan(dt.datetime.now(dt.UTC))
     world = build(seed=seed, students=students, today=day)
     if out is not None:
-        _load(ctx, world, out)
+        parent = _load(ctx, world, out)
         click.echo(f"CSV files kept in {out}")
     else:
         with tempfile.TemporaryDirectory(prefix="wallet-demo-") as tmp:
-            _load(ctx, world, Path(tmp))
-    for line in _summary(world):
+            parent = _load(ctx, world, Path(tmp))
+    for line in _summary(world, parent):
         click.echo(line)

@@ -15,6 +15,7 @@ from wallet.importing.errors import ImportFailed
 from wallet.importing.service import KINDS, import_file
 from wallet.vouchers.imports import import_eligibility_feed, import_eligibility_list, run_voucher_jobs
 from wallet.vouchers.years import today_in_kazakhstan
+from wallet.words import count
 
 log = logs.get_logger(__name__)
 
@@ -49,7 +50,7 @@ def import_command(ctx: Context, kind: str, file: Path) -> None:
                 f"{where}: {error.column}: {error.message}" if error.column else f"{where}: {error.message}",
                 err=True,
             )
-        click.echo(f"{file}: {len(exc.errors)} error(s); nothing was imported", err=True)
+        click.echo(f"{file}: {count(len(exc.errors), 'error')}; nothing was imported", err=True)
         log.warning("import refused", kind=kind, errors=len(exc.errors))
         raise SystemExit(EXIT_BAD_INPUT) from None
     click.echo(

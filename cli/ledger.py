@@ -14,6 +14,7 @@ from cli.context import EXIT_BAD_INPUT, EXIT_MISMATCH, Context, domain, pass_con
 from wallet import logs
 from wallet.db import make_session_factory
 from wallet.schools import school_ids_by_bin
+from wallet.words import count
 
 log = logs.get_logger(__name__)
 
@@ -85,7 +86,7 @@ def verify_command(
         # Said, but not allowed to change what the check found or the exit status.
         click.echo(f"wallet verify: warning: this run was not recorded ({tally.record_error})", err=True)
     if tally.failed:
-        click.echo(f"wallet verify: {tally.failed} of {tally.chains} school chain(s) FAILED", err=True)
+        click.echo(f"wallet verify: {tally.failed} of {count(tally.chains, 'school chain')} FAILED", err=True)
         raise SystemExit(EXIT_MISMATCH)
     if not tally.chains:
         click.echo("no school chains to verify")
@@ -104,17 +105,20 @@ def _print_history(ctx: Context, school_bin: str | None, limit: int) -> None:
 
 
 def _history_line(run: RunView) -> str:
-    """One run per line, newest first: id, start (UTC), how and by whom, scope, counts, result, first problem."""
-    when = run.started_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """One run per line, newest first: id, start (UTC), how long, how and by whom, scope, counts, result,
+    first problem; e.g. `#3 2026-12-03 09:41:07 UTC, 0.4 s, cli by cli, all schools: 8 chains, 1 entry,
+    0 checkpoints: OK (v0.1.0)`."""
+    when = run.started_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     took = (run.finished_at - run.started_at).total_seconds()
+    scope = f"school {run.school_bin}" if run.school_bin else "all schools"
     line = (
-        f"#{run.id} {when} {took:.1f}s {run.via} {run.actor} {run.school_bin or 'all'} "
-        f"chains {run.chains_checked} entries {run.entries_checked} checkpoints {run.checkpoints_checked} "
-        f"{run.result.upper()} v{run.software_version}"
+        f"#{run.id} {when}, {took:.1f} s, {run.via} by {run.actor}, {scope}: "
+        f"{count(run.chains_checked, 'chain')}, {count(run.entries_checked, ('entry', 'entries'))}, "
+        f"{count(run.checkpoints_checked, 'checkpoint')}: {run.result.upper()} (v{run.software_version})"
     )
     if run.problem is not None:
-        where = f" {run.problem.school_bin}" if run.problem.school_bin else ""
-        line += f" -{where} {run.problem.message}"
+        where = f" at school {run.problem.school_bin}" if run.problem.school_bin else ""
+        line += f"; first problem{where}: {run.problem.message}"
     return line
 
 

@@ -82,20 +82,27 @@ for command in (imports.import_command, demo.demo_data_command, terminals.termin
     cli.add_command(command)
 
 
-def install_logging() -> None:
+def install_logging(*, for_people: bool = False) -> None:
     """Progress of long jobs as JSON lines on stderr when it is not a terminal (cron, systemd, a pipe); on a
     terminal only warnings, as text, so that a person sees the commands' own output as before. stdout is
-    never written to by logs. WALLET_LOG_FORMAT and WALLET_LOG_LEVEL override both defaults."""
-    terminal = sys.stderr.isatty()
+    never written to by logs. WALLET_LOG_FORMAT and WALLET_LOG_LEVEL override both defaults.
+
+    `for_people`: the commands only a person runs (demo-data, run-demo) log as on a terminal wherever their
+    output goes (a pipe, a file, CI), since nothing reads their stderr as JSON."""
+    terminal = for_people or sys.stderr.isatty()
     fmt, level = logs.from_env(os.environ, default_format="console" if terminal else "json",
                                default_level="WARNING" if terminal else "INFO")
     logs.install(fmt, level)
 
 
+# Commands run by a person only, never from cron or systemd (see install_logging).
+FOR_PEOPLE = frozenset({"demo-data", "run-demo"})
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     with config_errors():
-        install_logging()
+        install_logging(for_people=len(sys.argv) > 1 and sys.argv[1] in FOR_PEOPLE)
         cli(prog_name="wallet")
 
 

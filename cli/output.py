@@ -1,13 +1,26 @@
 """Files the commands write: under a temporary name beside the target, renamed into place when complete, so an
-interrupted export never leaves a half-written file."""
+interrupted export never leaves a half-written file; and `--lang`, the language of an XLSX file's names."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import click
+
+# --lang of the commands that write XLSX files: the language of its sheet and column names.
+lang_option = click.option(
+    "--lang", type=click.Choice(["kk", "ru", "en"]), default="ru", show_default=True,
+    help="Language of an XLSX file's sheet and column names (CSV and JSON keep their keys).")
+
+
+def xlsx_labels(lang: str) -> Callable[[str], str]:
+    from api.console.export_labels import labeller
+
+    return labeller(lang)
 
 
 @contextlib.contextmanager

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.context import OPERATOR, Context, domain, fail, pass_context
-from cli.output import write_chunks
+from cli.output import lang_option, write_chunks, xlsx_labels
 from wallet import logs
 from wallet.principals import Principal
+from wallet.words import count
 
 log = logs.get_logger(__name__)
 
@@ -70,9 +71,10 @@ def _month_in_scope(ctx: Context, month: str, scope_text: str,
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the file here (required for xlsx; json and csv go to standard output without it).")
 @click.option("--show-iin", is_flag=True, help="Show children's IINs in full (they are masked by default).")
+@lang_option
 @pass_context
 def reconcile_command(ctx: Context, month: str, scope_text: str, fmt: str, output: Path | None,
-                      show_iin: bool) -> None:
+                      show_iin: bool, lang: str) -> None:
     """The month's reconciliation: meals and amounts per school x supplier x category x meal type, refusals,
     voids, late entries, the ceiling, calendar and sequence anomalies, children, claims and adjustments."""
     from wallet.reconciliation.exports import reconciliation_document
@@ -90,7 +92,7 @@ def reconcile_command(ctx: Context, month: str, scope_text: str, fmt: str, outpu
             else:
                 write_chunks(iter([text.encode("utf-8")]), output)
             return
-        chunks = write(reconciliation_document(rec), fmt)
+        chunks = write(reconciliation_document(rec), fmt, labels=xlsx_labels(lang))
         if output is None:
             for chunk in chunks:
                 sys.stdout.buffer.write(chunk)
@@ -152,9 +154,10 @@ def _text_report(rec: object) -> str:
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--show-iin", is_flag=True, help="Show children's IINs in full (they are masked by default).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@lang_option
 @pass_context
 def export_entries_command(ctx: Context, month: str, scope_text: str, fmt: str, output: Path, show_iin: bool,
-                           progress: bool) -> None:
+                           progress: bool, lang: str) -> None:
     """Every ledger entry of the month and scope, streamed to a file in constant memory."""
     from wallet.reconciliation.exports import count_entries, entries_document
     from wallet.reconciliation.writers import write
@@ -175,7 +178,7 @@ def export_entries_command(ctx: Context, month: str, scope_text: str, fmt: str, 
                     pending = 0
 
             log.info("export started", total=total, format=fmt, month=str(parsed))
-            size = write_chunks(write(document, fmt, on_row=on_row), output)
+            size = write_chunks(write(document, fmt, on_row=on_row, labels=xlsx_labels(lang)), output)
             bar.update(pending)
         log.info("export finished", entries=total, bytes=size)
     click.echo(f"wrote {output} ({size} bytes): {total} entries of {parsed} for {scope.label}", err=True)
@@ -200,7 +203,8 @@ def close_period_command(ctx: Context, region_code: str, month: str) -> None:
             closed = close_period(session, OPERATOR, region_code, parsed, key)
     for school_bin, checkpoint in closed.checkpoints:
         click.echo(f"{school_bin} size {checkpoint.tree_size} root {bytes(checkpoint.root_hash).hex()}")
-    click.echo(f"closed {closed.month} for region {closed.region_code}: {len(closed.checkpoints)} school chain(s) "
+    chains = count(len(closed.checkpoints), "school chain")
+    click.echo(f"closed {closed.month} for region {closed.region_code}: {chains} "
                f"signed at {closed.closed_at.isoformat().replace('+00:00', 'Z')}")
 
 

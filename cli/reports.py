@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from cli.context import OPERATOR, Context, domain, pass_context
-from cli.output import write_chunks
+from cli.context import OPERATOR, Context, domain, fail, pass_context
+from cli.output import lang_option, write_chunks, xlsx_labels
+from wallet.words import count
 
 FORMATS = ["csv", "xlsx", "json"]
 
@@ -19,13 +20,15 @@ FORMATS = ["csv", "xlsx", "json"]
 @click.command("meal-sheet")
 @click.option("--month", required=True, metavar="YYYY-MM", help="The billing month.")
 @click.option("--school", "school_bin", required=True, metavar="BIN", help="The school (12-digit BIN).")
-@click.option("--class", "class_name", default=None, metavar="NAME", help="One class, e.g. 2A (default: all).")
+@click.option("--class", "class_name", default=None, metavar="NAME",
+              help="One class as the roster writes it, e.g. 2А (Cyrillic letters; default: all).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("--out", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--show-iin", is_flag=True, help="Show children's IINs in full (they are masked by default).")
+@lang_option
 @pass_context
 def meal_sheet_command(ctx: Context, month: str, school_bin: str, class_name: str | None, fmt: str, out: Path,
-                       show_iin: bool) -> None:
+                       show_iin: bool, lang: str) -> None:
     """A school's monthly meal sheet: a row per pupil, a column per serving day and meal type, totals per
     pupil, class and day; it agrees with the reconciliation to the tiyn."""
     from wallet.db import make_session_factory
@@ -41,12 +44,27 @@ def meal_sheet_command(ctx: Context, month: str, school_bin: str, class_name: st
         with make_session_factory(ctx.engine())() as session:
             begin_snapshot(session)
             scope = resolve_scope(session, OPERATOR, school=school_bin, show_iin=show_iin)
+            if wanted is not None:
+                _check_class(session, scope.schools[0].id, school_bin, wanted)
             sheet = meal_sheet(session, scope, parsed, wanted)
-            size = write_chunks(write(sheet_document(sheet), fmt), out)
+            size = write_chunks(write(sheet_document(sheet), fmt, labels=xlsx_labels(lang)), out)
     click.echo(f"wrote {out} ({size} bytes): meal sheet of {parsed} for {scope.label}"
-               f"{'' if wanted is None else ' class ' + wanted}: {len(sheet.pupils)} pupils, "
-               f"{sheet.total.meals} meals, checkpoints {sheet.as_of.digest}", err=True)
+               f"{'' if wanted is None else ' class ' + wanted}: {count(len(sheet.pupils), 'pupil')}, "
+               f"{count(sheet.total.meals, 'meal')}, checkpoints {sheet.as_of.digest}", err=True)
 
+
+def _check_class(session, school_id: int, school_bin: str, wanted: str) -> None:  # type: ignore[no-untyped-def]
+    """A class the school does not have is an error that names the classes it has (the API gives an empty
+    sheet instead: a program asking for it knows what it asked)."""
+    from wallet.reports.classes import look_alike, school_classes
+
+    classes = school_classes(session, school_id)
+    if wanted in classes:
+        return
+    meant = look_alike(wanted, classes)
+    hint = f"; did you mean {meant} (its letters are Cyrillic)?" if meant else ""
+    listed = ", ".join(classes) if classes else "none"
+    fail(f"school {school_bin} has no class {wanted!r}{hint}\n  its classes: {listed}")
 
 
 @click.command("payment-registry")
@@ -54,8 +72,10 @@ def meal_sheet_command(ctx: Context, month: str, school_bin: str, class_name: st
 @click.option("--region", "region_code", default=None, metavar="CODE", help="One region (default: all).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("--out", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@lang_option
 @pass_context
-def payment_registry_command(ctx: Context, month: str, region_code: str | None, fmt: str, out: Path) -> None:
+def payment_registry_command(ctx: Context, month: str, region_code: str | None, fmt: str, out: Path,
+                             lang: str) -> None:
     """What each supplier is due for a closed month, per contract and school, with the close checkpoints it
     was computed from; equal to the reconciliation's payable amount."""
     from wallet.db import make_session_factory
@@ -71,13 +91,13 @@ def payment_registry_command(ctx: Context, month: str, region_code: str | None, 
             begin_snapshot(session)
             scope = resolve_scope(session, OPERATOR, region=region_code)
             registry = payment_registry(session, scope, parsed, witnesses=ctx.settings.witness_policy)
-            size = write_chunks(write(registry_document(registry), fmt), out)
+            size = write_chunks(write(registry_document(registry), fmt, labels=xlsx_labels(lang)), out)
     click.echo(f"wrote {out} ({size} bytes): payment registry of {parsed} for {scope.label}: "
-               f"{len(registry.suppliers)} supplier(s), due {registry.due} tiyn, checkpoints {registry.as_of.digest}",
-               err=True)
+               f"{count(len(registry.suppliers), 'supplier')}, due {registry.due} tiyn, "
+               f"checkpoints {registry.as_of.digest}", err=True)
     if registry.witnessed is not None:
         click.echo(f"witnessed: national head of size {registry.witnessed.tree_size}, "
-                   f"{len(registry.witnessed.cosignatures)} cosignature(s)", err=True)
+                   f"{count(len(registry.witnessed.cosignatures), 'cosignature')}", err=True)
 
 
 COMMANDS = (meal_sheet_command, payment_registry_command)

@@ -8,6 +8,7 @@ from cli.context import EXIT_BAD_INPUT, Context, pass_context
 from wallet import terminals as service
 from wallet.db import make_session_factory
 from wallet.errors import DomainError
+from wallet.words import count
 
 
 @click.group("terminals")
@@ -72,7 +73,7 @@ def gaps(ctx: Context, terminal_id: str) -> None:
         except DomainError as exc:
             _fail(exc)
         highest, runs = service.sequence_gaps(session, terminal_id)
-        click.echo(f"{terminal_id}: highest deviceSeq {highest}, {len(runs)} gap(s)")
+        click.echo(f"{terminal_id}: highest deviceSeq {highest}, {count(len(runs), 'gap')}")
         for first, last in runs:
             click.echo(f"  missing {first}-{last}")
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from cli.context import EXIT_BAD_INPUT, EXIT_MISMATCH, OPERATOR, Context, domain, pass_context
 from wallet.db import make_session_factory, transaction
 from wallet.schools import school_ids_by_bin
+from wallet.words import count
 
 SHOWN = 5
 
@@ -66,8 +67,9 @@ def check_command(ctx: Context, schools: tuple[str, ...], month: str | None) -> 
     took = time.monotonic() - started
     if differences or mismatched_months:
         more = f" (at most {SHOWN} shown a table and side)" if max(shown.values(), default=0) > SHOWN else ""
-        click.echo(f"wallet totals check: {len(differences)} differing row(s){more}, "
-                   f"{len(mismatched_months)} differing reconciliation(s); run `wallet totals rebuild`", err=True)
+        click.echo(f"wallet totals check: {count(len(differences), 'differing row')}{more}, "
+                   f"{count(len(mismatched_months), 'differing reconciliation')}; run `wallet totals rebuild`",
+                   err=True)
         raise SystemExit(EXIT_MISMATCH)
     click.echo(f"totals agree with the entries ({took:.1f}s)")
 

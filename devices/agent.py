@@ -87,7 +87,7 @@ def clock_warning(offset_ms: int | None, refused: int = 0) -> str | None:
     if offset_ms is not None and abs(offset_ms) > CLOCK_WARN_MS:
         parts.append(describe_clock_offset(offset_ms / 1000))
     if refused:
-        parts.append(f"{refused} meal(s) refused by the service as {CLOCK_OUT_OF_BOUNDS}")
+        parts.append(f"{refused} meal{'' if refused == 1 else 's'} refused by the service as {CLOCK_OUT_OF_BOUNDS}")
     return "; ".join(parts) + ": set the device clock" if parts else None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -224,9 +225,13 @@ def export(options: Options, out) -> None:  # type: ignore[no-untyped-def]
               help="file of parents' bearer tokens (one a line): their apps fetch QR codes for a share of meals")
 @click.option("--qr-share", default=0.5, show_default=True, type=click.FloatRange(0, 1),
               help="share of meals served on a QR code (with --parent-tokens)")
+@click.option("--stamp", type=click.Choice(["window", "now"]), default="window", show_default=True,
+              help="window: meals in the school's lunch window, uploaded later when it is over; now: every meal "
+              "stamped as it is recorded, at any hour")
 @click.pass_obj
 def simulate(options: Options, server: str | None, codes: tuple[str, ...], terminals: int, meals_per_minute: float,
-             duration: float | None, seed: int | None, parent_tokens: str | None, qr_share: float) -> None:
+             duration: float | None, seed: int | None, parent_tokens: str | None, qr_share: float,
+             stamp: str) -> None:
     """Simulated terminals serving a lunch rush (data in DATA_DIR/terminal-N)."""
     from devices.parent_app import load_parent_apps
     from devices.simulator import simulate as run_simulation
@@ -241,19 +246,23 @@ def simulate(options: Options, server: str | None, codes: tuple[str, ...], termi
                 raise click.UsageError(f"{directory} is not enrolled: give --server and one --code per terminal")
             answer = agent.enroll(server, codes[n], f"simulated {n + 1}")
             click.echo(f"enrolled {answer['terminalId']} for school {answer['schoolBin']}")
+    # SIGTERM (run-demo stopping, systemd) ends the run as Ctrl-C does: the day's book is kept, a line said.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with _agent(Options(dirs[0], options.lock_timeout_s)) as first:
             api = server or first.journal.get("server") or ""
         apps = load_parent_apps(api, parent_tokens)
         totals = run_simulation(dirs, meals_per_minute=meals_per_minute, duration_s=duration, seed=seed,
-                                parent_apps=apps, qr_share=qr_share, echo=click.echo)
+                                parent_apps=apps, qr_share=qr_share, echo=click.echo, in_window=stamp == "window")
     except KeyboardInterrupt:
         click.echo("simulation stopped; queued meals stay in each terminal's journal")
         return
     except (ServiceError, JournalError, AgentError) as exc:
         click.echo(f"wallet-terminal: {exc}", err=True)
         sys.exit(EXIT_SERVICE if isinstance(exc, ServiceError) else EXIT_JOURNAL)
-    click.echo(f"simulation done: {json.dumps(totals)}")
+    # The totals as JSON for scripts and tests; a person at a terminal has read them in the line before.
+    if not sys.stdout.isatty():
+        click.echo(f"simulation done: {json.dumps(totals)}")
 
 
 def main() -> None:

@@ -30,6 +30,10 @@ from wallet.identifiers import IIN_RUN, mask_iin_like
 FORMATS = ("json", "console")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 HANDLER_NAME = "wallet"
+# Alembic says "Context impl SQLiteImpl." and "Will assume non-transactional DDL." at INFO each time a command
+# or the readiness probe looks at the schema's revision: noise in every log. Its warnings still pass, and an
+# upgrade writes a line of its own (wallet.migrate).
+QUIET_LOGGERS = {"alembic": "WARNING"}
 
 # A bearer credential or a compact JWS/JWT (three base64url segments, the first one a JSON header: `eyJ`).
 _TOKEN = re.compile(r"Bearer\s+\S+|eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*", re.IGNORECASE)
@@ -141,6 +145,8 @@ def dict_config(fmt: str = "json", level: str = "INFO") -> dict[str, Any]:
             # gunicorn writes its access lines (INFO) whenever a logging configuration is given; the app's own
             # line per request replaces them (it knows the route template and audience), so they stay off.
             "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
+            **{name: {"level": _quiet(level, floor), "handlers": [], "propagate": True}
+               for name, floor in QUIET_LOGGERS.items()},
         },
     }
 
@@ -158,6 +164,13 @@ def install(fmt: str = "json", level: str = "INFO", stream: TextIO | None = None
     handler.setFormatter(formatter(fmt))
     root.addHandler(handler)
     root.setLevel(level)
+    for name, floor in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(_quiet(level, floor))
+
+
+def _quiet(level: str, floor: str) -> str:
+    """`floor` for a chatty library, unless DEBUG was asked for (then everything)."""
+    return level if level == "DEBUG" else max(level, floor, key=LEVELS.index)
 
 
 def bind_request(**values: Any) -> None:

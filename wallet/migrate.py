@@ -10,6 +10,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from wallet import logs
+
+log = logs.get_logger(__name__)
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,10 +25,15 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade to `revision`; one log line when anything was applied (alembic's own INFO lines are quiet)."""
     cfg = alembic_config()
     with engine.begin() as conn:
+        before = MigrationContext.configure(conn).get_current_revision()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        after = MigrationContext.configure(conn).get_current_revision()
+    if after != before:
+        log.info("database migrated", from_revision=before, to_revision=after)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

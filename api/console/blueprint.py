@@ -13,7 +13,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, se
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from api.console import texts
+from api.console import formats, texts
 from api.console.session import (
     CSRF_FIELD,
     csrf_ok,
@@ -101,6 +101,13 @@ def _headers(response: Response) -> Response:
 @blueprint.app_template_global()
 def t(key: str) -> str:
     return texts.t(key)
+
+
+@blueprint.record_once
+def _filters(state: Any) -> None:
+    """number, money, when and day (api/console/formats.py) for every console template."""
+    state.app.jinja_env.filters.update(formats.FILTERS)
+    state.app.jinja_env.globals["percent"] = formats.percent
 
 
 @blueprint.context_processor

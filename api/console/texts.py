@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import session
 
 from api import i18n
+from wallet import words
 
 LANGUAGES = i18n.LANGUAGES
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
@@ -80,6 +81,14 @@ _T: dict[str, tuple[str, str, str]] = {
     "hours_short": ("h", "ч", "сағ"),
     "no_terminals": ("No terminals registered.", "Терминалы не зарегистрированы.", "Терминал тіркелмеген."),
     "calendar": ("Calendar", "Календарь", "Күнтізбе"),
+    # The calendar's weekday headers, Monday first (ISO weekday order, as the grid is laid out).
+    "weekday_0": ("Mon", "Пн", "Дс"),
+    "weekday_1": ("Tue", "Вт", "Сс"),
+    "weekday_2": ("Wed", "Ср", "Ср"),
+    "weekday_3": ("Thu", "Чт", "Бс"),
+    "weekday_4": ("Fri", "Пт", "Жм"),
+    "weekday_5": ("Sat", "Сб", "Сб"),
+    "weekday_6": ("Sun", "Вс", "Жс"),
     "menu": ("Menu", "Меню", "Мәзір"),
     "no_menu": ("No menu for this day.", "На этот день меню нет.", "Бұл күнге мәзір жоқ."),
     "dish": ("Dish", "Блюдо", "Тағам"),
@@ -314,6 +323,32 @@ def t(key: str) -> str:
     if words is None:
         return key.replace("_", " ")
     return words[_INDEX[language()]]
+
+
+# Counted words, by language, in wallet.words' order of plural forms (en: one, other; ru: one, few, many;
+# kk: one form, the noun stays singular after a number).
+_COUNTED: dict[str, dict[str, tuple[str, ...]]] = {
+    "children": {"en": ("child", "children"), "ru": ("ребёнок", "ребёнка", "детей"), "kk": ("бала",)},
+    "open_offers": {"en": ("open voucher offer", "open voucher offers"),
+                    "ru": ("открытое предложение ваучера", "открытых предложения ваучера",
+                           "открытых предложений ваучера"),
+                    "kk": ("ашық ваучер ұсынысы",)},
+    "active_vouchers": {"en": ("active voucher", "active vouchers"),
+                        "ru": ("действующий ваучер", "действующих ваучера", "действующих ваучеров"),
+                        "kk": ("белсенді ваучер",)},
+}
+
+
+def counted(n: int, key: str) -> str:
+    """`n` and its word in the reader's language: "1 child", "3 ребёнка", "5 бала"."""
+    lang = language()
+    return words.count(n, _COUNTED[key][lang], lang)
+
+
+def word(key: str, lang: str) -> str:
+    """The console's word for `key` in `lang` (not the session's), e.g. a reason code in an export."""
+    words = _T.get(key)
+    return key.replace("_", " ") if words is None else words[_INDEX.get(lang, _INDEX["ru"])]
 
 
 def known(key: str) -> bool:

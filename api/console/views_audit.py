@@ -14,6 +14,7 @@ from sqlalchemy import select
 from api import session_scope
 from api.console import charts, params, texts
 from api.console.blueprint import STAFF, blueprint, principal, requires
+from api.console.export_labels import labeller
 from wallet.console.entries import entry_in_scope
 from wallet.console.month_series import daily_figures
 from wallet.errors import FieldError, InvalidInput
@@ -119,18 +120,20 @@ def reconciliation_export() -> Response:
         begin_snapshot(session)
         scope = resolve_scope(session, who, region=region, school=school)
         document = reconciliation_document(reconcile(session, scope, month))
-        return _download(write(document, fmt), fmt, f"reconciliation-{scope.slug}-{month}.{fmt}")
+        return _download(write(document, fmt, labels=labeller(texts.language())), fmt,
+                         f"reconciliation-{scope.slug}-{month}.{fmt}")
     scope = resolve_scope(session, who, region=region, school=school)
     # The entries are streamed from a session of the stream's own; the request's session lets go of the
     # database first (SQLite: its write lock), so the two never wait on each other.
     session.rollback()
     factory = current_app.extensions["wallet.session_factory"]
+    labels = labeller(texts.language())
 
     def chunks(scope: Scope = scope) -> Iterator[bytes]:
         with factory() as own:
             begin_snapshot(own)
             document: Document = entries_document(own, scope, month)
-            yield from write(document, fmt)
+            yield from write(document, fmt, labels=labels)
 
     return _download(chunks(), fmt, f"entries-{scope.slug}-{month}.{fmt}")
 

@@ -22,7 +22,9 @@ from api.console.session import current_principal, safe_next, sign_in, sign_out
 from api.errors import ProblemError
 from wallet.config import Settings
 from wallet.console_sessions import storable
-from wallet.models import GuardianLink, Region, School, Supplier
+from wallet.demo.participants import DemoParent, demo_parents
+from wallet.identifiers import mask_iin
+from wallet.models import Region, School, Supplier
 from wallet.principals import STAFF_ROLES, Principal
 
 MAX_TOKEN_CHARS = 8192
@@ -122,9 +124,20 @@ def _dev_choices() -> dict[str, list[Any]]:
         "regions": list(session.scalars(select(Region.code).order_by(Region.code).limit(50))),
         "schools": list(session.execute(select(School.bin, School.name_ru).order_by(School.bin).limit(50))),
         "suppliers": list(session.execute(select(Supplier.bin, Supplier.name).order_by(Supplier.bin).limit(50))),
-        "parents": list(session.scalars(
-            select(GuardianLink.parent_iin).distinct().order_by(GuardianLink.parent_iin).limit(20))),
+        "parents": [(p.iin, _parent_label(n, p)) for n, p in enumerate(demo_parents(session, 20), start=1)],
     }
+
+
+def _parent_label(number: int, parent: DemoParent) -> str:
+    """Told apart at a glance: a number, the masked IIN, the children and what their vouchers need, e.g.
+    "1. 7910******07: 3 children, 1 open voucher offer, 1 active voucher" (the first is the one
+    `wallet demo-data` suggests)."""
+    parts = [texts.counted(parent.children, "children")]
+    if parent.offered:
+        parts.append(texts.counted(parent.offered, "open_offers"))
+    if parent.active:
+        parts.append(texts.counted(parent.active, "active_vouchers"))
+    return f"{number}. {mask_iin(parent.iin)}: {', '.join(parts)}"
 
 
 def dev_sign_in() -> Any:
@@ -143,7 +156,7 @@ def dev_sign_in() -> Any:
     if role not in DEV_ROLES:
         errors["role"] = texts.t("required")
     elif role == "parent":
-        if form["parent"] not in choices["parents"]:
+        if form["parent"] not in {iin for iin, _ in choices["parents"]}:
             errors["parent"] = texts.t("required")
         subject, claims = form["parent"], {"role": "parent"}
     elif role == "auditor":

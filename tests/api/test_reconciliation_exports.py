@@ -75,17 +75,35 @@ def test_json_export_equals_the_reconciliation(checked, settings, scenario):
 
 
 def test_xlsx_export_has_a_sheet_per_table_frozen_headers_and_tenge(checked, settings, scenario):
-    response = export(checked, settings, scenario, fmt="xlsx")
+    response = checked.get(f"/api/v1/auditor/reconciliations/export?month={scenario.month}&format=xlsx",
+                           headers={**staff(settings, role="operator"), "Accept-Language": "en"})
     assert response.status_code == 200 and response.mimetype == XLSX
     parts = xlsx_parts(response.data)
     sheets = re.findall(r'<sheet name="([^"]+)"', parts["xl/workbook.xml"])
-    assert sheets == ["meta", "totals", "lines", "adjustments", "days", "sequenceGaps", "children", "claims",
-                      "claimTotals", "claimDifferences", "checkpoints"]
+    assert sheets == ["About this file", "Totals", "Lines", "Adjustments", "Days", "Sequence gaps", "Children",
+                      "Claims", "Claim totals", "Claim differences", "Checkpoints"]
     assert "₸" in parts["xl/styles.xml"]
     lines = parts["xl/worksheets/sheet3.xml"]
     assert 'ySplit="1"' in lines and 'state="frozen"' in lines
-    assert "amountTenge" in lines and "amountTiyn" not in lines
+    strings = parts.get("xl/sharedStrings.xml", lines)
+    assert "Net amount, ₸" in strings and "amountTiyn" not in strings and "netMeals" not in strings
     assert str(15 * scenario.world.price["lunch"] / 100).rstrip("0").rstrip(".") in lines
+
+
+@pytest.mark.parametrize(("lang", "sheet", "header"), [
+    ("ru", "Строки сверки", "Сумма нетто, ₸"), ("kk", "Салыстыру жолдары", "Таза сома, ₸"),
+    (None, "Строки сверки", "Отказы: неизвестный ученик"),  # no Accept-Language: Russian, as everywhere
+])
+def test_xlsx_names_sheets_and_columns_in_the_readers_language(checked, settings, scenario, lang, sheet,
+                                                               header):
+    language = {"Accept-Language": lang} if lang else {}
+    response = checked.get(f"/api/v1/auditor/reconciliations/export?month={scenario.month}&format=xlsx",
+                           headers={**staff(settings, role="operator"), **language})
+    parts = xlsx_parts(response.data)
+    text = "".join(parts.values())
+    assert sheet in re.findall(r'<sheet name="([^"]+)"', parts["xl/workbook.xml"]) and header in text
+    csv_file = export(checked, settings, scenario)  # CSV keeps the keys programs read
+    assert "netAmountTiyn" in csv_file.data.decode("utf-8-sig")
 
 
 def test_entries_export_masks_iins_for_suppliers_and_neutralises_formulas(checked, settings, scenario, client,

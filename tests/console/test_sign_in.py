@@ -144,6 +144,26 @@ def test_dev_sign_in_picks_a_role_or_a_demo_parent(console):
     assert bad.status_code == 422
 
 
+def test_dev_sign_in_tells_demo_parents_apart(console, session_factory):
+    """Masked IINs alone look alike (demo IINs share their serial): each parent is numbered and described by
+    their children and vouchers, in the page's language, the one with most children first."""
+    import datetime as dt
+    import re
+
+    from tests.factories import an_iin
+    from tests.parent_factories import link
+    from wallet.identifiers import mask_iin
+
+    world, parent = console.world, an_iin(dt.date(1979, 1, 2), female=False)
+    with session_factory() as session:
+        link(session, parent, world.eligible[0], "father")
+        link(session, parent, world.eligible[1], "father")
+        session.commit()
+    html = console.get("/console/dev-sign-in", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert re.search(rf">\d+\. {re.escape(mask_iin(parent))}: 2 ребёнка<", html), html
+    assert parent not in html.replace(f'value="{parent}"', "")  # shown masked; only the form's value is full
+
+
 # --- production -----------------------------------------------------------------------------------------------
 
 

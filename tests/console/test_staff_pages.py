@@ -28,6 +28,22 @@ def test_school_view_shows_today_live_calendar_and_menu(console, meals, world):
     assert "/console/static/live.js" in html
 
 
+def test_calendar_has_weekday_headers_number_headers_align_and_pages_carry_a_favicon(console, world):
+    """The week starts on Monday in the grid and its header says so, in the page's language; a numeric
+    column's header is aligned with its numbers (class "num"); every page links the console's favicon."""
+    console.sign_in("school_admin")
+    html = console.get(f"/console/schools/{world.school.bin}", headers={"Accept-Language": "ru"}).get_data(
+        as_text=True)
+    headers = html[html.index('class="calendar weekdays"'):]
+    headers = headers[:headers.index("</ol>")]
+    assert [h in headers for h in ("Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс")] == [True] * 7
+    assert headers.index("Пн") < headers.index("Вс")
+    assert '<th scope="col" class="num">' in html
+    icon = console.get("/console/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
+    assert 'rel="icon"' in html and "favicon.svg" in html
+
+
 def test_live_numbers_change_as_meals_are_recorded(console, meals, world):
     console.sign_in("auditor")
     url = f"/console/schools/{world.school.bin}/live.json"

@@ -249,7 +249,7 @@ def test_a_device_clock_far_from_the_services_is_shown_and_warned_about(start_se
     assert result.exit_code == 0, result.output
     assert "uploaded 1: 1 acknowledged (0 billable), 0 rejected" in result.stdout
     assert "warning: the device clock is" in result.stderr and "s behind the service's clock" in result.stderr
-    assert "1 meal(s) refused by the service as device_clock_out_of_bounds" in result.stderr
+    assert "1 meal refused by the service as device_clock_out_of_bounds" in result.stderr
     assert journal_rows(data)[0]["reasons"] == "device_clock_out_of_bounds"
     result = CliRunner().invoke(cli, ["--data-dir", str(data), "status"])
     status = json.loads(result.stdout)

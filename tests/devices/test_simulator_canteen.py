@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 
-from devices.simulator import Canteen, _meal_order, _pick
+from devices.serving_day import CanteenBook
+from devices.simulator import Canteen, _meal_order, _open, _pick
 
 
 def _roster(serving: bool = True) -> dict:
@@ -53,3 +54,20 @@ def test_on_a_day_without_service_each_pupil_is_tried_once_per_meal():
     canteen = Canteen(_meal_order("lunch"))
     _serve_until_done(canteen, roster, rng)
     assert canteen.served == {"lunch": {"a", "b", "c"}, "snack": {"a", "b", "c"}}
+
+
+def test_a_canteen_opened_again_the_same_day_serves_only_the_pupils_still_waiting(tmp_path):
+    roster = {**_roster(), "servingDay": "2026-12-03"}
+    book = CanteenBook(tmp_path / "canteen.json")
+    book.save("2026-12-03", "010640000002", {"lunch": {"a"}})
+    lines: list[str] = []
+    canteen = _open(CanteenBook(tmp_path / "canteen.json"), roster, "010640000002", "lunch", lines.append)
+    assert canteen.waiting(roster, "lunch") == ["b"] and "1 meal served earlier today" in lines[0]
+    canteen.serve("lunch", "b")
+    book.save("2026-12-03", "010640000002", canteen.served)
+    lines.clear()
+    done = _open(CanteenBook(tmp_path / "canteen.json"), roster, "010640000002", "lunch", lines.append)
+    assert done.current_meal(roster) is None and "nothing is left to serve today" in lines[0]
+    tomorrow = _open(CanteenBook(tmp_path / "canteen.json"), {**roster, "servingDay": "2026-12-04"},
+                     "010640000002", "lunch", lines.append)
+    assert tomorrow.served == {}

@@ -64,3 +64,25 @@ def test_a_bad_log_format_is_a_clear_configuration_error(database_url, tmp_path)
                          env=_env(database_url, tmp_path, WALLET_LOG_FORMAT="xml"))
     assert run.returncode != 0 and "WALLET_LOG_FORMAT must be one of json, console" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_migration_logs_one_line_of_its_own_and_no_alembic_chatter(tmp_path):
+    """Alembic says "Context impl SQLiteImpl." and "Will assume non-transactional DDL." at INFO whenever the
+    revision is looked at: quiet; the upgrade itself is one structured line with both revisions."""
+    env = _env(f"sqlite:///{tmp_path / 'fresh.sqlite3'}", tmp_path)
+    run = subprocess.run([WALLET, "migrate"], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stderr.splitlines()]
+    assert [line["event"] for line in lines] == ["database migrated"], lines
+    assert lines[0]["from_revision"] is None and lines[0]["to_revision"] == run.stdout.split()[-1]
+    again = subprocess.run([WALLET, "migrate"], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert again.returncode == 0 and again.stderr == ""
+
+
+def test_the_commands_for_people_log_as_on_a_terminal_wherever_their_output_goes(tmp_path):
+    """`wallet demo-data` (as `make run` runs it, output piped or not) writes its report and no JSON lines."""
+    env = _env(f"sqlite:///{tmp_path / 'demo.sqlite3'}", tmp_path)
+    run = subprocess.run([WALLET, "demo-data", "--students", "20"], capture_output=True, text=True, env=env,
+                         timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == "" and "demo world (seed 2026)" in run.stdout

@@ -48,7 +48,7 @@ def test_demo_world_loads_and_reloads_unchanged(session_factory, tmp_path):
     assert _count(session_factory, School) == 8
     assert _count(session_factory, Supplier) == 3
     assert _count(session_factory, Contract) == 8
-    assert _count(session_factory, ContractPrice) == len(rows["contracts"]) == 8 * 3 * 5
+    assert _count(session_factory, ContractPrice) == len(rows["contracts"]) == 8 * 5  # lunch for each of 5 categories
     assert _count(session_factory, Student) == 200
     assert _count(session_factory, Enrollment) == 200
     assert _count(session_factory, StudentEligibility) == len(rows["eligibility"])

@@ -62,7 +62,7 @@ def test_bad_rows_are_listed_on_stderr_with_exit_2(run, session_factory, tmp_pat
     assert result.stderr.splitlines() == [
         f"{path}:3: bin: BIN check digit does not match",
         f"{path}:3: name_ru: is required",
-        f"{path}: 2 error(s); nothing was imported",
+        f"{path}: 2 errors; nothing was imported",
     ]
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(School)) == 0

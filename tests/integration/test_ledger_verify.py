@@ -246,7 +246,7 @@ def test_cli_verify_and_checkpoint_on_a_clean_chain(run, chain, dev_key, instanc
     result = run("verify")
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"OK     {BIN_A} size {N} root ")
-    assert "(1 checkpoint(s))" in result.output
+    assert "(1 checkpoint)" in result.output
     result = run("verify", "--school", BIN_A)
     assert result.exit_code == 0, result.output
 

@@ -63,6 +63,21 @@ def test_meal_sheet_bad_input(run, scenario, tmp_path, args, message):
     assert not target.exists()
 
 
+def test_a_class_the_school_does_not_have_is_an_error_naming_its_classes(run, scenario, tmp_path):
+    """A class typed with a Latin letter ("2A" for the roster's Cyrillic "2А") names no class: the command
+    says which classes exist and which one was likely meant, and writes no file."""
+    target = tmp_path / "x.json"
+    args = ["--month", scenario.month, "--school", scenario.world.school.bin, "--format", "json", "--out",
+            str(target)]
+    latin = run("meal-sheet", *args, "--class", "2A")
+    assert latin.exit_code == EXIT_BAD_INPUT, latin.output
+    assert "has no class '2A'; did you mean 2А" in latin.stderr and "its classes: 2А" in latin.stderr
+    unknown = run("meal-sheet", *args, "--class", "9Z")
+    assert unknown.exit_code == EXIT_BAD_INPUT and "has no class '9Z'\n" in unknown.stderr
+    assert "did you mean" not in unknown.stderr and "its classes: 2А" in unknown.stderr
+    assert not target.exists()
+
+
 def test_payment_registry_of_a_closed_month(run, scenario, tmp_path):
     w = scenario.world
     target = tmp_path / "registry.json"

@@ -132,7 +132,7 @@ def test_gaps_lists_the_missing_runs(run, session_factory, world, terminal_key) 
     result = run("gaps", terminal_key.terminal_id)
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        "T-test-1: highest deviceSeq 9, 2 gap(s)",
+        "T-test-1: highest deviceSeq 9, 2 gaps",
         "  missing 3-4",
         "  missing 6-8",
     ]
@@ -142,6 +142,6 @@ def test_gaps_lists_the_missing_runs(run, session_factory, world, terminal_key) 
 
 def test_gaps_without_events_and_of_an_unknown_terminal(run, world, terminal_key) -> None:  # type: ignore[no-untyped-def]
     result = run("gaps", terminal_key.terminal_id)
-    assert result.exit_code == 0 and result.stdout.splitlines() == ["T-test-1: highest deviceSeq 0, 0 gap(s)"]
+    assert result.exit_code == 0 and result.stdout.splitlines() == ["T-test-1: highest deviceSeq 0, 0 gaps"]
     unknown = run("gaps", "T-nobody")
     assert unknown.exit_code == EXIT_BAD_INPUT and unknown.stderr.strip() == "wallet: no terminal T-nobody"

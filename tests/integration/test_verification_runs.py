@@ -68,8 +68,9 @@ def test_a_tampered_entry_gives_a_mismatch_run_naming_it(run, chain, dev_key, en
 
     history = run("verify", "--history")
     assert history.exit_code == 0
-    assert re.search(rf"^#{recorded.id} \S+Z \S+s cli cli all chains 1 entries {N} checkpoints 0 MISMATCH v\S+ - "
-                     rf"{BIN_A} entry at position 4 \(id {ids[4]}\)", history.output, re.M), history.output
+    assert re.search(rf"^#{recorded.id} \S+ \S+ UTC, \S+ s, cli by cli, all schools: 1 chain, {N} entries, "
+                     rf"0 checkpoints: MISMATCH \(v\S+\); first problem at school {BIN_A}: entry at position 4 "
+                     rf"\(id {ids[4]}\)", history.output, re.M), history.output
 
 
 def test_a_deleted_entry_is_named_by_its_position(run, chain, dev_key, engine, session_factory):
@@ -123,7 +124,7 @@ def test_history_lists_newest_first_within_the_limit(run, chain, dev_key, sessio
     ids = [r.id for r in _runs(session_factory)]
     listed = run("verify", "--history", "--limit", "2").output.splitlines()
     assert [line.split()[0] for line in listed] == [f"#{ids[3]}", f"#{ids[2]}"]
-    assert f" cli cli {BIN_A} chains 1 " in listed[0] and " cli cli all chains 1 " in listed[1]
+    assert f" cli by cli, school {BIN_A}: 1 chain, " in listed[0] and " cli by cli, all schools: 1 chain, " in listed[1]
     assert run("verify", "--history", "--limit", "0").exit_code == 2
     with session_factory() as session:
         assert [v.id for v in list_runs(session, None, before_id=ids[2])] == [ids[1], ids[0]]

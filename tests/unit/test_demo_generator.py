@@ -120,10 +120,13 @@ def test_eligibility(tables):
     assert len({(r["iin"], r["category"], r["valid_from"]) for r in rows}) == len(rows)
 
 
-def test_contract_prices_are_whole_tiyn_for_every_meal_type_and_category(tables):
+def test_contract_prices_are_whole_tiyn_for_the_free_lunch_of_every_category(tables):
+    """Only the meal the demo serves is priced, so the ceiling (children x days x priced meal types) is a
+    ceiling of the meals that can be served."""
     year = school_year_of(TODAY)
     rows = tables["contracts"]
-    assert len(rows) == 8 * 3 * 5
+    assert len(rows) == 8 * 5
+    assert {r["meal_type"] for r in rows} == {"lunch"}
     assert {r["school_bin"] for r in rows} == {r["bin"] for r in tables["schools"]}
     for row in rows:
         assert row["price_tiyn"] == str(int(row["price_tiyn"]))

@@ -103,3 +103,20 @@ def test_months_and_their_edges_in_a_zone():
         reportable_month("2026-12", now=dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC))
     assert caught.value.code == "month_in_future"
     assert str(reportable_month("2026-12", now=dt.datetime(2026, 11, 30, 11, tzinfo=dt.UTC))) == "2026-12"
+
+
+def test_xlsx_sheets_and_columns_take_the_labels_given_and_csv_keeps_its_keys():
+    names = {"meta": "О файле", "key": "Параметр", "value": "Значение", "rows": "Строки: [a/b]",
+             "amountTiyn": "Сумма, ₸"}
+
+    def labels(key: str) -> str:
+        return names.get(key, key)
+
+    data = b"".join(write(document(ROWS), "xlsx", labels=labels))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        workbook = archive.read("xl/workbook.xml").decode()
+        text = "".join(archive.read(n).decode() for n in archive.namelist() if n.endswith(".xml"))
+    # a sheet name may not hold [ ] : * ? / \ (Excel refuses the file): they become spaces
+    assert re.findall(r'<sheet name="([^"]+)"', workbook)[:2] == ["О файле", "Строки   a b"]
+    assert "Сумма, ₸" in text and "amountTenge" not in text
+    assert b"amountTiyn" in b"".join(write(document(ROWS), "csv", labels=labels))

@@ -4,7 +4,8 @@ What it makes, from one seed and one `today`:
 
 - 3 regions, 8 schools (time zone Asia/Almaty: Kazakhstan has had one zone since 1 March 2024; the column is
   kept), 3 suppliers and one contract per school for the school year (1 September - 31 May) that contains
-  `today`, priced in integer tiyn per meal type and eligibility category.
+  `today`, priced in integer tiyn per eligibility category for the free meal: lunch (FREE_MEAL_TYPES), the
+  one meal the demo's terminals serve, so the reconciliation's ceiling counts the meals that can be served.
 - `students` pupils of grades 1-11, aged to match their grade (a pupil of grade g is g+5, sometimes g+6, years
   old on 1 September), in classes such as "1А", "3Ә", "7Б"; Kazakh and Russian first names, surnames and
   patronymics in their male and female forms; parents or guardians (born 1975-1995, 19 to 45 years older than
@@ -70,6 +71,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 MEAL_TYPES = ("breakfast", "lunch", "snack")
+# The meal the programme pays for in the demo (the menus show all three): one free hot lunch a school day.
+FREE_MEAL_TYPES = ("lunch",)
 CATEGORIES = ("primary_grades", "social_assistance", "low_income", "orphan", "large_family")
 TIMEZONE = "Asia/Almaty"
 MAX_STUDENTS = 5000
@@ -133,7 +136,7 @@ def _places(rng: random.Random, year: int, world: DemoWorld) -> tuple[list[str],
         lo, hi = cat.SUPPLIERS[supplier].lunch_tiyn
         lunch = rng.randrange(lo, hi + 1, 500)
         prices = {"breakfast": _round(lunch * 0.6), "lunch": lunch, "snack": _round(lunch * 0.35)}
-        for meal_type in MEAL_TYPES:
+        for meal_type in FREE_MEAL_TYPES:
             for category in CATEGORIES:
                 contracts.append({
                     "number": f"SW-DEMO-{year}-{i + 1:03d}", "school_bin": school_bins[i],

@@ -27,8 +27,10 @@ from wallet.models import CalendarDay, LedgerEntry, School, Terminal, Voucher
 from wallet.qr.token import QrClaims, encode_token
 
 DAYS = 30
+DEMO_QR_TERMINAL = "T-demo-qr-"  # + the school's BIN
 BATCH = 500
 LUNCH_AT = dt.time(12, 30)
+UPLOADED_AT = dt.time(14, 0)  # the afternoon upload of the day's meals (the last is served before 13:31)
 # Shares of the day's children: who eat, whose token is refused and how.
 EAT_SHARE = 0.92
 REUSED_SHARE = 0.01
@@ -51,7 +53,7 @@ def record_demo_qr_meals(session_factory: sessionmaker[Session], key: SigningKey
 
 def _school_month(session: Session, school: School, key: SigningKey, today: dt.date,
                   clock_tolerance: dt.timedelta, rng: random.Random) -> int:
-    terminal_id = f"T-demo-qr-{school.bin}"
+    terminal_id = f"{DEMO_QR_TERMINAL}{school.bin}"
     terminal = session.get(Terminal, terminal_id)
     if terminal is not None and session.scalar(
             select(func.count()).select_from(LedgerEntry).where(LedgerEntry.terminal_id == terminal_id)):
@@ -70,35 +72,44 @@ def _school_month(session: Session, school: School, key: SigningKey, today: dt.d
         session.add(terminal)
         session.commit()
     zone = ZoneInfo(school.timezone)
-    events: list[MealEvent] = []
+    recorded = 0
     for day in days:
-        for voucher in vouchers:
-            if not voucher.valid_from <= day <= voucher.valid_to or rng.random() > EAT_SHARE:
-                continue
-            served = dt.datetime.combine(day, LUNCH_AT, zone) + dt.timedelta(seconds=rng.randrange(0, 3600))
-            roll = rng.random()
-            issued = served - dt.timedelta(seconds=rng.randrange(20, 240))
-            meal = "lunch"
-            if roll < EXPIRED_SHARE:
-                issued = served - dt.timedelta(hours=3)  # fetched in the morning, shown at lunch
-            elif roll < EXPIRED_SHARE + WRONG_MEAL_SHARE:
-                meal = "breakfast"
-            claims = QrClaims(token_id=uuid.UUID(int=rng.getrandbits(128), version=4), voucher_id=voucher.id,
-                              school_bin=school.bin, meal_type=meal, not_before=int(issued.timestamp()),
-                              expires=int(issued.timestamp()) + 300, key_id=key.key_id)
-            token = encode_token(claims, key)
-            events.append(_event(len(events), served, token, claims))
-            if rng.random() < REUSED_SHARE:  # the same screenshot shown again a minute later
-                events.append(_event(len(events), served + dt.timedelta(minutes=1), token, claims))
-    # A terminal numbers its events as it serves them: device_seq follows servedAt (else the evidence rules
-    # would read the demo terminal as two devices sharing one key).
-    events.sort(key=lambda e: (e.served_at, e.event_id))
-    events = [_reindexed(e, e.index, seq=n + 1) for n, e in enumerate(events)]
-    for start in range(0, len(events), BATCH):
-        now = dt.datetime.now(dt.UTC)
-        chunk = [_reindexed(e, i) for i, e in enumerate(events[start:start + BATCH])]
-        record_batch(session, terminal, Batch(terminal_id, now, now, chunk), clock_tolerance=clock_tolerance)
-    return len(events)
+        events = _day_events(school, key, day, zone, vouchers, rng)
+        # Uploaded as the terminal would have that afternoon, not all today: a meal received after its
+        # serving day is "late" in the reconciliation, and these were not.
+        uploaded = dt.datetime.combine(day, UPLOADED_AT, zone).astimezone(dt.UTC)
+        for start in range(0, len(events), BATCH):
+            chunk = [_reindexed(e, i, recorded + start) for i, e in enumerate(events[start:start + BATCH])]
+            record_batch(session, terminal, Batch(terminal_id, uploaded, uploaded, chunk),
+                         clock_tolerance=clock_tolerance)
+        recorded += len(events)
+    return recorded
+
+
+def _day_events(school: School, key: SigningKey, day: dt.date, zone: ZoneInfo, vouchers: list[Voucher],
+                rng: random.Random) -> list[MealEvent]:
+    """One serving day's QR meals at the school, in the lunch window (LUNCH_AT and the hour after)."""
+    events: list[MealEvent] = []
+    for voucher in vouchers:
+        if not voucher.valid_from <= day <= voucher.valid_to or rng.random() > EAT_SHARE:
+            continue
+        served = dt.datetime.combine(day, LUNCH_AT, zone) + dt.timedelta(seconds=rng.randrange(0, 3600))
+        roll = rng.random()
+        issued = served - dt.timedelta(seconds=rng.randrange(20, 240))
+        meal = "lunch"
+        if roll < EXPIRED_SHARE:
+            issued = served - dt.timedelta(hours=3)  # fetched in the morning, shown at lunch
+        elif roll < EXPIRED_SHARE + WRONG_MEAL_SHARE:
+            meal = "breakfast"
+        claims = QrClaims(token_id=uuid.UUID(int=rng.getrandbits(128), version=4), voucher_id=voucher.id,
+                          school_bin=school.bin, meal_type=meal, not_before=int(issued.timestamp()),
+                          expires=int(issued.timestamp()) + 300, key_id=key.key_id)
+        token = encode_token(claims, key)
+        events.append(_event(len(events), served, token, claims))
+        if rng.random() < REUSED_SHARE:  # the same screenshot shown again a minute later
+            events.append(_event(len(events), served + dt.timedelta(minutes=1), token, claims))
+    events.sort(key=lambda e: e.served_at)  # in the order the terminal served them
+    return events
 
 
 def _event(index: int, served: dt.datetime, token: str, claims: QrClaims) -> MealEvent:
@@ -110,8 +121,9 @@ def _event(index: int, served: dt.datetime, token: str, claims: QrClaims) -> Mea
                      meal_type="lunch", served_at=served.astimezone(dt.UTC), method="qr", qr_token=token, qr=claims)
 
 
-def _reindexed(event: MealEvent, index: int, seq: int | None = None) -> MealEvent:
-    return MealEvent(index=index, event_id=event.event_id, device_seq=seq or event.device_seq, student_ref="",
+def _reindexed(event: MealEvent, index: int, earlier: int) -> MealEvent:
+    """The event at `index` of its batch, numbered on from the `earlier` events of the terminal."""
+    return MealEvent(index=index, event_id=event.event_id, device_seq=earlier + index + 1, student_ref="",
                      meal_type=event.meal_type, served_at=event.served_at, method="qr", qr_token=event.qr_token,
                      qr=event.qr)
 

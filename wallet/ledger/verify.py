@@ -40,6 +40,7 @@ from wallet.ledger.signing import verify_checkpoint
 from wallet.ledger.verify_parallel import verify_in_processes
 from wallet.ledger.verify_stream import GrowingRange, full_row, same_student, stream_entries
 from wallet.models import ChainHead, Checkpoint, LedgerEntry, School
+from wallet.words import count
 
 __all__ = [
     "ChainReport", "Problem", "UnknownSchoolError", "flat_canonical_bytes", "iter_verify", "verify_all", "verify_chain",
@@ -100,7 +101,7 @@ class ChainReport:
         if self.ok:
             return (
                 f"OK     {self.school_bin} size {self.size} root {self.root.hex()} "
-                f"({self.checkpoints_checked} checkpoint(s))"
+                f"({count(self.checkpoints_checked, 'checkpoint')})"
             )
         more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
         return f"FAILED {self.school_bin} {self.problems[0].describe()}{more}"

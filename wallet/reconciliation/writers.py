@@ -16,6 +16,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -64,14 +65,17 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def write(doc: Document, fmt: str, *, on_row: Callable[[], None] | None = None) -> Iterator[bytes]:
-    """The document as bytes in `fmt` (csv, json or xlsx); `on_row` is called after each table row."""
+def write(doc: Document, fmt: str, *, on_row: Callable[[], None] | None = None,
+          labels: Callable[[str], str] | None = None) -> Iterator[bytes]:
+    """The document as bytes in `fmt` (csv, json or xlsx); `on_row` is called after each table row. `labels`
+    (a key -> text for people, in their language) names an XLSX file's sheets and columns; CSV and JSON keep
+    the keys, which programs read."""
     if fmt == "csv":
         return write_csv(doc, on_row=on_row)
     if fmt == "json":
         return write_json(doc, on_row=on_row)
     if fmt == "xlsx":
-        return write_xlsx(doc, on_row=on_row)
+        return write_xlsx(doc, on_row=on_row, labels=labels)
     raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
@@ -186,16 +190,27 @@ def write_json(doc: Document, *, on_row: Callable[[], None] | None = None) -> It
 TENGE_FORMAT = '#,##0.00 "₸"'
 
 
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+
 def _sheet_names(name: str, part: int) -> str:
-    base = name[:25]
+    base = _SHEET_FORBIDDEN.sub(" ", name)[:25].strip()
     return base if part == 1 else f"{base} ({part})"
 
 
+def _keys(key: str) -> str:
+    """Without labels, sheets, items and columns are named by their keys."""
+    return key
+
+
 def write_xlsx(doc: Document, *, on_row: Callable[[], None] | None = None,
-               tmpdir: str | None = None) -> Iterator[bytes]:
+               tmpdir: str | None = None, labels: Callable[[str], str] | None = None) -> Iterator[bytes]:
     """One sheet per table (a table longer than a sheet continues on `name (2)`, ...), the header row frozen,
-    amounts in tenge with a tenge number format, dates as dates; the metadata on the first sheet."""
+    amounts in tenge with a tenge number format, dates as dates; the metadata on the first sheet. Sheets and
+    columns are named by `labels` when given (the reader's language), else by the keys."""
     import xlsxwriter
+
+    label = labels or _keys
 
     with tempfile.TemporaryDirectory(prefix="wallet-export-", dir=tmpdir) as folder:
         path = os.path.join(folder, "export.xlsx")
@@ -214,29 +229,31 @@ def write_xlsx(doc: Document, *, on_row: Callable[[], None] | None = None,
             "date": workbook.add_format({"num_format": "yyyy-mm-dd"}),
             "ratio": workbook.add_format({"num_format": "0.00%"}),
         }
-        meta = workbook.add_worksheet("meta")
-        meta.set_column(0, 0, 22)
+        meta = workbook.add_worksheet(_sheet_names(label("meta"), 1))
+        meta.set_column(0, 0, 28 if labels else 22)
         meta.set_column(1, 1, 70)
         meta.freeze_panes(1, 0)
-        meta.write_string(0, 0, "key", formats["header"])
-        meta.write_string(0, 1, "value", formats["header"])
+        meta.write_string(0, 0, label("key"), formats["header"])
+        meta.write_string(0, 1, label("value"), formats["header"])
         for n, (key, value) in enumerate(doc.meta, start=1):
-            meta.write_string(n, 0, key)
+            meta.write_string(n, 0, label(key))
             meta.write_string(n, 1, _csv_cell(value, "datetime" if isinstance(value, dt.datetime) else "text"))
         for table in doc.tables:
-            _xlsx_table(workbook, table, formats, on_row)
+            _xlsx_table(workbook, table, formats, on_row, labels)
         workbook.close()
         with open(path, "rb") as handle:
             while chunk := handle.read(CHUNK_BYTES):
                 yield chunk
 
 
-def _xlsx_table(workbook: Any, table: Table, formats: dict[str, Any], on_row: Callable[[], None] | None) -> None:
-    headers = [_xlsx_header(c) for c in table.columns]
+def _xlsx_table(workbook: Any, table: Table, formats: dict[str, Any], on_row: Callable[[], None] | None,
+                labels: Callable[[str], str] | None = None) -> None:
+    headers = [labels(c.key) if labels else _xlsx_header(c) for c in table.columns]
+    name = labels(table.name) if labels else table.name
     part, row_number, sheet = 1, 0, None
 
     def new_sheet() -> Any:
-        created = workbook.add_worksheet(_sheet_names(table.name, part))
+        created = workbook.add_worksheet(_sheet_names(name, part))
         for n, header in enumerate(headers):
             created.set_column(n, n, max(12, min(40, len(header) + 2)))
             created.write_string(0, n, header, formats["header"])

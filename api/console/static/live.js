@@ -6,17 +6,25 @@
   if (!box || !window.fetch) { return; }
   var url = box.getAttribute("data-url");
   var every = 3000;
+  // Numbers and times as the page's language writes them, times in the school's zone (not the browser's).
+  var lang = document.documentElement.lang || undefined;
+  var zone = box.getAttribute("data-zone") || "Asia/Almaty";
+  var count = new Intl.NumberFormat(lang);
+  function clock(iso, withDate) {
+    var style = withDate ? {timeZone: zone, dateStyle: "medium", timeStyle: "medium"} : {timeZone: zone, timeStyle: "medium"};
+    return new Date(iso).toLocaleString(lang, style);
+  }
 
   function setText(el, value) { if (el && el.textContent !== String(value)) { el.textContent = String(value); } }
 
   function render(data) {
-    setText(document.getElementById("live-total"), data.served);
-    setText(document.getElementById("live-refused"), data.refusedAttempts);
+    setText(document.getElementById("live-total"), count.format(data.served));
+    setText(document.getElementById("live-refused"), count.format(data.refusedAttempts));
     data.meals.forEach(function (m) {
       var row = document.querySelector('#live-meals tr[data-meal="' + m.mealType + '"]');
       if (!row) { return; }
-      setText(row.querySelector('[data-field="served"]'), m.served);
-      setText(row.querySelector('[data-field="entitled"]'), m.entitled);
+      setText(row.querySelector('[data-field="served"]'), count.format(m.served));
+      setText(row.querySelector('[data-field="entitled"]'), count.format(m.entitled));
     });
     var body = document.querySelector("#live-reasons tbody");
     if (body && data.refused.length) {
@@ -24,7 +32,7 @@
       data.refused.forEach(function (r) {
         var tr = document.createElement("tr");
         var a = document.createElement("td"); a.textContent = r.label;
-        var b = document.createElement("td"); b.textContent = String(r.count); b.className = "num";
+        var b = document.createElement("td"); b.textContent = count.format(r.count); b.className = "num";
         tr.appendChild(a); tr.appendChild(b); body.appendChild(tr);
       });
     }
@@ -34,10 +42,10 @@
       var pill = row.querySelector('[data-field="status"] .pill');
       if (pill) { pill.className = "pill " + (x.online ? "ok" : "warn"); }
       if (x.lastContactAt) {
-        setText(row.querySelector('[data-field="last"]'), x.lastContactAt.replace("T", " ").replace("Z", " UTC"));
+        setText(row.querySelector('[data-field="last"]'), clock(x.lastContactAt, true));
       }
     });
-    setText(document.getElementById("live-updated"), new Date(data.updatedAt).toLocaleTimeString());
+    setText(document.getElementById("live-updated"), clock(data.updatedAt, false));
   }
 
   function poll() {
