@@ -30,6 +30,9 @@ NOT_RUN = {
     "wallet verify-proof ": "needs a proof file from the API",
     "wallet notify-worker [--drain]": "pushes to a gateway: tests/integration/test_notify_worker_cli.py",
     "wallet-terminal ": "the terminals' agent: needs a server (tests/devices)",
+    "wallet-witness ": "an independent witness on its own machine: tests/e2e/test_witnesses.py",
+    "wallet witness collect": "asks witnesses over HTTP: tests/e2e/test_witnesses.py",
+    "wallet findings rule ": "needs an auditor's file of rulings (tests/integration/test_findings_cli.py)",
     "curl ": "needs the running server",
 }
 # `add|revoke|gaps` need a terminal id; `list` is run.
@@ -48,7 +51,7 @@ def _shell_lines() -> list[str]:
             if re.match(r"WALLET_\w+=", line):
                 continue  # run with settings of the reader's own (the push gateway's URL and secret)
             line = line.removeprefix(".venv/bin/")
-            if re.match(r"(wallet|wallet-terminal|curl)\b", line):
+            if re.match(r"(wallet|wallet-terminal|curl)\b", line):  # wallet-witness too
                 lines.append(line)
     return lines
 
@@ -78,6 +81,8 @@ def _filled(args: list[str], values: dict[str, str]) -> list[str]:
     for n, word in enumerate(args):
         if word == "FILE":
             word = str(Path(values["dir"]) / f"{args[0]}-{n}.{fmt}")
+        if word not in values:  # a placeholder inside a word: region:CODE, school:BIN
+            word = re.sub(r"\b(BIN|CODE)\b", lambda m: values[m.group(1)], word)
         filled.append(values.get(word, word))
     return filled
 
@@ -101,6 +106,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "join regions r on r.id=s.region_id where s.bin=?', (sys.argv[2],)).fetchone()[0])"),
         str(folder / "wallet.sqlite3"), school], capture_output=True, text=True, check=True).stdout.strip()
     return {"env": env, "dir": str(folder), "BIN": school, "M": last_month, "CODE": region, "N": "5",
+            "R": "absent_but_billed",
             "IIN": iin, "IIN_PRINTED_BY_DEMO_DATA": iin}
 
 
