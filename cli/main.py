@@ -8,7 +8,19 @@ from pathlib import Path
 
 import click
 
-from cli import demo, dev, imports, ledger, notify, reconciliation, reports, terminals, totals, vouchers
+from cli import (
+    demo,
+    dev,
+    imports,
+    ledger,
+    notify,
+    partitions,
+    reconciliation,
+    reports,
+    terminals,
+    totals,
+    vouchers,
+)
 from cli.context import Context, config_errors, pass_context
 from wallet import logs
 from wallet.config import idp_keys_source
@@ -64,7 +76,7 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
 for command in (imports.import_command, demo.demo_data_command, terminals.terminals_group, vouchers.vouchers_group,
                 ledger.verify_command, ledger.checkpoint_command, totals.totals_group, *reconciliation.COMMANDS,
                 *reports.COMMANDS, notify.notify_worker_command, notify.prune_notifications_command,
-                *dev.COMMANDS):
+                *dev.COMMANDS, partitions.partitions_group):
     cli.add_command(command)
 
 
