@@ -139,8 +139,10 @@ def make_standby(primary: Server, name: str) -> Server:
     server = Server(folder, free_port(), name)
     _run([str(BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
           "-D", str(server.data), "-R", "-X", "stream", "-c", "fast"])
+    # pg_basebackup copies the primary's settings: a standby promoted with the primary's
+    # synchronous_standby_names would wait for a standby of its own that does not exist, and hang every commit.
     server.configure(port=str(server.port), unix_socket_directories=str(folder), hot_standby="on",
-                     cluster_name=name)
+                     cluster_name=name, synchronous_standby_names="")
     server.start()
     return server
 

@@ -34,10 +34,18 @@ APPEND_ONLY = [p.table for p in PARTITIONED_TABLES if p.refuse_function]
 
 
 @pytest.fixture
-def pg(engine: Engine) -> Engine:
+def pg(engine: Engine) -> Iterator[Engine]:
+    """The run's PostgreSQL database; partitions a test makes are dropped afterwards (emptying the database
+    between tests keeps tables), so the next tests see the migration's partitions only."""
     if engine.dialect.name != "postgresql":
         pytest.skip("partitions are PostgreSQL's (SQLite keeps plain tables)")
-    return engine
+    with engine.connect() as conn:
+        before = {name for spec in PARTITIONED_TABLES for name in existing_partitions(conn, spec.table)}
+    yield engine
+    with engine.begin() as conn:
+        for spec in PARTITIONED_TABLES:
+            for name in existing_partitions(conn, spec.table) - before:
+                conn.execute(text(f"DROP TABLE {name}"))
 
 
 def _entry(seq: int, at: dt.datetime, *, event_id: uuid.UUID | None = None, terminal: str = "T-001") -> LedgerEntry:
