@@ -284,6 +284,11 @@ def test_migration_moves_a_database_with_data_and_back(at_0014):
                                 {"t": spec.table}).scalar() == "p"
             assert f"{spec.table}_p202611" in existing_partitions(conn, spec.table)
     assert partitions == {"ledger_entries_p202611": 10, "ledger_entries_p202612": 10, "ledger_entries_p202701": 10}
+    with at_0014.connect() as conn:  # the lookups by event id and device_seq use an index in every month
+        conn.execute(text("SET enable_seqscan = off"))
+        plan = "\n".join(conn.execute(text(
+            "EXPLAIN SELECT id FROM ledger_entries WHERE event_id = '00000000-0000-0000-0000-000000000001'")).scalars())
+    assert "ix_ledger_entries_event_id" in plan or "event_id_idx" in plan, plan
     # The service appends after the move with the same ids and chains.
     with transaction(session_factory) as session:
         school = session.scalar(select(School.id).where(School.bin == "111111111111"))

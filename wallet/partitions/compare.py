@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wallet.partitions.spec import BY_TABLE, ENTRY_KEYS_TABLE, is_partition_name
+from wallet.partitions.spec import BY_TABLE, ENTRY_KEYS_TABLE, ENTRY_LOOKUP_INDEXES, is_partition_name
 
 
 def comparison_options(dialect_name: str) -> dict[str, Any]:
@@ -17,7 +17,9 @@ def comparison_options(dialect_name: str) -> dict[str, Any]:
     def include_name(name: str | None, type_: str, _parents: object) -> bool:
         return not (type_ == "table" and name is not None and (is_partition_name(name) or name == ENTRY_KEYS_TABLE))
 
-    def include_object(obj: Any, _name: str | None, type_: str, _reflected: bool, _other: object) -> bool:
+    def include_object(obj: Any, name: str | None, type_: str, _reflected: bool, _other: object) -> bool:
+        if type_ == "index" and name in ENTRY_LOOKUP_INDEXES:
+            return False
         if type_ == "unique_constraint":
             return obj.table.name not in BY_TABLE
         if type_ == "foreign_key_constraint":

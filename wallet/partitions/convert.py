@@ -17,6 +17,7 @@ from wallet.partitions.spec import (
     ENTRY_KEYS_COLUMNS,
     ENTRY_KEYS_TABLE,
     ENTRY_KEYS_UNIQUE,
+    ENTRY_LOOKUP_INDEXES,
     ENTRY_REFERRERS,
     MONTHS_AHEAD,
     Partitioned,
@@ -108,6 +109,8 @@ def partition_table(conn: Connection, spec: Partitioned, now: dt.datetime, month
         conn.execute(text(f"ALTER TABLE {spec.table} ADD CONSTRAINT {name} {definition}"))
     _refuse_changes(conn, spec.table, spec.refuse_function)
     if spec.table == "ledger_entries":
+        for name, cols in ENTRY_LOOKUP_INDEXES.items():
+            conn.execute(text(f"CREATE INDEX {name} ON ledger_entries ({', '.join(cols)})"))
         conn.execute(text(f"CREATE TRIGGER ledger_entries_keys BEFORE INSERT ON ledger_entries "
                           f"FOR EACH ROW EXECUTE FUNCTION {ENTRY_KEYS_TABLE}_record()"))
         for referrer in ENTRY_REFERRERS:
@@ -138,6 +141,8 @@ def _entry_keys_table(conn: Connection) -> None:
 def unpartition_table(conn: Connection, spec: Partitioned) -> None:
     """The way back: one plain table with the model's key (the first column of spec.primary_key)."""
     indexes, foreign = _plain_indexes(conn, spec.table), _constraints(conn, spec.table, "f")
+    # The lookup indexes give way to the unique keys they stood in for.
+    indexes = [i for i in indexes if not any(f"INDEX {name} ON" in i for name in ENTRY_LOOKUP_INDEXES)]
     if spec.table == "ledger_entries":
         for referrer in ENTRY_REFERRERS:
             conn.execute(text(f"ALTER TABLE {referrer} DROP CONSTRAINT fk_{referrer}_entry_keys"))
