@@ -159,11 +159,14 @@ def wait_replayed(primary: Server, standby: Server, timeout_s: float = 60.0) -> 
     raise TimeoutError(f"{standby.name} did not replay up to {target} in {timeout_s} s")
 
 
-def wait_streaming(primary: Server, name: str, state: str = "streaming", timeout_s: float = 60.0) -> None:
+def wait_streaming(primary: Server, name: str, *, sync: bool = False, timeout_s: float = 60.0) -> None:
+    """Until the primary streams to `name` (and, with `sync`, counts it as its synchronous standby: a
+    standby is reported `async` until its first reply, a moment after streaming begins)."""
+    condition = "state = 'streaming'" + (" AND sync_state = 'sync'" if sync else "")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if primary.sql(f"SELECT count(*) FROM pg_stat_replication WHERE application_name = '{name}' "
-                       f"AND state = '{state}'"):
+                       f"AND {condition}"):
             return
         time.sleep(0.05)
-    raise TimeoutError(f"{name} is not {state} from the primary after {timeout_s} s")
+    raise TimeoutError(f"{name} is not streaming{' synchronously' if sync else ''} after {timeout_s} s")

@@ -77,7 +77,7 @@ def main() -> int:
     stop = threading.Event()
     try:
         standby = pg_servers.make_standby(primary, "standby1")
-        pg_servers.wait_streaming(primary, "standby1")
+        pg_servers.wait_streaming(primary, "standby1", sync=True)
         sync_state = primary.sql("SELECT sync_state FROM pg_stat_replication")
         primary.sql("CREATE DATABASE wallet")
         url = (f"postgresql+psycopg://postgres@/wallet?host={primary.libpq_host()}&host={standby.libpq_host()}"

@@ -40,7 +40,7 @@ def pair() -> Iterator[tuple[pg_servers.Server, pg_servers.Server]]:
     standby = None
     try:
         standby = pg_servers.make_standby(primary, "standby1")
-        pg_servers.wait_streaming(primary, "standby1")
+        pg_servers.wait_streaming(primary, "standby1", sync=True)
         assert primary.sql("SELECT sync_state FROM pg_stat_replication") == "sync"
         primary.sql("CREATE DATABASE wallet")
         yield primary, standby
@@ -83,7 +83,9 @@ def test_a_killed_primary_loses_no_acknowledged_meal(pair, tmp_path):
                 assert answer.status_code == 503 and answer.headers.get("Retry-After"), answer.get_data()
             else:
                 pytest.fail(f"batch {n} was never acknowledged: {dict(statuses)}")
-        assert statuses[503] >= 1, "the failover was not seen by the service"
+        # Usually the first request after the kill meets a dead pooled connection and answers 503; when that
+        # connection sat idle long enough to be pinged first (wallet.db.ping_when_idle), the pool reconnects
+        # at once and no request fails. Either way the service now writes to the promoted standby:
         assert standby.sql("SELECT pg_is_in_recovery()") is False
         with factory() as session:
             assert session.scalar(text("SELECT inet_server_port()")) == standby.port
