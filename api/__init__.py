@@ -23,6 +23,7 @@ from api import (
     parents,
     qr,
     ratelimit,
+    read_replica,
     reconciliation,
     reports,
     request_log,
@@ -41,10 +42,12 @@ def create_app(
     *,
     engine: Engine | None = None,
     session_factory: sessionmaker[Session] | None = None,
+    read_engine: Engine | None = None,
 ) -> Flask:
     """Build the app from Settings, an environment-like mapping, or the process environment.
 
-    `engine` and `session_factory` may be injected (tests share one engine across apps).
+    `engine` and `session_factory` may be injected (tests share one engine across apps); `read_engine` is the
+    read replica's (WALLET_READ_DATABASE_URL), for the staff's read-only workloads (api/read_replica.py).
     """
     settings = config if isinstance(config, Settings) else settings_from_env(config)
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()), static_folder=None)
@@ -54,6 +57,9 @@ def create_app(
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     engine = engine or make_engine(settings.database_url, echo=settings.sql_echo)
     session_scope.init_app(app, engine, session_factory or make_session_factory(engine))
+    if read_engine is None and settings.read_database_url:
+        read_engine = make_engine(settings.read_database_url, echo=settings.sql_echo)
+    read_replica.init_app(app, read_engine)
     errors.init_app(app)
     request_log.init_app(app, settings)  # first: its id and timing cover every other hook
     # Rate limits look first (cheapest), then body size and JSON depth, all before any view runs.

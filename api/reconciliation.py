@@ -15,14 +15,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 from marshmallow import Schema, fields, validate
 
-from api import session_scope
+from api import read_replica, session_scope
 from api.auth.idp import authenticate_staff
 from api.console.export_labels import xlsx_labels
 from api.errors import ProblemError
 from api.schemas.common import BIN_PATTERN, Bin, Month, Region, json_body, load, query
 from wallet.disclosure import may_read_staff_subject, shown_actor
 from wallet.keys import load_signing_key
-from wallet.ledger.verify import begin_snapshot
 from wallet.models import Supplier
 from wallet.months import parse_month, reportable_month
 from wallet.principals import STAFF_ROLES, Principal
@@ -80,8 +79,7 @@ def _iso(value: Any) -> str | None:
 
 def _scope(principal: Principal, args: dict[str, Any]) -> tuple[Scope, Any]:
     month = reportable_month(args["month"], field="query/month")
-    session = session_scope.session()
-    begin_snapshot(session)  # every figure from one snapshot of the ledger
+    session = read_replica.snapshot_session()  # every figure from one snapshot, on the replica if there is one
     scope = resolve_scope(session, principal, region=args.get("region"), school=args.get("school"))
     return scope, month
 
@@ -98,7 +96,7 @@ def get_reconciliation() -> Response:
     """The month's reconciliation for the caller's scope (narrowed by region or school), as JSON."""
     principal = authenticate_staff(*STAFF_ROLES)
     scope, month = _scope(principal, query(ScopeQuery()))
-    document = reconciliation_document(reconcile(session_scope.session(), scope, month))
+    document = reconciliation_document(reconcile(read_replica.snapshot_session(), scope, month))
     return Response(b"".join(write_json(document)), content_type="application/json")
 
 
@@ -107,7 +105,7 @@ def export_reconciliation() -> Response:
     principal = authenticate_staff(*STAFF_ROLES)
     args = query(ExportQuery())
     scope, month = _scope(principal, args)
-    document = reconciliation_document(reconcile(session_scope.session(), scope, month))
+    document = reconciliation_document(reconcile(read_replica.snapshot_session(), scope, month))
     return _download(write(document, args["format"], labels=xlsx_labels()), args["format"],
                      f"reconciliation-{scope.slug}-{month}.{args['format']}")
 
@@ -119,12 +117,12 @@ def export_entries() -> Response:
     principal = authenticate_staff(*STAFF_ROLES)
     args = query(ExportQuery())
     scope, month = _scope(principal, args)
-    factory = current_app.extensions["wallet.session_factory"]
+    factory = read_replica.stream_factory()
     fmt, labels = args["format"], xlsx_labels()
 
     def chunks() -> Iterator[bytes]:
         with factory() as session:
-            begin_snapshot(session)
+            read_replica.begin(session)
             document: Document = entries_document(session, scope, month)
             yield from write(document, fmt, labels=labels)
 

@@ -11,11 +11,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, stream_with_context
 from marshmallow import Schema, fields, validate
 
-from api import session_scope
+from api import read_replica
 from api.auth.idp import authenticate_staff
 from api.console.export_labels import xlsx_labels
 from api.schemas.common import Bin, Month, Region, Text, query
-from wallet.ledger.verify import begin_snapshot
 from wallet.months import reportable_month
 from wallet.principals import STAFF_ROLES, Principal
 from wallet.reconciliation.scope import resolve_scope
@@ -45,8 +44,7 @@ def _download(chunks: Iterator[bytes], fmt: str, filename: str) -> Response:
 def _sheet(principal: Principal, args: dict[str, Any]) -> Any:
     month = reportable_month(args["month"], field="query/month")
     class_name = parse_class_name(args.get("class_name"), "query/class")
-    session = session_scope.session()
-    begin_snapshot(session)  # every figure from one snapshot of the ledger
+    session = read_replica.snapshot_session()  # every figure from one snapshot, on the replica if there is one
     scope = resolve_scope(session, principal, school=args.get("school"))
     return meal_sheet(session, scope, month, class_name)
 
@@ -83,8 +81,7 @@ REGISTRY_ROLES = ("operator", "auditor", "supplier")
 
 def _registry(principal: Principal, args: dict[str, Any]) -> PaymentRegistry:
     month = reportable_month(args["month"], field="query/month")
-    session = session_scope.session()
-    begin_snapshot(session)
+    session = read_replica.snapshot_session()
     scope = resolve_scope(session, principal, region=args.get("region"))
     return payment_registry(session, scope, month,
                             witnesses=current_app.config["WALLET_SETTINGS"].witness_policy)

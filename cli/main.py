@@ -15,6 +15,7 @@ from cli import (
     imports,
     ledger,
     notify,
+    partitions,
     reconciliation,
     reports,
     terminals,
@@ -78,7 +79,8 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
 for command in (imports.import_command, demo.demo_data_command, terminals.terminals_group, vouchers.vouchers_group,
                 ledger.verify_command, ledger.checkpoint_command, totals.totals_group, *reconciliation.COMMANDS,
                 *reports.COMMANDS, *findings.COMMANDS, notify.notify_worker_command,
-                notify.prune_notifications_command, *dev.COMMANDS, witness.witness_group):
+                notify.prune_notifications_command, *dev.COMMANDS, witness.witness_group,
+                partitions.partitions_group):
     cli.add_command(command)
 
 

@@ -12,6 +12,7 @@ from alembic import context
 from wallet.config import settings_from_env
 from wallet.db import make_engine
 from wallet.models import Base
+from wallet.partitions.compare import comparison_options
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
@@ -24,6 +25,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        **comparison_options(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

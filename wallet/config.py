@@ -35,6 +35,9 @@ class ConfigError(RuntimeError):
 class Settings:
     environment: str = "development"
     database_url: str = ""
+    # A streaming replica of database_url for the staff's read-only workloads (api/read_replica.py); empty:
+    # they read the primary. PostgreSQL only.
+    read_database_url: str = field(default="", repr=False)
     instance_path: Path = field(default_factory=lambda: Path("instance"))
     service_audience: str = "social-wallet-meal-ledger"
     signing_key_path: Path | None = None
@@ -147,6 +150,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         if environment == "production":
             raise ConfigError("WALLET_DATABASE_URL is required in production")
         database_url = f"sqlite:///{instance / 'wallet.sqlite3'}"
+    read_database_url = env.get("WALLET_READ_DATABASE_URL", "").strip()
+    if read_database_url and not read_database_url.startswith("postgresql"):
+        raise ConfigError("WALLET_READ_DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg://...) of a "
+                          "streaming replica")
     key_path = env.get("WALLET_SIGNING_KEY")
     if environment == "production" and not key_path:
         raise ConfigError("WALLET_SIGNING_KEY (an Ed25519 PEM file) is required in production")
@@ -186,6 +193,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         idp_jwks=idp_jwks,
         idp_algorithms=algorithms,
         database_url=database_url,
+        read_database_url=read_database_url,
         instance_path=instance,
         service_audience=env.get("WALLET_AUDIENCE", Settings.service_audience),
         signing_key_path=Path(key_path) if key_path else None,

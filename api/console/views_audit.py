@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from flask import Response, current_app, render_template, request, stream_with_context
 from sqlalchemy import select
 
-from api import session_scope
+from api import read_replica, session_scope
 from api.console import charts, params, texts
 from api.console.blueprint import STAFF, blueprint, principal, requires
 from api.console.export_labels import labeller
@@ -20,7 +20,6 @@ from wallet.console.month_series import daily_figures
 from wallet.errors import FieldError, InvalidInput
 from wallet.ingest.rules import REASON_CODES
 from wallet.keys import load_signing_key, public_keys_of
-from wallet.ledger.verify import begin_snapshot
 from wallet.models import Region
 from wallet.reconciliation.exports import entries_document, reconciliation_document
 from wallet.reconciliation.proofs import entry_proof, redacted_members, verify_document
@@ -79,8 +78,7 @@ def reconciliation() -> str:
     who = principal()
     month = params.month(request.args.get("month"))
     region, school = _scope_args()
-    session = session_scope.session()
-    begin_snapshot(session)  # every figure from one snapshot of the ledger
+    session = read_replica.snapshot_session()  # every figure from one snapshot, on the replica if there is one
     scope = resolve_scope(session, who, region=region, school=school)
     rec = reconcile(session, scope, month)
     figures = daily_figures(session, scope, month)
@@ -115,9 +113,8 @@ def reconciliation_export() -> Response:
     if fmt not in FORMATS or what not in WHAT:
         raise InvalidInput("validation_failed", f"format is one of {', '.join(FORMATS)}; what one of "
                            f"{', '.join(WHAT)}", [FieldError("format", "csv, xlsx or json")])
-    session = session_scope.session()
+    session = read_replica.snapshot_session()
     if what == "reconciliation":
-        begin_snapshot(session)
         scope = resolve_scope(session, who, region=region, school=school)
         document = reconciliation_document(reconcile(session, scope, month))
         return _download(write(document, fmt, labels=labeller(texts.language())), fmt,
@@ -126,12 +123,12 @@ def reconciliation_export() -> Response:
     # The entries are streamed from a session of the stream's own; the request's session lets go of the
     # database first (SQLite: its write lock), so the two never wait on each other.
     session.rollback()
-    factory = current_app.extensions["wallet.session_factory"]
+    factory = read_replica.stream_factory()
     labels = labeller(texts.language())
 
     def chunks(scope: Scope = scope) -> Iterator[bytes]:
         with factory() as own:
-            begin_snapshot(own)
+            read_replica.begin(own)
             document: Document = entries_document(own, scope, month)
             yield from write(document, fmt, labels=labels)
 

@@ -2,13 +2,26 @@
 the staff summary per school, supplier and dish counts the latest versions within each role's scope."""
 
 import datetime as dt
+import uuid
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.factories import a_bin
 from tests.parent_factories import assert_problem, meals_fixture, other_parent_fixture, parent_fixture, staff_headers  # noqa: F401
-from wallet.models import ChildAccessLog, MealFeedback, Region, School, Supplier
+from wallet.ledger.append import append_entries, lock_chain_head
+from wallet.models import ChildAccessLog, LedgerEntry, MealFeedback, Region, School, Supplier
+
+
+def _other_school_entry(session, school_id: int, student_id) -> int:
+    now = dt.datetime.now(dt.UTC)
+    entry = LedgerEntry(
+        kind="meal", event_id=uuid.uuid4(), terminal_id="T-other", device_seq=1, student_ref=str(student_id),
+        student_id=student_id, meal_type="lunch", method="roster", served_at=now, serving_day=now.date(),
+        billing_month=f"{now:%Y-%m}", received_at=now, verdict="not_billable", reasons="not_enrolled_here",
+        price_tiyn=0, content_hash=bytes(32))
+    append_entries(session, lock_chain_head(session, school_id), [entry])
+    return entry.id
 
 
 def feedback_url(parent, entry_id) -> str:
@@ -231,11 +244,12 @@ def test_summary_is_for_staff_only(checked, settings, parent, rated, world):
 
 
 def test_summary_pages_by_school(checked, settings, rated, world, session_factory, meals):
-    # Feedback at a second school, written directly (its pupils have no terminal here): a later version of
-    # the second lunch's feedback, so the first school keeps the first lunch only.
+    # Feedback at a second school, written directly (its pupils have no terminal here) on an entry of that
+    # school's chain (PostgreSQL checks that a feedback's school is its entry's: migration 0020).
     with session_factory() as session:
         first = session.scalars(select(MealFeedback).order_by(MealFeedback.id.desc())).first()
-        session.add(MealFeedback(entry_id=first.entry_id, version=99, student_id=first.student_id,
+        other_entry = _other_school_entry(session, world.other_school.id, first.student_id)
+        session.add(MealFeedback(entry_id=other_entry, version=1, student_id=first.student_id,
                                  school_id=world.other_school.id, supplier_id=None, serving_day=world.today,
                                  meal_type="lunch", parent_iin=first.parent_iin, rating=4, tags="",
                                  created_at=dt.datetime.now(dt.UTC)))

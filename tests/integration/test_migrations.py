@@ -7,12 +7,14 @@ from sqlalchemy import inspect
 
 from wallet import migrate
 from wallet.models import Base
+from wallet.partitions.compare import comparison_options
 
 
 def test_database_is_at_head_and_matches_the_models(engine):
     assert migrate.is_at_head(engine)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts=comparison_options(conn.dialect.name)),
+                                Base.metadata)
     assert diff == []
 
 

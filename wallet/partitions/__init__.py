@@ -1,0 +1,1 @@
+"""Monthly partitions of the large append-only tables on PostgreSQL (SQLite keeps plain tables)."""
