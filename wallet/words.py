@@ -1,27 +1,31 @@
 """Counted words that read naturally: "1 meal", "2 meals"; in Russian "1 приём", "3 приёма", "5 приёмов".
 
-Plural categories as CLDR defines them for the project's three languages: English one/other; Russian
-one/few/many by the last one and two digits; Kazakh keeps the noun singular after a numeral ("5 тамақ"), so
-one form serves every number.
+The plural category of a number is CLDR's, through Babel (`Locale.plural_form`): English one/other, Russian
+one/few/many. Kazakh has one/other in CLDR but keeps the noun singular after a numeral ("5 тамақ"), so a
+Kazakh word is given in one form that serves every number.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
+
+from babel import Locale
+
+# The order in which a word's forms are given, by language: CLDR categories.
+_FORM_ORDER = {"en": ("one", "other"), "ru": ("one", "few", "many"), "kk": ("one", "other")}
+
+
+@cache
+def _locale(lang: str) -> Locale:
+    return Locale.parse(lang if lang in _FORM_ORDER else "en")
 
 
 def plural_index(n: int, lang: str) -> int:
-    """Which of a word's forms goes with `n`: en (one, other); ru (one, few, many); kk (one)."""
-    n = abs(n)
-    if lang == "ru":
-        if n % 10 == 1 and n % 100 != 11:
-            return 0
-        if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-            return 1
-        return 2
-    if lang == "kk":
-        return 0
-    return 0 if n == 1 else 1
+    """Which of a word's forms goes with `n`: en (one, other); ru (one, few, many); kk (one, other)."""
+    order = _FORM_ORDER.get(lang, _FORM_ORDER["en"])
+    category = _locale(lang).plural_form(abs(n))
+    return order.index(category) if category in order else len(order) - 1
 
 
 def plural(n: int, forms: str | Sequence[str], lang: str = "en") -> str:
