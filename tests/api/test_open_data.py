@@ -182,3 +182,30 @@ def test_held_and_withheld_meals_follow_findings_and_rulings(checked, meals, wor
     for secret in [*(str(p.id) for p in pupils), *(p.iin for p in pupils), *(p.last_name for p in pupils),
                    "absent_but_billed", "day_later_closed", f"lunch-{day}", "journal", "findingId", "entryId"]:
         assert secret not in text
+
+
+def test_held_meals_are_counted_up_to_the_same_checkpoint(checked, meals, world, session_factory, settings):
+    """A held meal voided after the head is still held until the next head, which leaves 4: suppressed."""
+    from sqlalchemy import select
+
+    from wallet.evidence.findings import Candidate, record
+    from wallet.ledger.voids import void_entry
+    from wallet.models import LedgerEntry
+    from wallet.principals import Principal
+
+    for pupil in world.eligible[:5]:
+        meals.record(pupil)
+    with session_factory() as session:
+        lunches = tuple(session.scalars(select(LedgerEntry.id).where(LedgerEntry.school_id == world.school.id)))
+        record(session, [Candidate("absent_but_billed", "all", world.school.region_id, world.school.id, world.today,
+                                   {}, lunches)], source="scan", now=dt.datetime.now(dt.UTC))
+        session.commit()
+    _head(session_factory, settings)
+    url = f"/api/v1/open/schools/{world.school.bin}/daily-counts?month={world.today:%Y-%m}"
+    held = (world.today.isoformat(), "holds", "held")
+    assert _counts(checked.get(url).get_json())[held] == 5
+    with session_factory() as session:
+        void_entry(session, lunches[0], Principal(subject="test", role="operator"), "scanned the wrong child")
+    assert _counts(checked.get(url).get_json())[held] == 5  # the void is after the checkpoint
+    _head(session_factory, settings)
+    assert _counts(checked.get(url).get_json())[held] is None
