@@ -8,6 +8,7 @@ mark is reproducible to the byte, and changes only when a finding or a ruling is
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -110,3 +111,26 @@ def held_of_pupils(session: Session, school_ids: Iterable[int], month: str, mark
         else:
             withheld += price
     return held, withheld
+
+
+def held_meals_by_day(session: Session, school_id: int, month: str, mark: HoldMark, up_to: int
+                      ) -> dict[dt.date, tuple[int, int]]:
+    """serving day -> (held, withheld) billable meals of the school, counting only its entries (and voids)
+    up to chain position `up_to` (a checkpoint's size), so the figures are a function of that checkpoint and
+    the mark: the open data's held counts (wallet.witnessing.open_data)."""
+    states = entry_states(session, [school_id], month, mark)
+    out: dict[dt.date, tuple[int, int]] = {}
+    if not states:
+        return out
+    void = aliased(LedgerEntry)
+    voided = set(session.scalars(select(void.refers_to).where(
+        void.kind == "void", void.school_id == school_id, void.position <= up_to,
+        one_of(session, void.refers_to, states))))
+    counts: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
+    for entry_id, day in session.execute(
+        select(LedgerEntry.id, LedgerEntry.serving_day).where(
+            one_of(session, LedgerEntry.id, states), LedgerEntry.school_id == school_id,
+            LedgerEntry.kind == "meal", LedgerEntry.verdict == "billable", LedgerEntry.position <= up_to)):
+        if entry_id not in voided:
+            counts[day][0 if states[entry_id] == "held" else 1] += 1
+    return {day: (held, withheld) for day, (held, withheld) in counts.items()}

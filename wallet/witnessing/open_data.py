@@ -4,8 +4,11 @@ Counts are taken from the school's entries up to the school checkpoint that is a
 witnessed national head (the newest head when no witnesses are configured), so anyone holding the receipt
 machinery can tell which signed, cosigned history the figures describe, and they do not move as late
 entries arrive. Per serving day: net billable meals by meal type, refused attempts by reason, and entitled
-pupils enrolled that day. Counts from 1 to SUPPRESS_BELOW - 1 are published as null (suppressed) so that
-no child can be singled out; zeros are shown.
+pupils enrolled that day, and the day's billable meals under findings (wallet.evidence.holds): `holds/held`
+(an open finding) and `holds/withheld` (upheld), counted among the same entries and named by the findings
+and rulings taken into account (`holds`, as the payment registry names them), never which finding or pupil.
+Counts from 1 to SUPPRESS_BELOW - 1 are published as null (suppressed) so that no child can be singled out;
+zeros are shown.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from wallet.errors import Conflict, NotFound
+from wallet.evidence.holds import HoldMark, current_mark, held_meals_by_day
 from wallet.models import (
     CalendarDay,
     Checkpoint,
@@ -45,7 +49,8 @@ def _shown(count: int) -> int | None:
     return None if 0 < count < SUPPRESS_BELOW else count
 
 
-def daily_counts(session: Session, policy: WitnessPolicy, school_bin: str, month: Month) -> Document:
+def daily_counts(session: Session, policy: WitnessPolicy, school_bin: str, month: Month, *,
+                 holds: HoldMark | None = None) -> Document:
     school = session.scalars(select(School).where(School.bin == school_bin)).one_or_none()
     if school is None:
         raise NotFound("school_not_found", f"no school with BIN {school_bin}")
@@ -74,8 +79,11 @@ def daily_counts(session: Session, policy: WitnessPolicy, school_bin: str, month
     serving = set(session.scalars(select(CalendarDay.day).where(
         CalendarDay.school_id == school.id, CalendarDay.kind == "serving", CalendarDay.day >= first,
         CalendarDay.day <= last)))
-    for day in sorted(serving | {d for d, _, _ in rows}):
+    mark = holds or current_mark(session)
+    held = held_meals_by_day(session, school.id, str(month), mark, checkpoint.tree_size)
+    for day in sorted(serving | {d for d, _, _ in rows} | set(held)):
         rows[(day, "entitled", "pupils")] = _entitled(session, school.id, day)
+        rows[(day, "holds", "held")], rows[(day, "holds", "withheld")] = held.get(day, (0, 0))
     table = [[day, measure, key, _shown(n)] for (day, measure, key), n in sorted(rows.items())]
     names = {w.name for w in policy.witnesses}
     cosigned = [c.witness_name for c in cosignatures_of(session, head) if c.witness_name in names]
@@ -86,7 +94,7 @@ def daily_counts(session: Session, policy: WitnessPolicy, school_bin: str, month
         ("nationalLog", policy.log_origin), ("nationalTreeSize", head.tree_size),
         ("nationalRootHash", base64.b64encode(bytes(head.root_hash)).decode()),
         ("witnessed", bool(policy.enabled and len(cosigned) >= policy.quorum)),
-        ("cosignedBy", ",".join(cosigned)),
+        ("cosignedBy", ",".join(cosigned)), ("holds", mark.label),
     ]
     return Document(meta=meta, tables=[Table("counts", COLUMNS, table)])
 
