@@ -1,0 +1,177 @@
+"""The scan on PostgreSQL: the database does the counting, Python sees only the rows in doubt.
+
+Reading a month's every meal into Python cost more than the rules (docs/benchmarks.md, findings scan). Here
+each rule either runs whole in SQL (the serving rate, whose windows flag every meal of a busy line) or SQL
+picks out the terminal-days, school-days and pupil-days the rule can doubt, exactly, and the rule of
+scan_rules runs on just their rows, so the candidates are those of the Python path, figure for figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, literal, select, text, tuple_
+from sqlalchemy.orm import Session
+
+from wallet.evidence import codes, scan_reads, scan_rules
+from wallet.evidence.findings import Candidate
+from wallet.models import AttendanceMark, LedgerEntry, School
+from wallet.months import Month
+
+# One row per terminal-day with a meal closer than the minimum gap to its neighbour, or in a 60 s window of
+# more than max_per_minute meals. Ordered by (served_at, id) as the Python rule orders them: a meal ends an
+# over-full window when the meal :k places before it is less than 60 s earlier; a meal is flagged by the rate
+# when such a window end follows it within 60 s. The peak counts by time (microsecond timestamps: "less than
+# 60 s" is "at most 59.999999 s").
+RATE_SQL = text("""
+WITH m AS (
+    SELECT e.id, e.school_id, e.terminal_id, e.serving_day, e.served_at, e.verdict = 'billable' AS billable
+    FROM ledger_entries e
+    WHERE e.kind = 'meal' AND e.billing_month = :month AND e.school_id = ANY(:ids) AND e.terminal_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM ledger_entries v
+                      WHERE v.kind = 'void' AND v.refers_to = e.id AND v.billing_month = :month)
+), w1 AS (
+    SELECT id, school_id, terminal_id, serving_day, served_at, billable,
+           row_number() OVER w AS rn,
+           extract(epoch FROM served_at - lag(served_at) OVER w) AS gap_prev,
+           extract(epoch FROM lead(served_at) OVER w - served_at) AS gap_next,
+           coalesce(served_at - lag(served_at, :k) OVER w < interval '60 seconds', false) AS window_end,
+           count(*) OVER (PARTITION BY terminal_id, serving_day ORDER BY served_at
+                          RANGE BETWEEN interval '59.999999 seconds' PRECEDING AND CURRENT ROW) AS in_minute
+    FROM m
+    WINDOW w AS (PARTITION BY terminal_id, serving_day ORDER BY served_at, id)
+), w2 AS (
+    SELECT *, coalesce(gap_prev < :gap, false) OR coalesce(gap_next < :gap, false)
+              OR coalesce(min(CASE WHEN window_end THEN served_at END) OVER (
+                     PARTITION BY terminal_id, serving_day ORDER BY served_at, id
+                     ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) - served_at < interval '60 seconds',
+                 false) AS flagged
+    FROM w1
+)
+SELECT terminal_id, serving_day, min(school_id) FILTER (WHERE rn = 1) AS school_id,
+       count(*) FILTER (WHERE flagged) AS flagged, floor(min(gap_prev)) AS min_gap, max(in_minute) AS peak,
+       array_agg(id) FILTER (WHERE flagged AND billable) AS held, array_agg(id) FILTER (WHERE flagged) AS ids
+FROM w2
+GROUP BY terminal_id, serving_day
+HAVING bool_or(flagged)
+""")
+
+# Terminal-days where, by (device_seq, id), servedAt falls behind the latest earlier one by more than the
+# clock jump, or where one sequence number is used twice (then the order the Python rule sees is not fixed:
+# the rule looks at those days itself).
+CLONE_SQL = text("""
+WITH m AS (
+    SELECT e.terminal_id, e.serving_day, e.device_seq, e.served_at,
+           max(e.served_at) OVER (PARTITION BY e.terminal_id, e.serving_day ORDER BY e.device_seq, e.id
+                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest,
+           lag(e.device_seq) OVER (PARTITION BY e.terminal_id, e.serving_day ORDER BY e.device_seq, e.id) AS prev_seq
+    FROM ledger_entries e
+    WHERE e.kind = 'meal' AND e.billing_month = :month AND e.school_id = ANY(:ids) AND e.terminal_id IS NOT NULL
+      AND e.device_seq IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM ledger_entries v
+                      WHERE v.kind = 'void' AND v.refers_to = e.id AND v.billing_month = :month)
+)
+SELECT DISTINCT terminal_id, serving_day FROM m
+WHERE latest - served_at > make_interval(secs => :jump) OR prev_seq = device_seq
+""")
+
+
+def _weak_methods() -> list[str]:
+    return [method for method, strength in codes.STRENGTH.items() if strength != "weak"]
+
+
+def _groups(session: Session, ids: list[int], month: str) -> list[Any]:
+    """Per school, day, terminal and meal type: meals, billable meals, weakly identified billable meals."""
+    meals = scan_reads.meal_select(ids, month).subquery()
+    billable = meals.c.verdict == "billable"
+    strong = func.coalesce(meals.c.method, "").in_(_weak_methods())
+    return list(session.execute(
+        select(meals.c.school_id, meals.c.serving_day, meals.c.terminal_id, meals.c.meal_type, func.count(),
+               func.count().filter(billable), func.count().filter(billable & ~strong))
+        .group_by(meals.c.school_id, meals.c.serving_day, meals.c.terminal_id, meals.c.meal_type)))
+
+
+def _weak_days(groups: list[Any], p: codes.Parameters) -> list[tuple[int, dt.date]]:
+    """The school-days weak_identification_share would flag for the school or for one of its terminals."""
+    school: dict[tuple[int, dt.date], list[int]] = defaultdict(lambda: [0, 0])
+    terminal: dict[tuple[int, dt.date], dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for school_id, day, terminal_id, _, _, n, weak in groups:
+        if not n:
+            continue
+        school[(school_id, day)][0] += n
+        school[(school_id, day)][1] += weak
+        if terminal_id is not None:
+            terminal[(school_id, day)][terminal_id][0] += n
+            terminal[(school_id, day)][terminal_id][1] += weak
+
+    def over(n: int, weak: int) -> bool:
+        return n >= p.weak_min_meals and weak > p.weak_share * n
+
+    return [key for key, (n, weak) in school.items()
+            if over(n, weak) or (len(terminal[key]) > 1 and any(over(*c) for c in terminal[key].values()))]
+
+
+def serving_rate(session: Session, ids: list[int], month: str, regions: dict[int, int],
+                 p: codes.Parameters) -> list[Candidate]:
+    rows = session.execute(RATE_SQL, {"month": month, "ids": ids, "k": p.max_per_minute, "gap": p.min_gap_s})
+    out = []
+    for terminal, day, school_id, flagged, min_gap, peak, held, every in sorted(rows, key=lambda r: (r[0], r[1])):
+        out.append(Candidate(codes.SERVING_RATE, f"terminal:{terminal}:{day}", regions[school_id], school_id, day,
+                             {"day": day.isoformat(), "terminal": terminal, "meals": flagged,
+                              "min_gap_s": int(min_gap) if min_gap is not None else 0, "peak_per_minute": peak},
+                             tuple(sorted(held or every)), p.as_json()))
+    return out
+
+
+def candidates(session: Session, ids: list[int], month: Month, p: codes.Parameters
+               ) -> tuple[int, list[Candidate]]:
+    m, entry = str(month), LedgerEntry
+    first, last = month.first_day, month.last_day
+    regions = dict(session.execute(select(School.id, School.region_id).where(School.id.in_(ids))).all())
+    groups = _groups(session, ids, m)
+    billable = entry.verdict == "billable"
+
+    absent = scan_reads.absent_marks(session, ids, first, last)
+    absent_rows = scan_reads.meal_rows(session, ids, m, billable, select(literal(1)).where(
+        AttendanceMark.school_id.in_(ids), AttendanceMark.mark == "absent", AttendanceMark.day == entry.serving_day,
+        AttendanceMark.student_id == entry.student_id).exists()) if absent else []
+
+    weak_days = _weak_days(groups, p)
+    weak_rows = scan_reads.meal_rows(session, ids, m, billable, tuple_(entry.school_id, entry.serving_day).in_(
+        weak_days)) if weak_days else []
+
+    cloned = [tuple(r) for r in session.execute(CLONE_SQL, {"month": m, "ids": ids, "jump": p.clock_jump_s})]
+    clone_rows = scan_reads.meal_rows(session, ids, m, tuple_(entry.terminal_id, entry.serving_day).in_(
+        cloned)) if cloned else []
+
+    meals = scan_reads.meal_select(ids, m).subquery()
+    twice = (select(meals.c.student_id, meals.c.serving_day)
+             .where(meals.c.verdict == "billable", meals.c.student_id.is_not(None))
+             .group_by(meals.c.student_id, meals.c.serving_day)
+             .having(func.count(meals.c.school_id.distinct()) > 1))
+    two_rows = scan_reads.meal_rows(session, ids, m, billable, tuple_(entry.student_id, entry.serving_day).in_(twice))
+
+    closed = scan_reads.closed_days(session, ids, first, last)
+    closed_rows = scan_reads.meal_rows(session, ids, m, billable, tuple_(entry.school_id, entry.serving_day).in_(
+        list(closed))) if closed else []
+
+    present = scan_reads.present_counts(session, ids, {(g[0], g[1]) for g in groups if g[5]})
+    counts: dict[tuple[int, dt.date, str], int] = defaultdict(int)
+    for school_id, day, _, meal_type, _, n, _ in groups:
+        counts[(school_id, day, meal_type)] += n
+    above = [key for key, n in counts.items() if key[:2] in present and n > present[key[:2]]]
+    above_rows = scan_reads.meal_rows(session, ids, m, billable, tuple_(
+        entry.school_id, entry.serving_day, entry.meal_type).in_(above)) if above else []
+
+    found = [
+        *scan_rules.absent_but_billed(absent_rows, absent, p),
+        *scan_rules.weak_identification_share(weak_rows, p),
+        *serving_rate(session, ids, m, regions, p),
+        *scan_rules.cloned_device(clone_rows, p),
+        *scan_rules.two_schools_one_day(two_rows, p),
+        *scan_rules.day_later_closed(closed_rows, closed, p),
+        *scan_rules.above_enrolled_present(above_rows, present, p),
+    ]
+    return sum(g[4] for g in groups), found
