@@ -20,61 +20,53 @@ from wallet.evidence.findings import Candidate
 from wallet.models import AttendanceMark, LedgerEntry, School
 from wallet.months import Month
 
-# One row per terminal-day with a meal closer than the minimum gap to its neighbour, or in a 60 s window of
+# One read, one pass per order, for the two rules of a terminal's day.
+# serving_rate, whole: a terminal-day with a meal closer than the minimum gap to its neighbour, or in a 60 s window of
 # more than max_per_minute meals. Ordered by (served_at, id) as the Python rule orders them: a meal ends an
 # over-full window when the meal :k places before it is less than 60 s earlier; a meal is flagged by the rate
-# when such a window end follows it within 60 s. The peak counts by time (microsecond timestamps: "less than
-# 60 s" is "at most 59.999999 s").
-RATE_SQL = text("""
+# when such a window end follows it within 60 s (an end among its peers of the same servedAt would make it an
+# end too, so the frame by time may hold them). Counts by time: microsecond timestamps, so "less than 60 s"
+# is "at most 59.999999 s". Every window of the rate orders by a prefix of (served_at, id): one sort.
+# cloned_device, the days it can doubt: by (device_seq, id), servedAt falls behind the latest earlier one by
+# more than the clock jump, or one sequence number is used twice (then the order the Python rule sees is not
+# fixed); the rule itself runs on those days' rows.
+TERMINAL_SQL = text("""
 WITH m AS (
-    SELECT e.id, e.school_id, e.terminal_id, e.serving_day, e.served_at, e.verdict = 'billable' AS billable
+    SELECT e.id, e.school_id, e.terminal_id, e.serving_day, e.served_at, e.device_seq,
+           e.verdict = 'billable' AS billable
     FROM ledger_entries e
     WHERE e.kind = 'meal' AND e.billing_month = :month AND e.school_id = ANY(:ids) AND e.terminal_id IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM ledger_entries v
                       WHERE v.kind = 'void' AND v.refers_to = e.id AND v.billing_month = :month)
 ), w1 AS (
-    SELECT id, school_id, terminal_id, serving_day, served_at, billable,
+    SELECT id, school_id, terminal_id, serving_day, served_at, billable, device_seq,
            row_number() OVER w AS rn,
            extract(epoch FROM served_at - lag(served_at) OVER w) AS gap_prev,
            extract(epoch FROM lead(served_at) OVER w - served_at) AS gap_next,
            coalesce(served_at - lag(served_at, :k) OVER w < interval '60 seconds', false) AS window_end,
            count(*) OVER (PARTITION BY terminal_id, serving_day ORDER BY served_at
-                          RANGE BETWEEN interval '59.999999 seconds' PRECEDING AND CURRENT ROW) AS in_minute
+                          RANGE BETWEEN interval '59.999999 seconds' PRECEDING AND CURRENT ROW) AS in_minute,
+           max(served_at) OVER s AS latest, lag(device_seq) OVER s AS prev_seq
     FROM m
-    WINDOW w AS (PARTITION BY terminal_id, serving_day ORDER BY served_at, id)
+    WINDOW w AS (PARTITION BY terminal_id, serving_day ORDER BY served_at, id),
+           s AS (PARTITION BY terminal_id, serving_day ORDER BY device_seq, id
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ), w2 AS (
     SELECT *, coalesce(gap_prev < :gap, false) OR coalesce(gap_next < :gap, false)
-              OR coalesce(min(CASE WHEN window_end THEN served_at END) OVER (
-                     PARTITION BY terminal_id, serving_day ORDER BY served_at, id
-                     ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) - served_at < interval '60 seconds',
-                 false) AS flagged
+              OR sum(CASE WHEN window_end THEN 1 ELSE 0 END) OVER (
+                     PARTITION BY terminal_id, serving_day ORDER BY served_at
+                     RANGE BETWEEN CURRENT ROW AND interval '59.999999 seconds' FOLLOWING) > 0 AS flagged,
+              device_seq IS NOT NULL AND (latest - served_at > make_interval(secs => :jump)
+                                          OR prev_seq = device_seq) AS clone
     FROM w1
 )
-SELECT terminal_id, serving_day, min(school_id) FILTER (WHERE rn = 1) AS school_id,
+SELECT terminal_id, serving_day, bool_or(clone) AS clone, bool_or(flagged) AS rate,
+       min(school_id) FILTER (WHERE rn = 1) AS school_id,
        count(*) FILTER (WHERE flagged) AS flagged, floor(min(gap_prev)) AS min_gap, max(in_minute) AS peak,
        array_agg(id) FILTER (WHERE flagged AND billable) AS held, array_agg(id) FILTER (WHERE flagged) AS ids
 FROM w2
 GROUP BY terminal_id, serving_day
-HAVING bool_or(flagged)
-""")
-
-# Terminal-days where, by (device_seq, id), servedAt falls behind the latest earlier one by more than the
-# clock jump, or where one sequence number is used twice (then the order the Python rule sees is not fixed:
-# the rule looks at those days itself).
-CLONE_SQL = text("""
-WITH m AS (
-    SELECT e.terminal_id, e.serving_day, e.device_seq, e.served_at,
-           max(e.served_at) OVER (PARTITION BY e.terminal_id, e.serving_day ORDER BY e.device_seq, e.id
-                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest,
-           lag(e.device_seq) OVER (PARTITION BY e.terminal_id, e.serving_day ORDER BY e.device_seq, e.id) AS prev_seq
-    FROM ledger_entries e
-    WHERE e.kind = 'meal' AND e.billing_month = :month AND e.school_id = ANY(:ids) AND e.terminal_id IS NOT NULL
-      AND e.device_seq IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM ledger_entries v
-                      WHERE v.kind = 'void' AND v.refers_to = e.id AND v.billing_month = :month)
-)
-SELECT DISTINCT terminal_id, serving_day FROM m
-WHERE latest - served_at > make_interval(secs => :jump) OR prev_seq = device_seq
+HAVING bool_or(flagged) OR bool_or(clone)
 """)
 
 
@@ -113,22 +105,32 @@ def _weak_days(groups: list[Any], p: codes.Parameters) -> list[tuple[int, dt.dat
             if over(n, weak) or (len(terminal[key]) > 1 and any(over(*c) for c in terminal[key].values()))]
 
 
-def serving_rate(session: Session, ids: list[int], month: str, regions: dict[int, int],
-                 p: codes.Parameters) -> list[Candidate]:
-    rows = session.execute(RATE_SQL, {"month": month, "ids": ids, "k": p.max_per_minute, "gap": p.min_gap_s})
-    out = []
-    for terminal, day, school_id, flagged, min_gap, peak, held, every in sorted(rows, key=lambda r: (r[0], r[1])):
-        out.append(Candidate(codes.SERVING_RATE, f"terminal:{terminal}:{day}", regions[school_id], school_id, day,
-                             {"day": day.isoformat(), "terminal": terminal, "meals": flagged,
-                              "min_gap_s": int(min_gap) if min_gap is not None else 0, "peak_per_minute": peak},
-                             tuple(sorted(held or every)), p.as_json()))
-    return out
+def terminal_days(session: Session, ids: list[int], month: str, regions: dict[int, int], p: codes.Parameters
+                  ) -> tuple[list[Candidate], list[tuple[str, dt.date]]]:
+    """serving_rate's candidates, and the terminal-days cloned_device must look at."""
+    rows = session.execute(TERMINAL_SQL, {"month": month, "ids": ids, "k": p.max_per_minute, "gap": p.min_gap_s,
+                                          "jump": p.clock_jump_s})
+    rate, clone, parameters = [], [], p.as_json()
+    for terminal, day, cloned, rated, school_id, flagged, min_gap, peak, held, every in sorted(
+            rows, key=lambda r: (r[0], r[1])):
+        if cloned:
+            clone.append((terminal, day))
+        if rated:
+            rate.append(Candidate(codes.SERVING_RATE, f"terminal:{terminal}:{day}", regions[school_id], school_id,
+                                  day, {"day": day.isoformat(), "terminal": terminal, "meals": flagged,
+                                        "min_gap_s": int(min_gap) if min_gap is not None else 0,
+                                        "peak_per_minute": peak},
+                                  tuple(sorted(held or every)), parameters))
+    return rate, clone
 
 
 def candidates(session: Session, ids: list[int], month: Month, p: codes.Parameters
                ) -> tuple[int, list[Candidate]]:
     m, entry = str(month), LedgerEntry
     first, last = month.first_day, month.last_day
+    # For this transaction: the windows sort a month in memory, and compiling the plans (JIT) would cost
+    # more than it saves on statements that each run once.
+    session.execute(text("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"))
     regions = dict(session.execute(select(School.id, School.region_id).where(School.id.in_(ids))).all())
     groups = _groups(session, ids, m)
     billable = entry.verdict == "billable"
@@ -142,7 +144,7 @@ def candidates(session: Session, ids: list[int], month: Month, p: codes.Paramete
     weak_rows = scan_reads.meal_rows(session, ids, m, billable, tuple_(entry.school_id, entry.serving_day).in_(
         weak_days)) if weak_days else []
 
-    cloned = [tuple(r) for r in session.execute(CLONE_SQL, {"month": m, "ids": ids, "jump": p.clock_jump_s})]
+    rate, cloned = terminal_days(session, ids, m, regions, p)
     clone_rows = scan_reads.meal_rows(session, ids, m, tuple_(entry.terminal_id, entry.serving_day).in_(
         cloned)) if cloned else []
 
@@ -150,8 +152,10 @@ def candidates(session: Session, ids: list[int], month: Month, p: codes.Paramete
     twice = (select(meals.c.student_id, meals.c.serving_day)
              .where(meals.c.verdict == "billable", meals.c.student_id.is_not(None))
              .group_by(meals.c.student_id, meals.c.serving_day)
-             .having(func.count(meals.c.school_id.distinct()) > 1))
-    two_rows = scan_reads.meal_rows(session, ids, m, billable, tuple_(entry.student_id, entry.serving_day).in_(twice))
+             .having(func.min(meals.c.school_id) != func.max(meals.c.school_id)))  # hashed, not sorted
+    pupil_days = [tuple(r) for r in session.execute(twice)]
+    two_rows = scan_reads.meal_rows(session, ids, m, billable, tuple_(entry.student_id, entry.serving_day).in_(
+        pupil_days)) if pupil_days else []
 
     closed = scan_reads.closed_days(session, ids, first, last)
     closed_rows = scan_reads.meal_rows(session, ids, m, billable, tuple_(entry.school_id, entry.serving_day).in_(
@@ -168,7 +172,7 @@ def candidates(session: Session, ids: list[int], month: Month, p: codes.Paramete
     found = [
         *scan_rules.absent_but_billed(absent_rows, absent, p),
         *scan_rules.weak_identification_share(weak_rows, p),
-        *serving_rate(session, ids, m, regions, p),
+        *rate,
         *scan_rules.cloned_device(clone_rows, p),
         *scan_rules.two_schools_one_day(two_rows, p),
         *scan_rules.day_later_closed(closed_rows, closed, p),
