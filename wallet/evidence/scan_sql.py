@@ -74,15 +74,29 @@ def _weak_methods() -> list[str]:
     return [method for method, strength in codes.STRENGTH.items() if strength != "weak"]
 
 
-def _groups(session: Session, ids: list[int], month: str) -> list[Any]:
-    """Per school, day, terminal and meal type: meals, billable meals, weakly identified billable meals."""
+def _groups(session: Session, ids: list[int], month: str) -> tuple[list[Any], list[tuple[Any, dt.date]]]:
+    """One read, two hashed groupings. Per school, day, terminal and meal type: meals, billable meals, weakly
+    identified billable meals. And the pupil-days billable at two schools or more."""
     meals = scan_reads.meal_select(ids, month).subquery()
-    billable = meals.c.verdict == "billable"
-    strong = func.coalesce(meals.c.method, "").in_(_weak_methods())
-    return list(session.execute(
-        select(meals.c.school_id, meals.c.serving_day, meals.c.terminal_id, meals.c.meal_type, func.count(),
-               func.count().filter(billable), func.count().filter(billable & ~strong))
-        .group_by(meals.c.school_id, meals.c.serving_day, meals.c.terminal_id, meals.c.meal_type)))
+    c = meals.c
+    billable = c.verdict == "billable"
+    strong = func.coalesce(c.method, "").in_(_weak_methods())
+    grouped = (
+        select(c.school_id, c.serving_day, c.terminal_id, c.meal_type, c.student_id,
+               func.grouping(c.student_id).label("by_school"), func.count(), func.count().filter(billable),
+               func.count().filter(billable & ~strong), func.min(c.school_id).filter(billable).label("lo"),
+               func.max(c.school_id).filter(billable).label("hi"))
+        .group_by(func.grouping_sets(tuple_(c.school_id, c.serving_day, c.terminal_id, c.meal_type),
+                                     tuple_(c.student_id, c.serving_day)))
+        .subquery())
+    groups, pupil_days = [], []
+    for row in session.execute(select(grouped).where(
+            (grouped.c.by_school == 1) | (grouped.c.student_id.is_not(None) & (grouped.c.lo != grouped.c.hi)))):
+        if row.by_school:
+            groups.append((row[0], row[1], row[2], row[3], row[6], row[7], row[8]))
+        else:
+            pupil_days.append((row.student_id, row.serving_day))
+    return groups, pupil_days
 
 
 def _weak_days(groups: list[Any], p: codes.Parameters) -> list[tuple[int, dt.date]]:
@@ -132,7 +146,7 @@ def candidates(session: Session, ids: list[int], month: Month, p: codes.Paramete
     # more than it saves on statements that each run once.
     session.execute(text("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"))
     regions = dict(session.execute(select(School.id, School.region_id).where(School.id.in_(ids))).all())
-    groups = _groups(session, ids, m)
+    groups, pupil_days = _groups(session, ids, m)
     billable = entry.verdict == "billable"
 
     absent = scan_reads.absent_marks(session, ids, first, last)
@@ -148,12 +162,6 @@ def candidates(session: Session, ids: list[int], month: Month, p: codes.Paramete
     clone_rows = scan_reads.meal_rows(session, ids, m, tuple_(entry.terminal_id, entry.serving_day).in_(
         cloned)) if cloned else []
 
-    meals = scan_reads.meal_select(ids, m).subquery()
-    twice = (select(meals.c.student_id, meals.c.serving_day)
-             .where(meals.c.verdict == "billable", meals.c.student_id.is_not(None))
-             .group_by(meals.c.student_id, meals.c.serving_day)
-             .having(func.min(meals.c.school_id) != func.max(meals.c.school_id)))  # hashed, not sorted
-    pupil_days = [tuple(r) for r in session.execute(twice)]
     two_rows = scan_reads.meal_rows(session, ids, m, billable, tuple_(entry.student_id, entry.serving_day).in_(
         pupil_days)) if pupil_days else []
 
