@@ -22,14 +22,15 @@ from wallet.months import Month
 
 # One read, one pass per order, for the two rules of a terminal's day.
 # serving_rate, whole: a terminal-day with a meal closer than the minimum gap to its neighbour, or in a 60 s window of
-# more than max_per_minute meals. Ordered by (served_at, id) as the Python rule orders them: a meal ends an
+# more than max_per_minute meals. Ordered by servedAt (what the rule finds does not depend on the order of
+# meals of one instant; the figures' first meal is taken by (served_at, id) as the rule takes it): a meal ends an
 # over-full window when the meal :k places before it is less than 60 s earlier; a meal is flagged by the rate
 # when such a window end follows it within 60 s (an end among its peers of the same servedAt would make it an
 # end too, so the frame by time may hold them). Counts by time: microsecond timestamps, so "less than 60 s"
-# is "at most 59.999999 s". Every window of the rate orders by a prefix of (served_at, id): one sort.
-# cloned_device, the days it can doubt: by (device_seq, id), servedAt falls behind the latest earlier one by
-# more than the clock jump, or one sequence number is used twice (then the order the Python rule sees is not
-# fixed); the rule itself runs on those days' rows.
+# is "at most 59.999999 s". Every window orders by a prefix of (served_at, device_seq, id): one sort.
+# cloned_device, the days it can doubt: a clock going back by device_seq, or a sequence number used twice,
+# shows in servedAt order as a sequence number not above the one before; the rule itself runs on those days'
+# rows (a clock set back by less than the jump brings a day to Python and is not flagged there).
 TERMINAL_SQL = text("""
 WITH m AS (
     SELECT e.id, e.school_id, e.terminal_id, e.serving_day, e.served_at, e.device_seq,
@@ -40,28 +41,24 @@ WITH m AS (
                       WHERE v.kind = 'void' AND v.refers_to = e.id AND v.billing_month = :month)
 ), w1 AS (
     SELECT id, school_id, terminal_id, serving_day, served_at, billable, device_seq,
-           row_number() OVER w AS rn,
            extract(epoch FROM served_at - lag(served_at) OVER w) AS gap_prev,
            extract(epoch FROM lead(served_at) OVER w - served_at) AS gap_next,
            coalesce(served_at - lag(served_at, :k) OVER w < interval '60 seconds', false) AS window_end,
            count(*) OVER (PARTITION BY terminal_id, serving_day ORDER BY served_at
                           RANGE BETWEEN interval '59.999999 seconds' PRECEDING AND CURRENT ROW) AS in_minute,
-           max(served_at) OVER s AS latest, lag(device_seq) OVER s AS prev_seq
+           lag(device_seq) OVER w AS prev_seq
     FROM m
-    WINDOW w AS (PARTITION BY terminal_id, serving_day ORDER BY served_at, id),
-           s AS (PARTITION BY terminal_id, serving_day ORDER BY device_seq, id
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    WINDOW w AS (PARTITION BY terminal_id, serving_day ORDER BY served_at, device_seq, id)
 ), w2 AS (
     SELECT *, coalesce(gap_prev < :gap, false) OR coalesce(gap_next < :gap, false)
               OR sum(CASE WHEN window_end THEN 1 ELSE 0 END) OVER (
                      PARTITION BY terminal_id, serving_day ORDER BY served_at
                      RANGE BETWEEN CURRENT ROW AND interval '59.999999 seconds' FOLLOWING) > 0 AS flagged,
-              device_seq IS NOT NULL AND (latest - served_at > make_interval(secs => :jump)
-                                          OR prev_seq = device_seq) AS clone
+              coalesce(prev_seq >= device_seq, false) AS clone
     FROM w1
 )
 SELECT terminal_id, serving_day, bool_or(clone) AS clone, bool_or(flagged) AS rate,
-       min(school_id) FILTER (WHERE rn = 1) AS school_id,
+       (array_agg(school_id ORDER BY served_at, id))[1] AS school_id,
        count(*) FILTER (WHERE flagged) AS flagged, floor(min(gap_prev)) AS min_gap, max(in_minute) AS peak,
        array_agg(id) FILTER (WHERE flagged AND billable) AS held, array_agg(id) FILTER (WHERE flagged) AS ids
 FROM w2
@@ -122,8 +119,7 @@ def _weak_days(groups: list[Any], p: codes.Parameters) -> list[tuple[int, dt.dat
 def terminal_days(session: Session, ids: list[int], month: str, regions: dict[int, int], p: codes.Parameters
                   ) -> tuple[list[Candidate], list[tuple[str, dt.date]]]:
     """serving_rate's candidates, and the terminal-days cloned_device must look at."""
-    rows = session.execute(TERMINAL_SQL, {"month": month, "ids": ids, "k": p.max_per_minute, "gap": p.min_gap_s,
-                                          "jump": p.clock_jump_s})
+    rows = session.execute(TERMINAL_SQL, {"month": month, "ids": ids, "k": p.max_per_minute, "gap": p.min_gap_s})
     rate, clone, parameters = [], [], p.as_json()
     for terminal, day, cloned, rated, school_id, flagged, min_gap, peak, held, every in sorted(
             rows, key=lambda r: (r[0], r[1])):
