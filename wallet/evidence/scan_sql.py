@@ -71,9 +71,10 @@ def _weak_methods() -> list[str]:
     return [method for method, strength in codes.STRENGTH.items() if strength != "weak"]
 
 
-def _groups(session: Session, ids: list[int], month: str) -> tuple[list[Any], list[tuple[Any, dt.date]]]:
+def _groups(session: Session, ids: list[int], month: str) -> tuple[list[Any], list[Any]]:
     """One read, two hashed groupings. Per school, day, terminal and meal type: meals, billable meals, weakly
-    identified billable meals. And the pupil-days billable at two schools or more."""
+    identified billable meals. And the pupils billable at two schools or more in the month (a pupil's month,
+    not each day: a tenth of the groups; two_schools_one_day sorts out the days)."""
     meals = scan_reads.meal_select(ids, month).subquery()
     c = meals.c
     billable = c.verdict == "billable"
@@ -84,16 +85,16 @@ def _groups(session: Session, ids: list[int], month: str) -> tuple[list[Any], li
                func.count().filter(billable & ~strong), func.min(c.school_id).filter(billable).label("lo"),
                func.max(c.school_id).filter(billable).label("hi"))
         .group_by(func.grouping_sets(tuple_(c.school_id, c.serving_day, c.terminal_id, c.meal_type),
-                                     tuple_(c.student_id, c.serving_day)))
+                                     tuple_(c.student_id)))
         .subquery())
-    groups, pupil_days = [], []
+    groups, pupils = [], []
     for row in session.execute(select(grouped).where(
             (grouped.c.by_school == 1) | (grouped.c.student_id.is_not(None) & (grouped.c.lo != grouped.c.hi)))):
         if row.by_school:
             groups.append((row[0], row[1], row[2], row[3], row[6], row[7], row[8]))
         else:
-            pupil_days.append((row.student_id, row.serving_day))
-    return groups, pupil_days
+            pupils.append(row.student_id)
+    return groups, pupils
 
 
 def _weak_days(groups: list[Any], p: codes.Parameters) -> list[tuple[int, dt.date]]:
@@ -142,7 +143,7 @@ def candidates(session: Session, ids: list[int], month: Month, p: codes.Paramete
     # more than it saves on statements that each run once.
     session.execute(text("SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"))
     regions = dict(session.execute(select(School.id, School.region_id).where(School.id.in_(ids))).all())
-    groups, pupil_days = _groups(session, ids, m)
+    groups, pupils = _groups(session, ids, m)
     billable = entry.verdict == "billable"
 
     absent = scan_reads.absent_marks(session, ids, first, last)
@@ -158,8 +159,7 @@ def candidates(session: Session, ids: list[int], month: Month, p: codes.Paramete
     clone_rows = scan_reads.meal_rows(session, ids, m, tuple_(entry.terminal_id, entry.serving_day).in_(
         cloned)) if cloned else []
 
-    two_rows = scan_reads.meal_rows(session, ids, m, billable, tuple_(entry.student_id, entry.serving_day).in_(
-        pupil_days)) if pupil_days else []
+    two_rows = scan_reads.meal_rows(session, ids, m, billable, entry.student_id.in_(pupils)) if pupils else []
 
     closed = scan_reads.closed_days(session, ids, first, last)
     closed_rows = scan_reads.meal_rows(session, ids, m, billable, tuple_(entry.school_id, entry.serving_day).in_(
