@@ -120,7 +120,7 @@ def _weak_days(groups: list[Any], p: codes.Parameters) -> list[tuple[int, dt.dat
 def terminal_days(session: Session, ids: list[int], month: str, regions: dict[int, int], p: codes.Parameters
                   ) -> tuple[list[Candidate], list[tuple[str, dt.date]]]:
     """serving_rate's candidates, and the terminal-days cloned_device must look at."""
-    rows = session.execute(TERMINAL_SQL, {"month": month, "ids": ids, "k": p.max_per_minute, "gap": p.min_gap_s})
+    rows = session.execute(TERMINAL_SQL, {"month": month, "ids": ids, "k": p.max_per_minute, "gap": p.min_gap_s}).all()
     rate, clone, parameters = [], [], p.as_json()
     for terminal, day, cloned, rated, school_id, flagged, min_gap, peak, held, every in sorted(
             rows, key=lambda r: (r[0], r[1])):
