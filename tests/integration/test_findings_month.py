@@ -160,3 +160,25 @@ def test_every_pattern_is_found_and_honest_meals_are_not(session_factory, month_
         assert len(honest) > 1500
         assert len(honest_flagged) <= 0.01 * len(honest), len(honest_flagged)
         assert session.scalar(select(func.count()).select_from(Finding)) == len(findings)
+
+
+@pytest.mark.parametrize("parameters", [
+    codes.Parameters(),
+    codes.Parameters(min_gap_s=0, max_per_minute=2),  # the rate's windows alone, on honest lines too (gaps 20-70 s)
+    codes.Parameters(min_gap_s=60, max_per_minute=1, clock_jump_s=1, weak_share=0.0, weak_min_meals=1),
+], ids=["defaults", "windows", "everything"])
+def test_the_sql_scan_finds_what_the_python_rules_find(session_factory, month_world, parameters) -> None:
+    """On PostgreSQL the scan counts in SQL (wallet/evidence/scan_sql.py); it must give the Python rules'
+    candidates, figure for figure, whatever the thresholds. On SQLite both calls are the Python path."""
+    from wallet.evidence.scan import candidates, python_candidates
+
+    world, _ = month_world
+    month = parse_month(world.month)
+    with session_factory() as session:
+        ids = resolve_scope(session, OPERATOR, region=world.region.code).school_ids
+        entries, found = candidates(session, ids, month, parameters)
+        ref_entries, reference = python_candidates(session, ids, month, parameters)
+    assert entries == ref_entries
+    assert {codes.SERVING_RATE, codes.CLONED_DEVICE, codes.WEAK_IDENTIFICATION_SHARE} <= {c.rule for c in found}
+    assert len(found) > 3
+    assert [(c.rule, c.key, c.evidence()) for c in found] == [(c.rule, c.key, c.evidence()) for c in reference]
