@@ -6,7 +6,7 @@ PostgreSQL) and the application role may only read and append. witness_outcomes 
 each witness (who is down or refusing now) and may be updated.
 
 Revision ID: 0017
-Revises: 0022
+Revises: 0015
 Create Date: 2026-12-03 11:16:25.678218
 """
 
@@ -19,7 +19,7 @@ import wallet.models.base  # noqa: F401 - autogenerate renders wallet.models.bas
 
 
 revision = '0017'
-down_revision = '0022'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

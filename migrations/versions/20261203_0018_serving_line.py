@@ -5,7 +5,7 @@ before it keeps its canonical bytes and verifies unchanged. `terminals.backlog_c
 `terminals.backlog_oldest_at` are what the terminal said it still held unsent at its last upload.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-03 11:20:00.000000
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import wallet.models.base
 
 revision = '0018'
-down_revision = '0015'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 partitioned by month on PostgreSQL, with their cross-month keys in ledger_entry_keys (SQLite unchanged)
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-03 11:30:00
 """
 
@@ -16,7 +16,7 @@ from wallet.partitions.convert import partition_table, unpartition_table
 from wallet.partitions.spec import PARTITIONED_TABLES
 
 revision = '0020'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ marks once a statement (transition tables), SQLite once a row. Every existing sc
 first refresh (`wallet totals rebuild`) derives its rows.
 
 Revision ID: 0022
-Revises: 0018
+Revises: 0020
 Create Date: 2026-12-03 11:30:00
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0022'
-down_revision = '0018'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
