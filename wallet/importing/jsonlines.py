@@ -5,7 +5,9 @@ and writes are the same for both formats."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from wallet.importing.csvfile import BOM, CsvRow, CsvTable, decode
 from wallet.importing.errors import ImportFailed, RowError
@@ -14,13 +16,11 @@ MAX_LINE_BYTES = 4096
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
-def read_jsonl(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> CsvTable:
-    data = Path(path).read_bytes()
+def json_lines(data: bytes, errors: list[RowError], what: str = "file") -> Iterator[tuple[int, Any]]:
+    """Each non-blank line's number (from 1) and parsed JSON value; a line too long or not JSON goes to
+    `errors` instead. ImportFailed when the data hold nothing at all."""
     if not data.strip() or data.strip() == BOM:
-        raise ImportFailed([RowError(1, "", "the file is empty; expected one JSON object per line")])
-    known = set(required) | set(optional)
-    rows: list[CsvRow] = []
-    errors: list[RowError] = []
+        raise ImportFailed([RowError(1, "", f"the {what} is empty; expected one JSON object per line")])
     for number, line in enumerate(decode(data).splitlines(), start=1):
         if not line.strip():
             continue
@@ -28,10 +28,16 @@ def read_jsonl(path: Path, required: tuple[str, ...], optional: tuple[str, ...] 
             errors.append(RowError(number, "", f"the line is longer than {MAX_LINE_BYTES} bytes"))
             continue
         try:
-            item = json.loads(line)
+            yield number, json.loads(line)
         except ValueError:
             errors.append(RowError(number, "", "not a JSON object"))
-            continue
+
+
+def read_jsonl(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> CsvTable:
+    known = set(required) | set(optional)
+    rows: list[CsvRow] = []
+    errors: list[RowError] = []
+    for number, item in json_lines(Path(path).read_bytes(), errors):
         if not isinstance(item, dict):
             errors.append(RowError(number, "", "must be a JSON object"))
             continue

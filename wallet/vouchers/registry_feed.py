@@ -11,36 +11,21 @@ not stored.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from wallet.importing.csvfile import decode
 from wallet.importing.eligibility import EligibilityRecord
 from wallet.importing.errors import ImportFailed, RowError
 from wallet.importing.fields import parse_date, parse_iin, parse_text
+from wallet.importing.jsonlines import json_lines
 
 KEYS = ("iin", "category", "valid_from", "valid_to", "source")
-MAX_LINE_BYTES = 4096
 
 
 def parse_feed(data: bytes) -> list[EligibilityRecord]:
     """Records of a JSONL feed; ImportFailed with every bad line (numbered from 1)."""
-    if not data.strip() or data.strip() == b"\xef\xbb\xbf":
-        raise ImportFailed([RowError(1, "", "the feed is empty; expected one JSON object per line")])
-    text = decode(data)
     errors: list[RowError] = []
     records: list[EligibilityRecord] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        if len(line.encode()) > MAX_LINE_BYTES:
-            errors.append(RowError(number, "", f"the line is longer than {MAX_LINE_BYTES} bytes"))
-            continue
-        try:
-            item = json.loads(line)
-        except ValueError:
-            errors.append(RowError(number, "", "not a JSON object"))
-            continue
+    for number, item in json_lines(data, errors, "feed"):
         record = _record(number, item, errors)
         if record is not None:
             records.append(record)
