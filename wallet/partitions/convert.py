@@ -85,6 +85,19 @@ def _refuse_changes(conn: Connection, table: str, function: str | None) -> None:
                       f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"))
 
 
+def _restore(conn: Connection, spec: Partitioned, primary_key: tuple[str, ...], indexes: list[str],
+             foreign: list[tuple[str, str]]) -> None:
+    """What the rebuilt table gets back once its rows are in: its primary key, its plain indexes, its foreign
+    keys and its refusal of changes (both ways of the migration)."""
+    conn.execute(text(f"ALTER TABLE {spec.table} ADD CONSTRAINT pk_{spec.table} "
+                      f"PRIMARY KEY ({', '.join(primary_key)})"))
+    for statement in indexes:
+        conn.execute(text(statement))
+    for name, definition in foreign:
+        conn.execute(text(f"ALTER TABLE {spec.table} ADD CONSTRAINT {name} {definition}"))
+    _refuse_changes(conn, spec.table, spec.refuse_function)
+
+
 def partition_table(conn: Connection, spec: Partitioned, now: dt.datetime, months_ahead: int = MONTHS_AHEAD) -> None:
     """Move one table's rows into a table partitioned by month on spec.column, keeping everything else."""
     indexes, foreign = _plain_indexes(conn, spec.table), _constraints(conn, spec.table, "f")
@@ -101,13 +114,7 @@ def partition_table(conn: Connection, spec: Partitioned, now: dt.datetime, month
         conn.execute(text(f"INSERT INTO {ENTRY_KEYS_TABLE} ({', '.join(ENTRY_KEYS_COLUMNS)}) "
                           f"SELECT id, {', '.join(ENTRY_KEYS_COLUMNS[1:])} FROM {old}"))
     _move_rows_and_drop(conn, spec, old)
-    conn.execute(text(f"ALTER TABLE {spec.table} ADD CONSTRAINT pk_{spec.table} "
-                      f"PRIMARY KEY ({', '.join(spec.primary_key)})"))
-    for statement in indexes:
-        conn.execute(text(statement))
-    for name, definition in foreign:
-        conn.execute(text(f"ALTER TABLE {spec.table} ADD CONSTRAINT {name} {definition}"))
-    _refuse_changes(conn, spec.table, spec.refuse_function)
+    _restore(conn, spec, spec.primary_key, indexes, foreign)
     if spec.table == "ledger_entries":
         for name, cols in ENTRY_LOOKUP_INDEXES.items():
             conn.execute(text(f"CREATE INDEX {name} ON ledger_entries ({', '.join(cols)})"))
@@ -148,12 +155,7 @@ def unpartition_table(conn: Connection, spec: Partitioned) -> None:
             conn.execute(text(f"ALTER TABLE {referrer} DROP CONSTRAINT fk_{referrer}_entry_keys"))
     old = _rebuild(conn, spec, "")
     _move_rows_and_drop(conn, spec, old)
-    conn.execute(text(f"ALTER TABLE {spec.table} ADD CONSTRAINT pk_{spec.table} PRIMARY KEY ({spec.primary_key[0]})"))
-    for statement in indexes:
-        conn.execute(text(statement))
-    for name, definition in foreign:
-        conn.execute(text(f"ALTER TABLE {spec.table} ADD CONSTRAINT {name} {definition}"))
-    _refuse_changes(conn, spec.table, spec.refuse_function)
+    _restore(conn, spec, spec.primary_key[:1], indexes, foreign)
     if spec.table == "ledger_entries":
         for name, cols in PLAIN_ENTRY_UNIQUE.items():
             conn.execute(text(f"ALTER TABLE ledger_entries ADD CONSTRAINT {name} UNIQUE ({', '.join(cols)})"))
