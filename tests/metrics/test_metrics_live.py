@@ -27,8 +27,12 @@ MAX_BATCHES = 200  # a bound, not a timing: the rush goes on until both workers 
 
 def _post(server, key: TerminalKey, events: list[dict]) -> dict:  # type: ignore[no-untyped-def]
     # A connection per batch (as terminals waking up do), so that both workers accept some.
-    response = requests.post(server.url + EVENTS, json=batch(*events), timeout=30,
-                             headers={**key.headers(), "Connection": "close"})
+    try:
+        response = requests.post(server.url + EVENTS, json=batch(*events), timeout=30,
+                                 headers={**key.headers(), "Connection": "close"})
+    except requests.ConnectionError as exc:  # say why the server went away, from its own log
+        state = "running" if server.running else f"exited with {server.process.returncode}"
+        raise AssertionError(f"{exc}\ngunicorn {state}; its log ends:\n{server.log()}") from exc
     assert response.status_code == 200, response.text
     return response.json()
 
