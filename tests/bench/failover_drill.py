@@ -38,9 +38,11 @@ from tests.bench.load_common import (
     Recorder,
     Terminal,
     check_ledger,
+    end_rush,
     fmt_ms,
     load_demo_world,
     machine,
+    publish_report,
     register_terminals,
     wallet_verify,
 )
@@ -117,13 +119,7 @@ def main() -> int:
         promote_s = time.monotonic() - promote_started
         print(f"{time.monotonic() - recorder.started:6.1f} s  standby promoted ({promote_s:.2f} s)", flush=True)
         time.sleep(args.rush_seconds)
-        stop.set()
-        for thread in threads:
-            thread.join()
-        deadline = time.monotonic() + 120
-        for terminal in terminals:
-            terminal.drain(server.url, recorder, deadline)
-        elapsed = time.monotonic() - recorder.started
+        elapsed = end_rush(stop, threads, terminals, server.url, recorder)
         server.stop()
         server = None
         check = check_ledger(url, terminals)
@@ -133,11 +129,7 @@ def main() -> int:
         window = _window(recorder.samples, killed_at, elapsed - killed_at)
         report = _report(args, recorder.samples, window, promote_s, elapsed, sync_state, check, verify_code,
                          verify_text)
-        print(report)
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(report)
-        failed = not check.ok or verify_code != 0 or any(s.status == 500 for s in recorder.samples)
-        return 1 if failed else 0
+        return publish_report(report, args.report, check, verify_code, recorder.samples)
     finally:
         stop.set()
         if server is not None:

@@ -44,9 +44,11 @@ from tests.bench.load_common import (
     Recorder,
     Terminal,
     check_ledger,
+    end_rush,
     fmt_ms,
     load_demo_world,
     machine,
+    publish_report,
     register_terminals,
     wallet_verify,
 )
@@ -210,23 +212,13 @@ def main() -> int:
         for pid in _workers_of(server.process.pid):
             os.kill(pid, signal.SIGKILL)
         time.sleep(args.phase_seconds)
-        stop.set()
-        for thread in threads:
-            thread.join()
-        deadline = time.monotonic() + 120
-        for terminal in terminals:
-            terminal.drain(server.url, recorder, deadline)
-        elapsed = time.monotonic() - recorder.started
+        elapsed = end_rush(stop, threads, terminals, server.url, recorder)
         server.stop()
         server = None
         check = check_ledger(database_url, terminals)
         verify_code, verify_text = wallet_verify(env)
         report = _report(args, recorder.samples, marks, elapsed, check, verify_code, verify_text, len(terminals))
-        print(report)
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(report)
-        failed = not check.ok or verify_code != 0 or any(s.status == 500 for s in recorder.samples)
-        return 1 if failed else 0
+        return publish_report(report, args.report, check, verify_code, recorder.samples)
     finally:
         stop.set()
         if server is not None:

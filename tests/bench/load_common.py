@@ -1,4 +1,5 @@
-"""Shared pieces of the on-demand load and fault trials (tests/bench/load_lunch_rush.py, faults_drill.py).
+"""Shared pieces of the on-demand load and fault trials (tests/bench/load_lunch_rush.py, faults_drill.py,
+failover_drill.py).
 
 Simulated terminals and parents talk HTTP to a real gunicorn on loopback, as the agent and the app do:
 a terminal signs a fresh EdDSA token per request, keeps every event it made until the service acknowledges
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import os
 import random
 import statistics
@@ -264,9 +266,33 @@ def check_ledger(database_url: str, terminals: list[Terminal]) -> LedgerCheck:
 def wallet_verify(env: dict[str, str]) -> tuple[int, str]:
     result = subprocess.run([str(BIN / "wallet"), "verify"], capture_output=True, text=True, env=env, cwd=REPO,
                             timeout=1800, check=False)
-    lines = (result.stdout + result.stderr).strip().splitlines()
-    failed = [line for line in lines if not line.startswith("OK")]
-    return result.returncode, f"{len(lines) - len(failed)} chain(s) OK" + (f"; {failed}" if failed else "")
+    # Off a terminal, `wallet verify` writes one JSON line per chain ("chain verified", ok) and a last one.
+    chains = [json.loads(line) for line in (result.stdout + result.stderr).splitlines()
+              if line.startswith("{") and '"chain verified"' in line]
+    failed = [chain for chain in chains if not chain.get("ok")]
+    return result.returncode, f"{len(chains) - len(failed)} chain(s) OK" + (f"; failed: {failed}" if failed else "")
+
+
+def end_rush(stop: threading.Event, threads: list[threading.Thread], terminals: list[Terminal], url: str,
+             recorder: Recorder, drain_s: float = 120.0) -> float:
+    """Stop the terminals' loops, let each upload what it still holds; the trial's length in seconds."""
+    stop.set()
+    for thread in threads:
+        thread.join()
+    deadline = time.monotonic() + drain_s
+    for terminal in terminals:
+        terminal.drain(url, recorder, deadline)
+    return time.monotonic() - recorder.started
+
+
+def publish_report(report: str, path: Path, check: LedgerCheck, verify_code: int, samples: list[Sample]) -> int:
+    """Print and save a drill's report; its exit status: 1 when a meal was lost or doubled, `wallet verify`
+    failed or any request met a 500."""
+    print(report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report)
+    failed = not check.ok or verify_code != 0 or any(s.status == 500 for s in samples)
+    return 1 if failed else 0
 
 
 def machine() -> str:
