@@ -27,7 +27,13 @@ from wallet.months import Month
 # over-full window when the meal :k places before it is less than 60 s earlier; a meal is flagged by the rate
 # when such a window end follows it within 60 s (an end among its peers of the same servedAt would make it an
 # end too, so the frame by time may hold them). Counts by time: microsecond timestamps, so "less than 60 s"
-# is "at most 59.999999 s". Every window orders by a prefix of (served_at, device_seq, id): one sort.
+# is "at most 59.999999 s". Every window orders by a prefix of (served_at, device_seq, id), and the covering
+# index ix_ledger_entries_month_terminal_day (migration 0023) holds the month's meals in (terminal_id,
+# serving_day, served_at, device_seq, id) order: an index-only scan of each partition, merged, with no sort,
+# when the statement runs without parallel workers (a parallel scan splits the order and sorts it again).
+# The scope's schools are a filter on the index's school_id (`+ 0`: not an index condition, or the planner walks
+# ix_ledger_entries_school_day once per school and sorts; it prices the filter as one comparison per school
+# and row, although PostgreSQL hashes a long `= ANY` list after planning). The voids: see VOIDED_SQL.
 # cloned_device, the days it can doubt: a clock going back by device_seq, or a sequence number used twice,
 # shows in servedAt order as a sequence number not above the one before; the rule itself runs on those days'
 # rows (a clock set back by less than the jump brings a day to Python and is not flagged there).
@@ -36,7 +42,7 @@ WITH m AS (
     SELECT e.id, e.school_id, e.terminal_id, e.serving_day, e.served_at, e.device_seq,
            e.verdict = 'billable' AS billable
     FROM ledger_entries e
-    WHERE e.kind = 'meal' AND e.billing_month = :month AND e.school_id = ANY(:ids) AND e.terminal_id IS NOT NULL
+    WHERE e.kind = 'meal' AND e.billing_month = :month AND e.school_id + 0 = ANY(:ids) AND e.terminal_id IS NOT NULL
       AND e.id <> ALL(:voided)
 ), w1 AS (
     SELECT id, school_id, terminal_id, serving_day, served_at, billable, device_seq,
@@ -78,7 +84,8 @@ SELECT v.refers_to FROM ledger_entries v
 WHERE v.kind = 'void' AND v.refers_to IS NOT NULL AND v.billing_month = :month
 """)
 
-# One read of the covering index, two hashed groupings. Per school, day, terminal and meal type: meals,
+# One read of the covering index (index-only, parallel workers allowed: the hashes need no order), two hashed
+# groupings. Per school, day, terminal and meal type: meals,
 # billable meals, weakly identified billable meals. And the pupils billable at two schools or more in the
 # month (a pupil's month, not each day: a tenth of the groups; two_schools_one_day sorts out the days).
 GROUPS_SQL = text("""
@@ -86,7 +93,7 @@ SELECT e.school_id, e.serving_day, e.terminal_id, e.meal_type, e.student_id, gro
        count(*) AS meals, count(*) FILTER (WHERE e.verdict = 'billable') AS billable,
        count(*) FILTER (WHERE e.verdict = 'billable' AND NOT coalesce(e.method, '') = ANY(:strong)) AS weak
 FROM ledger_entries e
-WHERE e.kind = 'meal' AND e.billing_month = :month AND e.school_id = ANY(:ids) AND e.id <> ALL(:voided)
+WHERE e.kind = 'meal' AND e.billing_month = :month AND e.school_id + 0 = ANY(:ids) AND e.id <> ALL(:voided)
 GROUP BY GROUPING SETS ((e.school_id, e.serving_day, e.terminal_id, e.meal_type), (e.student_id))
 HAVING grouping(e.student_id) = 1
     OR (e.student_id IS NOT NULL AND min(e.school_id) FILTER (WHERE e.verdict = 'billable')
@@ -131,8 +138,11 @@ def _weak_days(groups: list[Any], p: codes.Parameters) -> list[tuple[int, dt.dat
 def terminal_days(session: Session, ids: list[int], month: str, regions: dict[int, int], p: codes.Parameters,
                   voids: list[int]) -> tuple[list[Candidate], list[tuple[str, dt.date]]]:
     """serving_rate's candidates, and the terminal-days cloned_device must look at."""
+    workers = session.execute(text("SELECT current_setting('max_parallel_workers_per_gather')")).scalar_one()
+    session.execute(text("SELECT set_config('max_parallel_workers_per_gather', '0', true)"))
     rows = session.execute(TERMINAL_SQL, {"month": month, "ids": ids, "k": p.max_per_minute, "gap": p.min_gap_s,
                                           "voided": voids}).all()
+    session.execute(text("SELECT set_config('max_parallel_workers_per_gather', :w, true)"), {"w": workers})
     rate, clone, parameters = [], [], p.as_json()
     for terminal, day, cloned, rated, school_id, flagged, min_gap, peak, held, every in sorted(
             rows, key=lambda r: (r[0], r[1])):
