@@ -46,8 +46,9 @@ WITH m AS (
       AND e.id <> ALL(:voided)
 ), w1 AS (
     SELECT id, school_id, terminal_id, serving_day, served_at, billable, device_seq,
-           extract(epoch FROM served_at - lag(served_at) OVER w) AS gap_prev,
-           extract(epoch FROM lead(served_at) OVER w - served_at) AS gap_next,
+           served_at - lag(served_at) OVER w AS gap_prev,
+           lead(served_at) OVER w - served_at AS gap_next,
+           min(served_at) OVER (PARTITION BY terminal_id, serving_day) AS first_at,
            coalesce(served_at - lag(served_at, :k) OVER w < interval '60 seconds', false) AS window_end,
            count(*) OVER (PARTITION BY terminal_id, serving_day ORDER BY served_at
                           RANGE BETWEEN interval '59.999999 seconds' PRECEDING AND CURRENT ROW) AS in_minute,
@@ -55,7 +56,8 @@ WITH m AS (
     FROM m
     WINDOW w AS (PARTITION BY terminal_id, serving_day ORDER BY served_at, device_seq, id)
 ), w2 AS (
-    SELECT *, coalesce(gap_prev < :gap, false) OR coalesce(gap_next < :gap, false)
+    SELECT *, coalesce(gap_prev < make_interval(secs => :gap), false)
+              OR coalesce(gap_next < make_interval(secs => :gap), false)
               OR sum(CASE WHEN window_end THEN 1 ELSE 0 END) OVER (
                      PARTITION BY terminal_id, serving_day ORDER BY served_at
                      RANGE BETWEEN CURRENT ROW AND interval '59.999999 seconds' FOLLOWING) > 0 AS flagged,
@@ -63,8 +65,9 @@ WITH m AS (
     FROM w1
 )
 SELECT terminal_id, serving_day, bool_or(clone) AS clone, bool_or(flagged) AS rate,
-       (array_agg(school_id ORDER BY served_at, id))[1] AS school_id,
-       count(*) FILTER (WHERE flagged) AS flagged, floor(min(gap_prev)) AS min_gap, max(in_minute) AS peak,
+       (min(ARRAY[id, school_id]) FILTER (WHERE served_at = first_at))[2] AS school_id,
+       count(*) FILTER (WHERE flagged) AS flagged, floor(extract(epoch FROM min(gap_prev))) AS min_gap,
+       max(in_minute) AS peak,
        array_agg(id) FILTER (WHERE flagged AND billable) AS held, array_agg(id) FILTER (WHERE flagged) AS ids
 FROM w2
 GROUP BY terminal_id, serving_day
