@@ -26,7 +26,17 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, case, func, select, text
 from sqlalchemy.orm import Session
 
-from wallet.models import PUSH_STATES, Checkpoint, ParentNotification, Terminal, VerificationRun
+from wallet.evidence.codes import RULES
+from wallet.models import (
+    PUSH_STATES,
+    RULING_OUTCOMES,
+    Checkpoint,
+    Finding,
+    FindingRuling,
+    ParentNotification,
+    Terminal,
+    VerificationRun,
+)
 from wallet.parents.push import push_status
 
 log = logging.getLogger(__name__)
@@ -99,7 +109,7 @@ class DatabaseCollector(Collector):
 
 def read_gauges(session: Session, now: dt.datetime) -> list[Metric]:
     return [*_terminals(session, now), *_outbox(session, now), *_push(session, now), *_checkpoints(session),
-            *_verification(session)]
+            *_verification(session), *_findings(session)]
 
 
 def _terminals(session: Session, now: dt.datetime) -> list[Metric]:
@@ -174,6 +184,25 @@ def _verification(session: Session) -> list[Metric]:
         if finished is not None:
             last.add_metric([result], _utc(finished).timestamp())
     return [runs, last]
+
+
+def _findings(session: Session) -> list[Metric]:
+    """Findings by rule and state (open: no ruling yet; upheld: withheld; dismissed: paid): bounded labels,
+    every rule and state always present (a zero is a figure, not a missing series). One grouped read of the
+    findings and their rulings (one ruling at most each)."""
+    rows = session.execute(
+        select(Finding.rule, FindingRuling.outcome, func.count())
+        .outerjoin(FindingRuling, FindingRuling.finding_id == Finding.id)
+        .group_by(Finding.rule, FindingRuling.outcome)).all()
+    counts = {(rule, outcome or "open"): n for rule, outcome, n in rows}
+    # A gauge: a ruling moves a finding from open to upheld or dismissed (their sum over states only grows).
+    found = GaugeMetricFamily(
+        "wallet_findings", "Findings recorded (scan, on append, parents' disputes), by rule and state: open (no "
+        "ruling yet, its billable meals' money held), upheld (withheld), dismissed (paid).", labels=["rule", "state"])
+    for rule in sorted({*RULES, *(r for r, _ in counts)}):
+        for state in ("open", *RULING_OUTCOMES):
+            found.add_metric([rule, state], counts.get((rule, state), 0))
+    return [found]
 
 
 def _age(then: dt.datetime | None, now: dt.datetime) -> float:

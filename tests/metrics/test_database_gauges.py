@@ -91,3 +91,34 @@ def test_a_failed_database_read_answers_down_instead_of_failing_the_scrape(tmp_p
     found = _scrape(DatabaseCollector(gone))
     assert total(found, "wallet_metrics_database_up") == 0
     assert "wallet_terminals_active" not in found
+
+
+def test_findings_are_counted_by_rule_and_state(session_factory, world):
+    from wallet.evidence.codes import RULES
+    from wallet.models import Finding, FindingRuling
+
+    now = dt.datetime.now(dt.UTC)
+    with session_factory() as session:
+        made = []
+        for n, (rule, outcome) in enumerate([("serving_rate", None), ("serving_rate", "upheld"),
+                                             ("serving_rate", "dismissed"), ("cloned_device", None),
+                                             ("absent_but_billed", None), ("absent_but_billed", None)]):
+            finding = Finding(rule=rule, key=f"gauge:{n}", region_id=world.school.region_id,
+                              school_id=world.school.id, serving_day=now.date(), billing_month=f"{now:%Y-%m}",
+                              source="scan", evidence="{}", created_at=now)
+            session.add(finding)
+            made.append((finding, outcome))
+        session.flush()
+        for finding, outcome in made:
+            if outcome:
+                session.add(FindingRuling(finding_id=finding.id, outcome=outcome, reason="test", actor="auditor:t",
+                                          at=now))
+        session.commit()
+        figures = _figures(session, now)
+    def count(rule: str, state: str) -> float:
+        return figures[f"wallet_findings[('rule', '{rule}'), ('state', '{state}')]"]
+    assert [count("serving_rate", s) for s in ("open", "upheld", "dismissed")] == [1, 1, 1]
+    assert count("cloned_device", "open") == 1 and count("absent_but_billed", "open") == 2
+    assert count("two_schools_one_day", "open") == 0  # every rule and state is served, zeros too
+    assert {k for k in figures if k.startswith("wallet_findings[")} == {
+        f"wallet_findings[('rule', '{r}'), ('state', '{s}')]" for r in RULES for s in ("open", "upheld", "dismissed")}

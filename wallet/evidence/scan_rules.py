@@ -34,10 +34,13 @@ class MealRow:
 
 def absent_but_billed(rows: Iterable[MealRow], absent: set[tuple[uuid.UUID, dt.date]],
                       p: codes.Parameters) -> list[Candidate]:
-    """A billable meal of a pupil the journal marks absent that day (one candidate per meal)."""
+    """A billable meal of a pupil the journal marks absent that day (one candidate per meal), in the order of
+    the entries (whatever order the rows were read in: the plan decides that)."""
+    doubted = sorted((r for r in rows if r.billable and r.student_id is not None
+                      and (r.student_id, r.serving_day) in absent), key=lambda r: r.id)
     return [Candidate(codes.ABSENT_BUT_BILLED, f"entry:{r.id}", r.region_id, r.school_id, r.serving_day,
                       {"day": r.serving_day.isoformat(), "mark": "absent"}, (r.id,))
-            for r in rows if r.billable and r.student_id is not None and (r.student_id, r.serving_day) in absent]
+            for r in doubted]
 
 
 def weak_identification_share(rows: Iterable[MealRow], p: codes.Parameters) -> list[Candidate]:

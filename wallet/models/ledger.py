@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -54,6 +55,11 @@ class LedgerEntry(Base):
         CheckConstraint("kind <> 'void' OR refers_to IS NOT NULL", name="void_refers"),
         Index("ix_ledger_entries_student_day", "student_id", "serving_day"),
         Index("ix_ledger_entries_school_day", "school_id", "serving_day"),
+        # The findings scan's read of a month's meals, in its terminal-day order, covering what it needs on
+        # PostgreSQL (index-only scans; migration 0023, docs/decisions.md "The findings scan's covering index").
+        Index("ix_ledger_entries_month_terminal_day", "billing_month", "terminal_id", "serving_day", "served_at",
+              "device_seq", "id", postgresql_include=["school_id", "verdict", "method", "student_id", "meal_type"],
+              postgresql_where=text("kind = 'meal'"), sqlite_where=text("kind = 'meal'")),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
