@@ -247,7 +247,9 @@ def build_database(reuse: bool) -> None:
             log(f"  {time.perf_counter() - t0:6.1f} s  constraint {name}")
         for name, definition in indexes:
             t0 = time.perf_counter()
-            conn.execute(text(definition))
+            # A partitioned table's index reads "ON ONLY": made so, it would stay on the parent, invalid,
+            # and leave every partition without it.
+            conn.execute(text(definition.replace(" ON ONLY ", " ON ")))
             log(f"  {time.perf_counter() - t0:6.1f} s  index {name}")
         chain_heads(conn)
         log(f"database built in {time.perf_counter() - started:.0f} s")
@@ -270,6 +272,29 @@ def month_partitions(conn) -> None:  # type: ignore[no-untyped-def]
     year, month = (int(part) for part in MONTH.split("-"))
     report = ensure_partitions(conn, dt.datetime.now(dt.UTC), since=(year, month))
     log(f"partitions made for the benchmark's months: {len(report.created)}")
+
+
+def plain_ledger() -> None:
+    """ledger_entries as one plain table again, by the function migration 0020's downgrade runs, then
+    VACUUM ANALYZE; a database that holds it plain already is left as it is."""
+    from sqlalchemy import text
+
+    from wallet.partitions.convert import unpartition_table
+    from wallet.partitions.spec import BY_TABLE
+
+    engine = psql_engine(URL)
+    with engine.connect() as conn:
+        if conn.execute(text("SELECT relkind FROM pg_class WHERE relname = 'ledger_entries'")).scalar() == "r":
+            log("ledger_entries is a plain table already")
+            return
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+        unpartition_table(conn, BY_TABLE["ledger_entries"])
+    with engine.connect() as conn:
+        conn.execute(text("VACUUM (ANALYZE) ledger_entries"))
+    log(f"  {time.perf_counter() - t0:6.1f} s  ledger_entries made a plain table again")
+    engine.dispose()
 
 
 def upgrade_reused() -> None:
@@ -522,6 +547,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-export", action="store_true")
     parser.add_argument("--exports-only", action="store_true", help="with --reuse: only the export runs")
+    parser.add_argument("--plain-ledger", action="store_true",
+                        help="with --reuse: turn ledger_entries back into a plain table first (the way back of "
+                             "migration 0020), to compare the same rows unpartitioned; the database stays so")
     parser.add_argument("--export-child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--format", default="xlsx", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
@@ -533,6 +561,8 @@ def main() -> None:
     build_database(args.reuse)
     if args.reuse:
         upgrade_reused()
+        if args.plain_ledger:
+            plain_ledger()
     figures: dict[str, object] = {}
     if not args.exports_only:
         figures = measure(args.repeats)
