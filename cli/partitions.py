@@ -1,5 +1,6 @@
-"""`wallet partitions ensure`: make the monthly partitions of the large append-only tables ahead of time
-(PostgreSQL; wallet.partitions). Run daily from a timer as the tables' owner, like prune-notifications."""
+"""`wallet partitions ensure`: make the monthly partitions of the large append-only tables and of the
+findings ahead of time (PostgreSQL; wallet.partitions). Run daily from a timer as the tables' owner, like
+prune-notifications."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from wallet.partitions.spec import MONTHS_AHEAD
 
 @click.group("partitions")
 def partitions_group() -> None:
-    """Monthly partitions of the ledger, the access log, the outbox and used token ids (PostgreSQL)."""
+    """Monthly partitions of the ledger, the access log, the outbox, used token ids and findings (PostgreSQL)."""
 
 
 @partitions_group.command("ensure")

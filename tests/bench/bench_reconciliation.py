@@ -219,6 +219,7 @@ def build_database(reuse: bool) -> None:
     engine.dispose()
     engine = psql_engine(URL)
     with engine.connect() as conn:
+        month_partitions(conn)
         # Load without the ledger's secondary indexes and unique constraints; re-create them from their own
         # definitions afterwards (same names, same definitions as the migrations made).
         constraints = conn.execute(text(
@@ -257,6 +258,42 @@ def build_database(reuse: bool) -> None:
     engine = psql_engine(URL)
     with engine.connect() as conn:
         conn.execute(text("VACUUM (ANALYZE)"))
+    engine.dispose()
+
+
+def month_partitions(conn) -> None:  # type: ignore[no-untyped-def]
+    """The migration made partitions from the current month on; the month's entries (received in it and up
+    to two days after) get their own partitions, as `wallet partitions ensure` had made them in time, instead
+    of all landing in the DEFAULT partition."""
+    import datetime as dt
+
+    from wallet.partitions.ensure import ensure_partitions
+
+    year, month = (int(part) for part in MONTH.split("-"))
+    report = ensure_partitions(conn, dt.datetime.now(dt.UTC), since=(year, month))
+    log(f"partitions made for the benchmark's months: {len(report.created)}")
+
+
+def plain_ledger() -> None:
+    """ledger_entries as one plain table again, by the function migration 0020's downgrade runs, then
+    VACUUM ANALYZE; a database that holds it plain already is left as it is."""
+    from sqlalchemy import text
+
+    from wallet.partitions.convert import unpartition_table
+    from wallet.partitions.spec import BY_TABLE
+
+    engine = psql_engine(URL)
+    with engine.connect() as conn:
+        if conn.execute(text("SELECT relkind FROM pg_class WHERE relname = 'ledger_entries'")).scalar() == "r":
+            log("ledger_entries is a plain table already")
+            return
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+        unpartition_table(conn, BY_TABLE["ledger_entries"])
+    with engine.connect() as conn:
+        conn.execute(text("VACUUM (ANALYZE) ledger_entries"))
+    log(f"  {time.perf_counter() - t0:6.1f} s  ledger_entries made a plain table again")
     engine.dispose()
 
 
@@ -510,6 +547,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-export", action="store_true")
     parser.add_argument("--exports-only", action="store_true", help="with --reuse: only the export runs")
+    parser.add_argument("--plain-ledger", action="store_true",
+                        help="with --reuse: turn ledger_entries back into a plain table first (the way back of "
+                             "migration 0020), to compare the same rows unpartitioned; the database stays so")
     parser.add_argument("--export-child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--format", default="xlsx", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
@@ -521,6 +561,8 @@ def main() -> None:
     build_database(args.reuse)
     if args.reuse:
         upgrade_reused()
+        if args.plain_ledger:
+            plain_ledger()
     figures: dict[str, object] = {}
     if not args.exports_only:
         figures = measure(args.repeats)

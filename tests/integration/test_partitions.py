@@ -26,7 +26,7 @@ from wallet.ledger.signing import SigningKey
 from wallet.ledger.verify import verify_all
 from wallet.models import ChildAccessLog, LedgerEntry, MealFeedback, ParentNotification, Region, School, UsedTokenId
 from wallet.partitions.ensure import ensure_partitions, existing_partitions, months_ready
-from wallet.partitions.spec import PARTITIONED_TABLES
+from wallet.partitions.spec import ENSURED_TABLES, PARTITIONED_TABLES
 
 # The revision just before monthly partitions (0020): the models' columns all exist there.
 BEFORE_PARTITIONS = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0020").down_revision
@@ -44,10 +44,10 @@ def pg(engine: Engine) -> Iterator[Engine]:
     if engine.dialect.name != "postgresql":
         pytest.skip("partitions are PostgreSQL's (SQLite keeps plain tables)")
     with engine.connect() as conn:
-        before = {name for spec in PARTITIONED_TABLES for name in existing_partitions(conn, spec.table)}
+        before = {name for spec in ENSURED_TABLES for name in existing_partitions(conn, spec.table)}
     yield engine
     with engine.begin() as conn:
-        for spec in PARTITIONED_TABLES:
+        for spec in ENSURED_TABLES:
             for name in existing_partitions(conn, spec.table) - before:
                 conn.execute(text(f"DROP TABLE {name}"))
 
@@ -99,7 +99,7 @@ def test_partitions_are_made_ahead_with_grants_and_the_truncate_refusal(pg):
         assert months_ready(conn, dt.datetime(2027, 8, 1, tzinfo=dt.UTC)) == -1
         again = ensure_partitions(conn, dt.datetime(2027, 5, 15, tzinfo=dt.UTC), months_ahead=2)
         assert again.created == [] and again.blocked == []
-        for spec in PARTITIONED_TABLES:
+        for spec in ENSURED_TABLES:
             name = f"{spec.table}_p202707"
             assert name in existing_partitions(conn, spec.table)
             privileges = [conn.execute(text(

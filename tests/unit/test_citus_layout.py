@@ -16,7 +16,7 @@ from wallet.models.distribution import (
     REFERENCE_TABLES,
     SURROGATE_KEY,
 )
-from wallet.partitions.spec import BY_TABLE, ENTRY_KEYS_UNIQUE
+from wallet.partitions.spec import BY_TABLE, ENTRY_KEYS_UNIQUE, EVIDENCE_PARTITIONED_TABLES
 
 TABLES: dict[str, Table] = dict(Base.metadata.tables)
 
@@ -87,3 +87,11 @@ def test_foreign_keys_between_distributed_tables_can_include_school_id():
         for fk in TABLES[name].foreign_keys:
             if fk.column.table.name in DISTRIBUTED_TABLES:
                 assert DISTRIBUTION_COLUMN in TABLES[name].c, (name, fk.target_fullname)
+
+
+def test_no_reference_table_is_partitioned_and_the_evidence_partitions_stay_on_the_coordinator():
+    """Citus copies a reference table whole to every node and cannot partition one; the partitioned evidence
+    tables (migration 0024) are local tables of the coordinator, outside the school-distributed ones."""
+    assert not REFERENCE_TABLES & set(BY_TABLE)
+    for spec in EVIDENCE_PARTITIONED_TABLES:
+        assert spec.table in OUTSIDE_TABLES and "coordinator" in OUTSIDE_TABLES[spec.table], spec.table

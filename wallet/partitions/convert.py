@@ -146,7 +146,8 @@ def _entry_keys_table(conn: Connection) -> None:
 
 
 def unpartition_table(conn: Connection, spec: Partitioned) -> None:
-    """The way back: one plain table with the model's key (the first column of spec.primary_key)."""
+    """The way back: one plain table with the model's key (the first spec.model_key_length columns of
+    spec.primary_key)."""
     indexes, foreign = _plain_indexes(conn, spec.table), _constraints(conn, spec.table, "f")
     # The lookup indexes give way to the unique keys they stood in for.
     indexes = [i for i in indexes if not any(f"INDEX {name} ON" in i for name in ENTRY_LOOKUP_INDEXES)]
@@ -155,7 +156,7 @@ def unpartition_table(conn: Connection, spec: Partitioned) -> None:
             conn.execute(text(f"ALTER TABLE {referrer} DROP CONSTRAINT fk_{referrer}_entry_keys"))
     old = _rebuild(conn, spec, "")
     _move_rows_and_drop(conn, spec, old)
-    _restore(conn, spec, spec.primary_key[:1], indexes, foreign)
+    _restore(conn, spec, spec.primary_key[:spec.model_key_length], indexes, foreign)
     if spec.table == "ledger_entries":
         for name, cols in PLAIN_ENTRY_UNIQUE.items():
             conn.execute(text(f"ALTER TABLE ledger_entries ADD CONSTRAINT {name} UNIQUE ({', '.join(cols)})"))

@@ -1,6 +1,7 @@
 """Make monthly partitions ahead of time (PostgreSQL): from the current month through MONTHS_AHEAD months
-on, for every table in spec.PARTITIONED_TABLES. Idempotent; run by migration 0020 and `wallet partitions
-ensure` (a daily timer, as the owner of the tables: the application role cannot create tables).
+on, for every table in spec.ENSURED_TABLES that the database has partitioned (migrations 0020 and 0024).
+Idempotent; run by those migrations and `wallet partitions ensure` (a daily timer, as the owner of the
+tables: the application role cannot create tables).
 
 Each new partition gets what a partition does not inherit: the parent's grants (a statement naming the
 partition itself is checked against the partition's own privileges) and the statement-level TRUNCATE
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from wallet.partitions.spec import MONTHS_AHEAD, PARTITIONED_TABLES, Partitioned, default_name, partition_name
+from wallet.partitions.spec import ENSURED_TABLES, MONTHS_AHEAD, Partitioned, default_name, partition_name
 
 Month = tuple[int, int]
 
@@ -62,15 +63,24 @@ def existing_partitions(conn: Connection, table: str) -> set[str]:
     return {name for (name,) in rows}
 
 
+def partitioned(conn: Connection, tables: tuple[Partitioned, ...]) -> tuple[Partitioned, ...]:
+    """The tables of `tables` the database holds partitioned: a database migrated to 0020 but not yet to
+    0024 has plain evidence tables, which `ensure` passes over instead of failing."""
+    names = set(conn.execute(text(
+        "SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid "
+        "WHERE c.relnamespace = CAST(current_schema() AS regnamespace)")).scalars())
+    return tuple(spec for spec in tables if spec.table in names)
+
+
 def ensure_partitions(
     conn: Connection, now: dt.datetime, *, months_ahead: int = MONTHS_AHEAD, since: Month | None = None,
-    tables: tuple[Partitioned, ...] = PARTITIONED_TABLES,
+    tables: tuple[Partitioned, ...] = ENSURED_TABLES,
 ) -> EnsureReport:
     """Partitions for every month from `since` (default: this month) through `months_ahead` months on."""
     report = EnsureReport()
     first = since or month_of(now)
     last = plus_months(month_of(now), months_ahead)
-    for spec in tables:
+    for spec in partitioned(conn, tables):
         have = existing_partitions(conn, spec.table)
         if default_name(spec.table) not in have:
             conn.execute(text(f"CREATE TABLE {default_name(spec.table)} PARTITION OF {spec.table} DEFAULT"))
@@ -113,11 +123,11 @@ def prepare_partition(conn: Connection, spec: Partitioned, name: str) -> None:
             f"FOR EACH STATEMENT EXECUTE FUNCTION {spec.refuse_function}()"))
 
 
-def months_ready(conn: Connection, now: dt.datetime, tables: tuple[Partitioned, ...] = PARTITIONED_TABLES) -> int:
+def months_ready(conn: Connection, now: dt.datetime, tables: tuple[Partitioned, ...] = ENSURED_TABLES) -> int:
     """How many whole months after the current one every partitioned table has partitions for (-1: not even
     the current month); what `wallet partitions ensure --check` and an alert look at."""
     ahead = None
-    for spec in tables:
+    for spec in partitioned(conn, tables):
         have = existing_partitions(conn, spec.table)
         count, month = -1, month_of(now)
         while partition_name(spec.table, *month) in have:
