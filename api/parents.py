@@ -62,8 +62,11 @@ def private_answer(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Language"] = language()
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.vary.add("Accept-Language")
-    response.vary.add("Authorization")
+    if "Vary" in response.headers:
+        response.vary.add("Accept-Language")
+        response.vary.add("Authorization")
+    else:  # the usual case, set at once: each vary.add re-parses and re-writes the header (5% of a today read)
+        response.headers["Vary"] = "Accept-Language, Authorization"
     return response
 
 
