@@ -79,3 +79,30 @@ def test_a_school_in_another_zone_keeps_its_own_day(session_factory, world, pare
         merged, separate = _both(session_factory, parent.child.id, now)
         assert merged == separate
         assert merged[0].today == now.astimezone(ZoneInfo(zone)).date()
+
+
+def test_a_connection_lost_under_the_driver_path_is_a_database_error(session_factory, world, parent) -> None:
+    """The pooled connection's backend killed between requests: the read fails as SQLAlchemy's disconnect
+    (the app answers 503 database_unavailable), the dead connection leaves the pool, the next read works."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from wallet.db import make_engine
+
+    if not prepared.supported(session_factory.kw["bind"]):
+        pytest.skip("the driver path is PostgreSQL's")
+    engine = make_engine(session_factory.kw["bind"].url)
+    try:
+        raw = engine.raw_connection()
+        pid = raw.driver_connection.info.backend_pid  # type: ignore[union-attr]
+        raw.close()
+        with session_factory.kw["bind"].connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            other.commit()
+        now = dt.datetime.now(dt.UTC)
+        with pytest.raises(DBAPIError) as failed:
+            child_today_prepared(engine, PARENT_IIN, parent.child.id, now, NOTE)
+        assert failed.value.connection_invalidated
+        assert child_today_prepared(engine, PARENT_IIN, parent.child.id, now, NOTE)[0].id == parent.child.id
+    finally:
+        engine.dispose()
