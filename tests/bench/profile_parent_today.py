@@ -6,6 +6,10 @@ the today reads.
 
 The figures are the process's own CPU (time.process_time), so the database's share is not in them; the
 closed-loop benchmark under gunicorn (bench_parent_reads) is the one that decides.
+
+`--gunicorn ROUNDS`: instead, one sync gunicorn worker (api.wsgi:build(), the benchmark's settings) serves
+hello and today reads one after another from one keep-alive client, alternating, ROUNDS rounds of
+`--requests` each; the worker's and the database backends' CPU per request from /proc.
 """
 
 from __future__ import annotations
@@ -19,7 +23,46 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.bench import bench_parent_reads as bench
 from tests.bench.bench_parent_reads import DEFAULT_ADMIN_URL, issue_tokens
+
+
+def under_gunicorn(db_url: str, database: str, children: list[tuple[str, str]], count: int, rounds: int,
+                   instance: Path) -> None:
+    import http.client
+
+    rng = random.Random(11)
+    with bench.gunicorn(db_url, bench.ServerConfig("sync", 1), instance) as (host, port):
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+
+        def send(path: str, token: str | None) -> None:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+            answer = conn.getresponse()
+            answer.read()
+            assert answer.status == 200, answer.status
+
+        def today() -> None:
+            token, child = children[rng.randrange(len(children))]
+            send(f"/api/v1/parent/children/{child}/meals/today", token)
+
+        for token, child in children:  # warm: every token verified, statements prepared
+            send(f"/api/v1/parent/children/{child}/meals/today", token)
+        app, db = f"127.0.0.1:{port}", f"{database} 127.0.0.1"
+        for round_ in range(rounds):
+            figures = []
+            for label, one in (("hello", lambda: send("/healthz", None)), ("today", today)):
+                app0, db0, wall0 = bench.cpu_seconds(app), bench.cpu_seconds(db), time.perf_counter()
+                for _ in range(count):
+                    one()
+                wall = time.perf_counter() - wall0
+                spent = ((bench.cpu_seconds(app) - app0) / count * 1000, (bench.cpu_seconds(db) - db0) / count * 1000)
+                figures.append((label, spent, count / wall))
+            (_, hello, hello_rate), (_, today_cpu, today_rate) = figures
+            print(f"round {round_ + 1}: hello {hello[0]:.3f} ms worker CPU ({hello_rate:,.0f}/s sequential); today "
+                  f"{today_cpu[0]:.3f} ms worker + {today_cpu[1]:.3f} ms database ({today_rate:,.0f}/s); "
+                  f"worker CPU hello/today {hello[0] / today_cpu[0]:.2f}, "
+                  f"hello/(today worker + database) {hello[0] / (today_cpu[0] + today_cpu[1]):.2f}", flush=True)
+        conn.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--dump", help="also write the raw profile here (pstats)")
+    parser.add_argument("--gunicorn", type=int, default=0, metavar="ROUNDS",
+                        help="measure under one sync gunicorn worker instead (see the module's notes)")
     args = parser.parse_args(argv)
 
     from api import create_app
@@ -38,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
 
     db_url = args.admin_url.rsplit("/", 1)[0] + "/" + args.database
     settings = Settings(environment="test", database_url=db_url, instance_path=Path(tempfile.mkdtemp()))
+    if args.gunicorn:
+        under_gunicorn(db_url, args.database, issue_tokens(settings, db_url, args.parents), args.requests,
+                       args.gunicorn, settings.instance_path)
+        return 0
     app = create_app(settings)
     client = app.test_client()
     children = issue_tokens(settings, db_url, args.parents)
