@@ -173,3 +173,7 @@ def test_parent_answers_are_private_and_not_sniffable(checked, parent):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "Accept-Language" in response.headers["Vary"]
     json.loads(response.get_data())
+    today = checked.get(parent.url("/meals/today"), headers=parent.headers())
+    assert today.headers["Cache-Control"] == "no-store" and today.headers["X-Content-Type-Options"] == "nosniff"
+    assert today.headers["Vary"] == "Accept-Language, Authorization" and today.headers["Content-Language"]
+    assert today.headers["X-Request-Id"]

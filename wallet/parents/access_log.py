@@ -55,6 +55,12 @@ def with_access_log(lookup: Any, links_condition: Any) -> Any:
     return lookup.add_cte(logged)
 
 
+def log_params(note: AccessNote, now: dt.datetime) -> dict[str, Any]:
+    """The parameters with_access_log's insert takes."""
+    return {"log_at": now.astimezone(dt.UTC), "log_role": note.actor_role, "log_actor": note.actor_id,
+            "log_action": note.action, "log_detail": note.detail[:200] if note.detail else None}
+
+
 def logged_read(session: Session, plain: Any, logged: Any, params: dict[str, Any], note: AccessNote | None,
                 now: dt.datetime, *, gated: bool = False) -> list[Any]:
     """Run a child lookup (its second column the child's id) and, with `note`, log the read of each child it
@@ -63,9 +69,7 @@ def logged_read(session: Session, plain: Any, logged: Any, params: dict[str, Any
     child's read is not logged."""
     conn = session.connection()
     if note is not None and conn.dialect.name == "postgresql":
-        rows = conn.execute(logged, {**params, "log_at": now, "log_role": note.actor_role,
-                                     "log_actor": note.actor_id, "log_action": note.action,
-                                     "log_detail": note.detail[:200] if note.detail else None}).all()
+        rows = conn.execute(logged, {**params, **log_params(note, now)}).all()
         if not autocommitting(conn):
             session.commit()
         return rows

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, String, bindparam, cast, func, literal_column, null, select, union_all
+from sqlalchemy import BigInteger, Date, Engine, String, bindparam, cast, func, literal_column, null, select, union_all
 from sqlalchemy.orm import Session
 
 from wallet.categories import CATEGORY_PRIORITY
@@ -23,7 +23,7 @@ from wallet.models import (
     StudentEligibility,
 )
 from wallet.models.base import UTCDateTime
-from wallet.parents.access_log import AccessNote, logged_read, with_access_log
+from wallet.parents.access_log import AccessNote, log_params, logged_read, with_access_log
 from wallet.parents.children import (
     CONSENT_GATE,
     DEFAULT_ZONE,
@@ -34,6 +34,7 @@ from wallet.parents.children import (
     find_child,
     local_today,
 )
+from wallet.prepared import PreparedRead, run_prepared
 from wallet.vouchers.consent_rule import consent_required
 
 MEAL_STATUSES = ("served", "not_yet", "not_serving_day", "not_eligible")
@@ -102,6 +103,9 @@ _FACTS_JSON = (
 )
 _ONE_CHILD_TODAY = ONE_CHILD_CONSENT.add_columns(_FACTS_JSON)
 _ONE_CHILD_TODAY_LOGGED = with_access_log(_ONE_CHILD_TODAY, CONSENT_GATE)
+# The same two statements for the driver (child_today_prepared).
+_PREPARED_TODAY_LOGGED = PreparedRead(_ONE_CHILD_TODAY_LOGGED)
+_PREPARED_TODAY = PreparedRead(_TODAY)
 
 
 def _rank(category: str) -> tuple[int, str]:
@@ -180,3 +184,28 @@ def child_today(session: Session, parent_iin: str, child_id: uuid.UUID | None, n
         return child, today_status(session, child)
     return child, _status_of(child, facts)
 
+
+
+def child_today_prepared(engine: Engine, parent_iin: str, child_id: uuid.UUID | None, now: dt.datetime,
+                         log: AccessNote) -> tuple[Child, TodayStatus]:
+    """child_today on PostgreSQL without an ORM session: the same statement, sent through the driver as a
+    prepared statement in autocommit (wallet.prepared), so the access-log row is committed by the statement
+    that authorizes the read, before the answer is built. The same answers as child_today
+    (tests/integration/test_parent_today.py)."""
+    if child_id is None:
+        raise child_not_found()
+    day = local_today(DEFAULT_ZONE, now)
+    [rows] = run_prepared(engine, [(_PREPARED_TODAY_LOGGED, {
+        "parent_iin": parent_iin, "child_id": child_id, "day": day, **log_params(log, now)})])
+    if not rows:
+        raise child_not_found()
+    if rows[0][-2]:
+        raise consent_required()
+    child = assemble_children([row[:-2] for row in rows], now)[0]
+    school_id = child.school.id if child.school is not None else None
+    facts = next((row[-1] for row in rows if row[8] == school_id), None) if child.today == day else None
+    if school_id is None or facts is None:
+        [rows] = run_prepared(engine, [(_PREPARED_TODAY, {
+            "child_id": child.id, "day": child.today, "school_id": school_id if school_id is not None else -1})])
+        return child, _status_of(child, rows)
+    return child, _status_of(child, facts)
