@@ -74,7 +74,11 @@ def translate(message: str, lang: str) -> str:
     catalog = translations(lang)
     if isinstance(message, Text):
         text = catalog.gettext(message.msgid)
-        return text % message.params if message.params else text
+        if not message.params:
+            return text
+        # a value that is itself a marked sentence (a row's "line 3") is given in the same language
+        params = {k: translate(v, lang) if isinstance(v, Text) else v for k, v in message.params.items()}
+        return text % params
     if isinstance(message, Contextual):
         return catalog.pgettext(message.context, str(message))
     return catalog.gettext(message)

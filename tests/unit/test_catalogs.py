@@ -111,6 +111,10 @@ def test_a_sentence_and_a_count_are_translated():
     text = T_("The database is unavailable; retry later.")
     assert str(text) == "The database is unavailable; retry later."
     assert catalogs.translate(text, "ru") == "База данных недоступна; повторите попытку позже."
+    nested = T_("line %(line)s: %(field)s: %(message)s", line=1, field="day",
+                message=T_("a date YYYY-MM-DD"))
+    assert str(nested) == "line 1: day: a date YYYY-MM-DD"
+    assert catalogs.translate(nested, "ru") == "строка 1: day: дата ГГГГ-ММ-ДД"
     children = N_plural("%(num)d child", "%(num)d children")
     assert [catalogs.translate_count(children, n, "ru") for n in (1, 3, 5, 21)] == [
         "1 ребёнок", "3 ребёнка", "5 детей", "21 ребёнок"]
