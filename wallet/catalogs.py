@@ -9,6 +9,7 @@ package folder cannot be written (an installed, read-only package) they go to a 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -37,8 +38,11 @@ def _compile(po: Path, mo: Path) -> None:
     with po.open("rb") as source:
         catalog = read_po(source, locale=po.parent.parent.name, domain=DOMAIN)
     mo.parent.mkdir(parents=True, exist_ok=True)
-    with mo.open("wb") as target:
+    # Written aside and renamed: gunicorn's workers may compile at the same moment, and none may read half a file.
+    partial = mo.with_name(f"{mo.name}.{os.getpid()}.tmp")
+    with partial.open("wb") as target:
         write_mo(target, catalog)
+    os.replace(partial, mo)
 
 
 @cache
