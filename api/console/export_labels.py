@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from babel import dates
+
 from api import i18n
 from api.console import texts
 from wallet import catalogs
@@ -141,6 +143,17 @@ _REFUSED = re.compile(r"refused([A-Z]\w*)")
 _GRID = re.compile(r"(\d{4}-\d\d-\d\d) (\w+)")
 
 
+# The key under which a labeller gives the spreadsheet number format of a date cell in its language
+# (wallet/reconciliation/writers.py asks for it): CLDR's short date of the language, with a four-digit year.
+DATE_FORMAT = "@dateFormat"
+
+
+def _date_format(lang: str) -> str:
+    pattern = dates.get_date_format("short", locale=lang if lang in catalogs.LANGUAGES else "ru").pattern
+    pattern = re.sub(r"y+", "yyyy", pattern)
+    return re.sub(r"M+", lambda m: "m" * len(m.group(0)), pattern)
+
+
 def _snake(camel: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
 
@@ -148,6 +161,8 @@ def _snake(camel: str) -> str:
 def labeller(lang: str) -> Callable[[str], str]:
     """Key -> the text people read in `lang`; an unknown key stays as it is (never an empty header)."""
     def label(key: str) -> str:
+        if key == DATE_FORMAT:
+            return _date_format(lang)
         if key in _L:
             return catalogs.translate(_L[key], lang)
         refused = _REFUSED.fullmatch(key)
