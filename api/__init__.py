@@ -17,6 +17,7 @@ from api import (
     errors,
     findings,
     health,
+    i18n,
     metrics,
     open_data,
     parent_notifications,
@@ -60,6 +61,7 @@ def create_app(
     if read_engine is None and settings.read_database_url:
         read_engine = make_engine(settings.read_database_url, echo=settings.sql_echo)
     read_replica.init_app(app, read_engine)
+    i18n.init_app(app)  # Flask-Babel over the gettext catalogs (wallet/translations)
     errors.init_app(app)
     request_log.init_app(app, settings)  # first: its id and timing cover every other hook
     # Rate limits look first (cheapest), then body size and JSON depth, all before any view runs.

@@ -34,6 +34,7 @@ from wallet.complaints import (
     submit_complaint,
 )
 from wallet.db import read_only
+from wallet.messages import T_
 from wallet.models import COMPLAINT_STATUSES
 from wallet.parents import cursors
 from wallet.parents.access_log import record_access
@@ -123,7 +124,7 @@ def _complaint_id(raw: str) -> int | None:
 def _staff() -> Principal:
     principal = authenticate_staff(*STAFF_ROLES)
     if principal.role not in COMPLAINT_ROLES:
-        raise ProblemError(403, "forbidden", "Complaints are handled by auditors and operators.")
+        raise ProblemError(403, "forbidden", T_("Complaints are handled by auditors and operators."))
     return principal
 
 

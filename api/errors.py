@@ -9,9 +9,10 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from api.i18n import language, title
+from api.i18n import language, title, translate
 from api.request_id import current_request_id
 from wallet.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
+from wallet.messages import N_, T_
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,9 @@ _CODE_OF_STATUS = {
 
 
 # Titles of the codes this module and api/security.py, api/ratelimit.py answer with (api/i18n.py has the rest).
-_TITLES: dict[str, dict[str, str]] = {
-    "rate_limited": {"en": "Too many requests", "ru": "Слишком много запросов", "kk": "Сұраныстар тым көп"},
-    "storage_unavailable": {"en": "Storage unavailable", "ru": "Хранилище недоступно для записи",
-                            "kk": "Жазу үшін қойма қолжетімсіз"},
+_TITLES: dict[str, str] = {
+    "rate_limited": N_("Too many requests"),
+    "storage_unavailable": N_("Storage unavailable"),
 }
 
 # Database errors that mean "nothing can be written now" (a full disk, a read-only file or server): the
@@ -42,8 +42,15 @@ _POSTGRES_STORAGE_STATES = {"53100": "disk full", "53000": "insufficient resourc
 
 
 def _problem_title(code: str) -> str:
-    titles = _TITLES.get(code)
-    return titles.get(language(), titles["en"]) if titles else title(code)
+    text = _TITLES.get(code)
+    return translate(text, language()) if text else title(code)
+
+
+def _in_language(text: str) -> str:
+    """A detail or field message in the reader's language: a marked sentence (wallet/messages.py) with its
+    values, or a library's fixed text the catalogs know (marshmallow's, api/schemas/common.py); any other as
+    it is."""
+    return translate(text, language())
 
 
 def storage_failure(exc: DBAPIError) -> str | None:
@@ -94,10 +101,10 @@ def problem(
         "code": code,
     }
     if detail:
-        body["detail"] = detail
+        body["detail"] = _in_language(detail)
     body["instance"] = request.path
     if errors:
-        body["errors"] = [e.as_dict() for e in errors]
+        body["errors"] = [{**e.as_dict(), "message": _in_language(e.message)} for e in errors]
     body.update(extra or {})
     body["requestId"] = current_request_id()  # the X-Request-Id of the response, to quote to the operator
     try:
@@ -146,20 +153,20 @@ def init_app(app: Flask) -> None:
         if failure is not None:
             log.error("database cannot store data (disk full or read-only?): %s", failure)
             return problem(503, "storage_unavailable",
-                           "The service cannot store data now; nothing from this request was recorded. "
-                           "Retry later.", headers={"Retry-After": "30"})
+                           T_("The service cannot store data now; nothing from this request was recorded. "
+                              "Retry later."), headers={"Retry-After": "30"})
         # A lost or restarting database is temporary: tell clients to come back, never leak SQL.
         if exc.connection_invalidated or isinstance(exc, OperationalError):
             log.warning("database unavailable: %s", type(exc.orig).__name__)
-            return problem(503, "database_unavailable", "The database is unavailable; retry later.",
+            return problem(503, "database_unavailable", T_("The database is unavailable; retry later."),
                            headers={"Retry-After": "5"})
         log.exception("database error")
-        return problem(500, "internal_error", "An internal error occurred; it has been logged.")
+        return problem(500, "internal_error", T_("An internal error occurred; it has been logged."))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
-        return problem(500, "internal_error", "An internal error occurred; it has been logged.")
+        return problem(500, "internal_error", T_("An internal error occurred; it has been logged."))
 
 
 

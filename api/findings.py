@@ -28,6 +28,7 @@ from wallet.evidence.disputes import MAX_COMMENT, DisputeView, dispute_meal, dis
 from wallet.evidence.rulings import MAX_REASON, RULING_ROLES, RulingRequest, record_rulings
 from wallet.evidence.scan import scan
 from wallet.evidence.views import MAX_PAGE, FindingFilter, list_findings, one_finding
+from wallet.messages import T_
 from wallet.models import RULING_OUTCOMES
 from wallet.months import reportable_month
 from wallet.parents.access_log import record_access
@@ -74,7 +75,7 @@ class DisputeBody(Schema):
 def _staff(*roles: str) -> Principal:
     principal = authenticate_staff(*STAFF_ROLES)
     if principal.role not in roles:
-        raise ProblemError(403, "forbidden", "Findings are for auditors, operators and school administrators.")
+        raise ProblemError(403, "forbidden", T_("Findings are for auditors, operators and school administrators."))
     return principal
 
 
@@ -85,8 +86,8 @@ def findings() -> Response:
     args = query(ListQuery())
     month = reportable_month(args["month"], field="query/month")
     if "day" in args and not month.first_day <= args["day"] <= month.last_day:
-        raise InvalidInput("validation_failed", "the day lies outside the month",
-                           [FieldError("query/day", "a day of the month", "out_of_range")])
+        raise InvalidInput("validation_failed", T_("the day lies outside the month"),
+                           [FieldError("query/day", T_("a day of the month"), "out_of_range")])
     session = session_scope.session()
     read_only(session)
     scope = resolve_scope(session, principal, school=args.get("school"))
@@ -108,7 +109,7 @@ def finding(finding_id: str) -> Response:
     number = int(finding_id) if finding_id.isascii() and finding_id.isdigit() and len(finding_id) <= 18 else 0
     view = one_finding(session, scope.school_ids, number)
     if view is None:
-        raise NotFound("finding_not_found", "No finding with this number in your scope.")
+        raise NotFound("finding_not_found", T_("No finding with this number in your scope."))
     return jsonify(view.as_json(language()))
 
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from api.errors import ProblemError
+from wallet.messages import T_
 from wallet.parents.notifications import newest_notification_id, notified_children
 
 log = logging.getLogger(__name__)
@@ -86,10 +87,11 @@ class NotificationHub:
             if self._per_parent.get(parent, 0) >= self.per_parent:
                 raise ProblemError(
                     429, "too_many_streams",
-                    f"At most {self.per_parent} notification streams may be open at once; close one first.",
+                    T_("At most %(per_parent)s notification streams may be open at once; close one first.",
+                       per_parent=self.per_parent),
                     headers={"Retry-After": str(PARENT_RETRY_AFTER_S)})
             if len(self._open) >= self.per_process:
-                raise ProblemError(429, "too_many_streams", "The server holds as many streams as it can now.",
+                raise ProblemError(429, "too_many_streams", T_("The server holds as many streams as it can now."),
                                    headers={"Retry-After": str(PROCESS_RETRY_AFTER_S)})
             self._per_parent[parent] = self._per_parent.get(parent, 0) + 1
             self._open.add(subscription)

@@ -14,6 +14,7 @@ from api.schemas.common import BIN_PATTERN, Month, query
 from wallet.errors import FieldError, InvalidInput, NotFound
 from wallet.keys import load_signing_key
 from wallet.ledger.verify import begin_snapshot
+from wallet.messages import T_
 from wallet.months import reportable_month
 from wallet.reconciliation.writers import CONTENT_TYPES, write
 from wallet.witnessing.collect import cosignatures_of
@@ -34,7 +35,7 @@ def national_checkpoint() -> Response:
     session = session_scope.session()
     head = latest_head(session)
     if head is None:
-        raise NotFound("no_checkpoint", "the national log has no signed head yet")
+        raise NotFound("no_checkpoint", T_("the national log has no signed head yet"))
     text = head.note + "".join(c.line for c in cosignatures_of(session, head))
     response = Response(text, content_type="text/plain; charset=utf-8")
     response.headers["Cache-Control"] = "no-store"
@@ -46,7 +47,8 @@ def school_checkpoint(school_bin: str) -> Response:
     """The school's newest signed checkpoint as a C2SP checkpoint note (origin `<log>/school/<BIN>`): the
     very text the national log holds as the school's leaf, signed with the operator's key under that origin."""
     if not re.fullmatch(BIN_PATTERN, school_bin):
-        raise InvalidInput("validation_failed", "a BIN is 12 digits", [FieldError("path/schoolBin", "12 digits")])
+        raise InvalidInput("validation_failed", T_("a BIN is 12 digits"),
+                           [FieldError("path/schoolBin", T_("12 digits"))])
     settings = current_app.config["WALLET_SETTINGS"]
     note = school_checkpoint_note(session_scope.session(), load_signing_key(settings),
                                   settings.witness_policy.log_origin, school_bin)
@@ -59,7 +61,8 @@ def school_checkpoint(school_bin: str) -> Response:
 def school_daily_counts(school_bin: str) -> Response:
     args = query(CountsQuery())
     if not re.fullmatch(BIN_PATTERN, school_bin):
-        raise InvalidInput("validation_failed", "a BIN is 12 digits", [FieldError("path/schoolBin", "12 digits")])
+        raise InvalidInput("validation_failed", T_("a BIN is 12 digits"),
+                           [FieldError("path/schoolBin", T_("12 digits"))])
     month = reportable_month(args["month"], field="query/month")
     session = session_scope.session()
     begin_snapshot(session)  # every count from one snapshot

@@ -38,6 +38,7 @@ from api.schemas.parents import (
 from wallet import prepared
 from wallet.db import read_only
 from wallet.errors import FieldError, InvalidInput
+from wallet.messages import T_
 from wallet.parents import cursors
 from wallet.parents.access_log import AccessNote, read_access_log, record_access
 from wallet.parents.allergies import get_allergies, set_allergies
@@ -193,8 +194,9 @@ def menu(child_id: str) -> Response:
     _reading()
     asked: dt.date | None = query(MenuQuery()).get("day")
     if asked is not None and abs((asked - dt.datetime.now(dt.UTC).date()).days) > MAX_RANGE_DAYS:
-        raise InvalidInput("validation_failed", "Menus are shown for a year either side of today.",
-                           [FieldError("query/date", f"within {MAX_RANGE_DAYS} days of today", "out_of_range")])
+        raise InvalidInput("validation_failed", T_("Menus are shown for a year either side of today."),
+                           [FieldError("query/date", T_("within %(MAX_RANGE_DAYS)s days of today",
+                                                        MAX_RANGE_DAYS=MAX_RANGE_DAYS), "out_of_range")])
     child = own_child(principal, child_id, "menu", asked.isoformat() if asked else None)
     found = day_menu(session_scope.session(), child, asked or child.today)
     return jsonify(childId=str(child.id), **menu_json(found, language()))

@@ -27,6 +27,7 @@ from wallet.db import read_only
 from wallet.errors import FieldError
 from wallet.keys import load_public_key_file, load_qr_signing_key
 from wallet.ledger.signing import SigningKey
+from wallet.messages import T_
 from wallet.models import MEAL_TYPES
 from wallet.parents.children import ChildNotFound
 from wallet.qr.issue import issue_qr_token, lifetime_bounds
@@ -79,8 +80,9 @@ def issue(child_id: str) -> tuple[Response, int]:
     low, high = lifetime_bounds(_settings().qr_token_ttl_s)
     lifetime = body.get("lifetime_s")
     if lifetime is not None and not low <= lifetime <= high:
-        raise ProblemError(422, "validation_failed", "Some fields are not valid.",
-                           errors=[FieldError("lifetimeS", f"must be {low}-{high} seconds", "out_of_range")])
+        raise ProblemError(422, "validation_failed", T_("Some fields are not valid."),
+                           errors=[FieldError("lifetimeS", T_("must be %(low)s-%(high)s seconds",
+                                                              low=low, high=high), "out_of_range")])
     key = qr_signing_key()
     session = session_scope.session()
     read_only(session)

@@ -40,6 +40,7 @@ from api.audiences import audience
 from api.errors import ProblemError
 from api.limit_counts import Counts
 from wallet.config import Settings
+from wallet.messages import T_
 
 EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})
 # Endpoints anyone may call without a token: counted by client address.
@@ -151,7 +152,8 @@ def _address() -> str:
 
 def _refuse(wait: float, who: str) -> ProblemError:
     seconds = max(1, math.ceil(wait))
-    return ProblemError(429, "rate_limited", f"Too many requests from this {who}; retry in {seconds} s.",
+    return ProblemError(429, "rate_limited", T_("Too many requests (%(who)s); retry in %(seconds)s s.",
+                                                who=who, seconds=seconds),
                         headers={"Retry-After": str(seconds)})
 
 

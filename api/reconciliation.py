@@ -22,6 +22,7 @@ from api.errors import ProblemError
 from api.schemas.common import BIN_PATTERN, Bin, Month, Region, json_body, load, query
 from wallet.disclosure import may_read_staff_subject, shown_actor
 from wallet.keys import load_signing_key
+from wallet.messages import T_
 from wallet.models import Supplier
 from wallet.months import parse_month, reportable_month
 from wallet.principals import STAFF_ROLES, Principal
@@ -156,14 +157,14 @@ def submit_claim() -> tuple[Response, int]:
         document = json_body()
         rows, stated = claim_service.parse_json(document)
         if "month" in stated and stated["month"] != str(month):
-            raise ProblemError(422, "validation_failed", "the body's month differs from the query's month")
+            raise ProblemError(422, "validation_failed", T_("the body's month differs from the query's month"))
         if "supplierBin" in stated:
             args.setdefault("supplier", stated["supplierBin"])
             if stated["supplierBin"] != args["supplier"]:
-                raise ProblemError(422, "validation_failed", "the body's supplierBin differs from the query's")
+                raise ProblemError(422, "validation_failed", T_("the body's supplierBin differs from the query's"))
         source = "json"
     else:
-        raise ProblemError(415, "unsupported_media_type", "Send the claim as text/csv or application/json.")
+        raise ProblemError(415, "unsupported_media_type", T_("Send the claim as text/csv or application/json."))
     session = session_scope.session()
     claim = claim_service.submit_claim(session, principal, month, rows, source_format=source, raw=raw,
                                        supplier_bin=args.get("supplier"))
@@ -191,7 +192,7 @@ def close_month() -> tuple[Response, int]:
     """Close a month for a region (operators): every school chain of the region is signed at this moment."""
     principal = authenticate_staff(*STAFF_ROLES)
     if principal.role != "operator":
-        raise ProblemError(403, "forbidden", "Only operators close periods.")
+        raise ProblemError(403, "forbidden", T_("Only operators close periods."))
     data = load(CloseBody(), json_body())
     month = parse_month(data["month"], field="month")
     key = load_signing_key(current_app.config["WALLET_SETTINGS"])
@@ -231,7 +232,7 @@ def consistency(school_bin: str) -> Response:
     principal = authenticate_staff(*STAFF_ROLES)
     args = query(ConsistencyQuery())
     if not _BIN.fullmatch(school_bin):
-        raise ProblemError(404, "school_not_found", f"no school {school_bin} in your scope")
+        raise ProblemError(404, "school_not_found", T_("no school %(school_bin)s in your scope", school_bin=school_bin))
     document = school_consistency(session_scope.session(), principal, school_bin, args["from_size"],
                                   args["to_size"])
     return Response(json.dumps(document, ensure_ascii=False), content_type="application/json")

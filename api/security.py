@@ -25,6 +25,7 @@ from werkzeug.routing import IntegerConverter, Map, UnicodeConverter
 from api.errors import ProblemError
 from wallet.config import Settings
 from wallet.errors import FieldError
+from wallet.messages import T_
 from wallet.text import MAX_PARAMETER_LENGTH, text_problem
 
 # Endpoints whose bodies may be large (a terminal batch of 500 events, a supplier's monthly claim file); every
@@ -94,17 +95,19 @@ def _check_query() -> None:
     errors = []
     for name, value in request.args.items(multi=True):
         if (problem := text_problem(name, max_length=64)) is not None:
-            errors.append(FieldError("query", f"a parameter name: {problem.message}", problem.code))
+            errors.append(FieldError("query", T_("a parameter name: %(message)s",
+                                                 message=problem.message), problem.code))
         elif (problem := text_problem(value, max_length=MAX_PARAMETER_LENGTH)) is not None:
             errors.append(FieldError(f"query/{name}", problem.message, problem.code))
     if errors:
-        raise ProblemError(422, "validation_failed", "Some query parameters are not valid.", errors=errors)
+        raise ProblemError(422, "validation_failed", T_("Some query parameters are not valid."), errors=errors)
 
 
 def _check_body() -> None:
     settings = _settings()
     limit = body_limit(request.endpoint, settings)
-    too_large = ProblemError(413, "payload_too_large", f"A request body here may hold at most {limit} bytes.")
+    too_large = ProblemError(413, "payload_too_large", T_("A request body here may hold at most %(limit)s bytes.",
+                                                          limit=limit))
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     if request.content_length is None and request.method in BODY_METHODS:

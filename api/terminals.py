@@ -21,6 +21,7 @@ from wallet.config import Settings
 from wallet.errors import FieldError
 from wallet.ingest import ALLERGEN_WARNING_CONFIRMED, Batch, EventOutcome, MealEvent, record_batch
 from wallet.ingest.rules import served_at_problem
+from wallet.messages import T_
 from wallet.models import School
 from wallet.qr import QrKeyring, QrTokenError, decode_token
 from wallet.roster import build_roster, local_today
@@ -85,10 +86,11 @@ def post_events() -> Response:
     settings = _settings()
     raw_events: list[Any] = envelope["events"]
     if not raw_events:
-        raise ProblemError(422, "validation_failed", "A batch holds at least one event.")
+        raise ProblemError(422, "validation_failed", T_("A batch holds at least one event."))
     if len(raw_events) > settings.max_batch_events:
         raise ProblemError(413, "batch_too_large",
-                           f"A batch holds at most {settings.max_batch_events} events; got {len(raw_events)}.")
+                           T_("A batch holds at most %(limit)s events; got %(count)s.",
+                              limit=settings.max_batch_events, count=len(raw_events)))
     events, invalid = _parse_events(raw_events, qr_keyring(), received_at)
     backlog = envelope.get("backlog")
     batch = Batch(terminal_id=terminal.id, sent_at=envelope["sent_at"], received_at=received_at, events=events,
@@ -140,7 +142,8 @@ def _parse_events(raw_events: list[Any], keyring: QrKeyring,
             try:
                 claims = decode_token(token, keyring)
             except QrTokenError as exc:
-                refuse([FieldError(f"events/{index}/qrToken", f"not a valid QR token: {exc}", "invalid_qr_token")])
+                refuse([FieldError(f"events/{index}/qrToken", T_("not a valid QR token: %(exc)s",
+                                                                 exc=exc), "invalid_qr_token")])
                 continue
         events.append(MealEvent(index=index, event_id=data["event_id"], device_seq=data["device_seq"],
                                 student_ref=data["student_id"], meal_type=data["meal_type"],

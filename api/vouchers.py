@@ -24,6 +24,7 @@ from api.parents import private_answer
 from api.schemas.common import json_body, load, query
 from api.schemas.vouchers import AcceptBody, MonthQuery, eligibility_list_json, voucher_json
 from wallet.errors import NotFound
+from wallet.messages import T_
 from wallet.months import parse_month
 from wallet.parents.access_log import record_access
 from wallet.principals import Principal
@@ -138,7 +139,7 @@ def submit_list(school_bin: str) -> tuple[Response, int]:
     elif request.is_json:
         source, body = "json", json_body()
     else:
-        raise ProblemError(415, "unsupported_media_type", "Send the list as text/csv or application/json.")
+        raise ProblemError(415, "unsupported_media_type", T_("Send the list as text/csv or application/json."))
     school = school_in_scope(session, principal, school_bin)
     document = (eligibility_list_files.parse_list_csv(request.get_data(cache=True)) if source == "csv"
                 else eligibility_list_files.parse_list_json(body, school.bin))

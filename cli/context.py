@@ -10,6 +10,7 @@ from typing import NoReturn
 import click
 from sqlalchemy import Engine
 
+from cli.i18n import _, say
 from wallet.config import ConfigError, Settings, settings_from_env
 from wallet.db import check_connection, make_engine
 from wallet.errors import DomainError
@@ -54,20 +55,21 @@ def config_errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
-        click.echo(f"wallet: configuration error: {exc}", err=True)
+        click.echo("wallet: " + _("configuration error: %(error)s", error=exc), err=True)
         sys.exit(EXIT_CONFIG)
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    click.echo(f"wallet: {message}", err=True)
+    click.echo(f"wallet: {say(message)}", err=True)
     raise SystemExit(code)
 
 
 def domain_errors(exc: DomainError) -> NoReturn:
     """A domain error's message and each of its field errors on stderr; exit status 2."""
-    click.echo(f"wallet: {exc.message}", err=True)
+    click.echo(f"wallet: {say(exc.message)}", err=True)
     for error in exc.field_errors:
-        text = error.message if error.message.startswith(error.field) else f"{error.field}: {error.message}"
+        message = say(error.message)
+        text = message if message.startswith(error.field) else f"{error.field}: {message}"
         click.echo(f"  {text}", err=True)
     raise SystemExit(EXIT_BAD_INPUT)
 

@@ -23,6 +23,7 @@ import click
 import requests
 
 from cli.context import Context
+from cli.i18n import _
 from wallet import migrate
 from wallet.db import make_session_factory
 from wallet.demo.participants import first_school_bins, parents_with_active_vouchers, school_for_the_rush
@@ -43,8 +44,9 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror}") from None
-    family, kind, proto, _, address = infos[0]
+        raise click.ClickException(_("cannot serve on %(host)s:%(port)s: %(strerror)s",
+                                     host=host, port=port, strerror=exc.strerror)) from None
+    family, kind, proto, _name, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
         # As gunicorn does: a port left in TIME_WAIT by an earlier run is free; one with a listener is not.
@@ -65,7 +67,7 @@ def _wait_ready(url: str, server: subprocess.Popen, timeout_s: float = 60.0) -> 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise click.ClickException("the API server stopped during start-up; see its output above")
+            raise click.ClickException(_("the API server stopped during start-up; see its output above"))
         try:
             if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
@@ -83,7 +85,7 @@ def _demo_school(ctx: Context) -> tuple[str, Path]:
 
     with make_session_factory(ctx.engine())() as session:
         if not first_school_bins(session, 1):
-            raise click.ClickException("no schools in the database: run `wallet demo-data` first")
+            raise click.ClickException(_("no schools in the database: run `wallet demo-data` first"))
         index, school_bin = school_for_the_rush(session, dt.datetime.now(dt.UTC))
     data_dir = ctx.settings.instance_path / "terminals"
     return school_bin, data_dir if index == 0 else data_dir / school_bin
@@ -116,7 +118,7 @@ def run(ctx: Context, *, host: str, port: int, terminals: int, meals_per_minute:
         duration: float | None) -> None:
     engine = ctx.engine()
     if not migrate.is_at_head(engine):
-        raise click.ClickException("the database is not at the newest migration: run `wallet migrate` first")
+        raise click.ClickException(_("the database is not at the newest migration: run `wallet migrate` first"))
     school_bin, data_dir = _demo_school(ctx)
     url = f"http://{host}:{port}"
     bin_dir = Path(sys.executable).parent
@@ -175,11 +177,12 @@ def _watch(server: subprocess.Popen, simulator: subprocess.Popen) -> None:
         status = simulator.poll()
         if status is not None:
             if status != 0:
-                raise click.ClickException(f"the simulated terminals stopped with exit status {status}")
+                raise click.ClickException(_("the simulated terminals stopped with exit status %(status)s",
+                                             status=status))
             return
         if server.poll() is not None:
-            raise click.ClickException(f"the API server stopped (exit status {server.returncode}); see its "
-                                       "output above")
+            raise click.ClickException(_("the API server stopped (exit status %(returncode)s); see its output above",
+                                         returncode=server.returncode))
         time.sleep(0.2)
 
 
@@ -188,8 +191,8 @@ def _serve_on(server: subprocess.Popen, seconds: float | None) -> None:
     deadline = None if seconds is None else time.monotonic() + seconds
     while deadline is None or time.monotonic() < deadline:
         if server.poll() is not None:
-            raise click.ClickException(f"the API server stopped (exit status {server.returncode}); see its "
-                                       "output above")
+            raise click.ClickException(_("the API server stopped (exit status %(returncode)s); see its output above",
+                                         returncode=server.returncode))
         time.sleep(0.2)
 
 

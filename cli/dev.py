@@ -7,6 +7,7 @@ import click
 
 from api.auth import dev_idp
 from cli.context import Context, pass_context
+from cli.i18n import _
 from wallet.identifiers import IdentifierError, validate_iin
 from wallet.principals import STAFF_ROLES
 
@@ -27,7 +28,7 @@ def dev_token(ctx: Context, parent_iin: str | None, role: str | None, subject: s
     import datetime as dt
 
     if (parent_iin is None) == (role is None):
-        raise click.UsageError("give exactly one of --parent IIN or --role ROLE")
+        raise click.UsageError(_("give exactly one of --parent IIN or --role ROLE"))
     if parent_iin is not None:
         try:
             validate_iin(parent_iin)

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from cli.context import EXIT_BAD_INPUT, OPERATOR, Context, domain, fail, pass_context
+from cli.i18n import _
 from wallet import logs
 
 log = logs.get_logger(__name__)
@@ -51,7 +52,7 @@ def scan_command(ctx: Context, month: str, scope_text: str, weak_share: float | 
         parsed = reportable_month(month)
         region, school, supplier = parse_scope_text(scope_text)
         if supplier is not None:
-            fail("findings scan covers schools: use all, region:CODE or school:BIN")
+            fail(_("findings scan covers schools: use all, region:CODE or school:BIN"))
         with transaction(make_session_factory(ctx.engine())) as session:
             scope = resolve_scope(session, OPERATOR, region=region, school=school)
             given = {"weak_share": weak_share, "min_gap_s": min_gap_s, "max_per_minute": max_per_minute}
@@ -97,13 +98,13 @@ def rule_command(ctx: Context, file: Path) -> None:
     try:
         reader = csv.DictReader(io.StringIO(file.read_text(encoding="utf-8-sig")))
         if reader.fieldnames is None or set(reader.fieldnames) != {"finding_id", "outcome", "reason"}:
-            fail(f"{file}: the header must be finding_id,outcome,reason")
+            fail(_("%(file)s: the header must be finding_id,outcome,reason", file=file))
         for line, row in enumerate(reader, start=2):
             if not (row["finding_id"] or "").isdigit():
-                fail(f"{file}:{line}: finding_id: a finding's number; nothing was recorded")
+                fail(_("%(file)s:%(line)s: finding_id: a finding's number; nothing was recorded", file=file, line=line))
             requests.append(RulingRequest(int(row["finding_id"]), row["outcome"] or "", row["reason"] or ""))
     except (UnicodeDecodeError, csv.Error) as exc:
-        fail(f"{file}: not a UTF-8 CSV file ({exc})")
+        fail(_("%(file)s: not a UTF-8 CSV file (%(exc)s)", file=file, exc=exc))
     with domain(), transaction(make_session_factory(ctx.engine())) as session:
         rulings = rule(session, OPERATOR, requests, dt.datetime.now(dt.UTC))
     click.echo(f"recorded {len(rulings)} ruling(s)")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.context import EXIT_BAD_INPUT, EXIT_MISMATCH, Context, domain, pass_context
+from cli.i18n import _, say
 from wallet import logs
 from wallet.db import make_session_factory
 from wallet.schools import school_ids_by_bin
@@ -28,7 +29,7 @@ _BIN = re.compile(r"\d{12}")
 
 def _check_bin(value: str | None) -> None:
     if value is not None and not _BIN.fullmatch(value):
-        click.echo(f"wallet: --school must be a school BIN of 12 digits, got {value!r}", err=True)
+        click.echo(_("wallet: --school must be a school BIN of 12 digits, got %(value)r", value=value), err=True)
         raise SystemExit(EXIT_BAD_INPUT)
 
 
@@ -79,12 +80,13 @@ def verify_command(
                 click.echo(report.describe())
                 log.info("chain verified", ok=report.ok, size=report.size, chains_done=tally.chains)
     except UnknownSchoolError as exc:
-        click.echo(f"wallet: {exc}", err=True)
+        click.echo(f"wallet: {say(exc)}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
     log.info("verify finished", chains=tally.chains, failed=tally.failed, recorded=tally.record_error is None)
     if tally.record_error is not None:
         # Said, but not allowed to change what the check found or the exit status.
-        click.echo(f"wallet verify: warning: this run was not recorded ({tally.record_error})", err=True)
+        click.echo(_("wallet verify: warning: this run was not recorded (%(record_error)s)",
+                     record_error=tally.record_error), err=True)
     if tally.failed:
         click.echo(f"wallet verify: {tally.failed} of {count(tally.chains, 'school chain')} FAILED", err=True)
         raise SystemExit(EXIT_MISMATCH)
@@ -135,7 +137,8 @@ def checkpoint_command(ctx: Context, school_bin: str | None, reason: str) -> Non
 
     _check_bin(school_bin)
     if not reason.strip() or len(reason) > MAX_REASON_CHARS:
-        click.echo(f"wallet: --reason must be 1 to {MAX_REASON_CHARS} characters", err=True)
+        click.echo(_("wallet: --reason must be 1 to %(MAX_REASON_CHARS)s characters",
+                     MAX_REASON_CHARS=MAX_REASON_CHARS), err=True)
         raise SystemExit(EXIT_BAD_INPUT)
     key = load_signing_key(ctx.settings)
     session_factory = make_session_factory(ctx.engine())

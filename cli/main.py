@@ -24,6 +24,7 @@ from cli import (
     witness,
 )
 from cli.context import Context, config_errors, pass_context
+from cli.i18n import _
 from wallet import logs
 from wallet.config import idp_keys_source
 
@@ -68,7 +69,7 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     from wallet import migrate
 
     if not migrate.is_at_head(ctx.engine()):
-        raise click.ClickException("the database is not at the newest migration: run `wallet migrate` first")
+        raise click.ClickException(_("the database is not at the newest migration: run `wallet migrate` first"))
     gunicorn = Path(sys.executable).with_name("gunicorn")
     # No gunicorn access log: the app writes one JSON line per request (api/request_log.py).
     args = [str(gunicorn), "-c", "python:api.gunicorn_conf", "--bind", f"{host}:{port}", "--workers", str(workers)]

@@ -14,6 +14,7 @@ import click
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from cli.context import Context, pass_context
+from cli.i18n import _
 from wallet.db import make_session_factory
 from wallet.parents import push
 from wallet.parents.notifications import prune_notifications
@@ -49,7 +50,7 @@ def notify_worker_command(ctx: Context, show_status: bool, retry_dead: bool, dra
     from wallet import migrate
 
     if not migrate.is_at_head(ctx.engine()):
-        raise click.ClickException("the database is not at the newest migration: run `wallet migrate` first")
+        raise click.ClickException(_("the database is not at the newest migration: run `wallet migrate` first"))
     _run(ctx, config, drain=drain)
 
 
@@ -101,7 +102,7 @@ def _run(ctx: Context, config: PushSettings, *, drain: bool) -> None:
                 due = push.next_due(session)
         except (OperationalError, InterfaceError) as exc:  # a database restart: nothing is lost; try again
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            click.echo(f"notify-worker: database unavailable ({reason}); trying again", err=True)
+            click.echo(_("notify-worker: database unavailable (%(reason)s); trying again", reason=reason), err=True)
             stop.wait(config.poll_s)
             continue
         if due is None and drain:

@@ -9,6 +9,7 @@ import datetime as dt
 import click
 
 from cli.context import EXIT_MISMATCH, Context, pass_context
+from cli.i18n import _
 from wallet.partitions.spec import MONTHS_AHEAD
 
 
@@ -42,7 +43,8 @@ def ensure_command(ctx: Context, months_ahead: int, check_only: bool) -> None:
             click.echo(f"partitions ready for {max(ready, 0)} month(s) after this one"
                        + ("" if ready >= 0 else " (not even this month)"))
             if ready < months_ahead:
-                click.echo(f"partitions: fewer than {months_ahead} month(s) ahead: run `wallet partitions ensure`",
+                click.echo(_("partitions: fewer than %(months_ahead)s month(s) ahead: run `wallet partitions ensure`",
+                             months_ahead=months_ahead),
                            err=True)
                 raise SystemExit(EXIT_MISMATCH)
             return

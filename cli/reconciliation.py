@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.context import OPERATOR, Context, domain, fail, pass_context
+from cli.i18n import _, say
 from cli.output import lang_option, write_chunks, xlsx_labels
 from wallet import logs
 from wallet.principals import Principal
@@ -82,7 +83,7 @@ def reconcile_command(ctx: Context, month: str, scope_text: str, fmt: str, outpu
     from wallet.reconciliation.writers import write
 
     if fmt == "xlsx" and output is None:
-        fail("--format xlsx needs --output FILE")
+        fail(_("--format xlsx needs --output FILE"))
     with _month_in_scope(ctx, month, scope_text, show_iin) as (session, scope, parsed):
         rec = reconcile(session, scope, parsed)
         if fmt == "text":
@@ -99,7 +100,8 @@ def reconcile_command(ctx: Context, month: str, scope_text: str, fmt: str, outpu
             sys.stdout.buffer.flush()
         else:
             size = write_chunks(chunks, output)
-            click.echo(f"wrote {output} ({size} bytes): reconciliation of {rec.month} for {scope.label}",
+            click.echo(_("wrote %(output)s (%(size)s bytes): reconciliation of %(month)s for %(label)s",
+                         output=output, size=size, month=rec.month, label=scope.label),
                        err=True)
 
 
@@ -181,7 +183,8 @@ def export_entries_command(ctx: Context, month: str, scope_text: str, fmt: str, 
             size = write_chunks(write(document, fmt, on_row=on_row, labels=xlsx_labels(lang)), output)
             bar.update(pending)
         log.info("export finished", entries=total, bytes=size)
-    click.echo(f"wrote {output} ({size} bytes): {total} entries of {parsed} for {scope.label}", err=True)
+    click.echo(_("wrote %(output)s (%(size)s bytes): %(total)s entries of %(parsed)s for %(label)s",
+                 output=output, size=size, total=total, parsed=parsed, label=scope.label), err=True)
 
 
 @click.command("close-period")
@@ -224,7 +227,7 @@ def import_claim_command(ctx: Context, path: Path, supplier_bin: str, month: str
 
     fmt = fmt or path.suffix.lower().lstrip(".")
     if fmt not in ("csv", "json"):
-        fail(f"cannot tell the format of {path.name}; give --format csv or --format json")
+        fail(_("cannot tell the format of %(name)s; give --format csv or --format json", name=path.name))
     raw = path.read_bytes()
     with domain():
         parsed = parse_month(month)
@@ -234,10 +237,10 @@ def import_claim_command(ctx: Context, path: Path, supplier_bin: str, month: str
             try:
                 document = json.loads(raw)
             except (ValueError, RecursionError):
-                fail(f"{path}: not valid JSON")
+                fail(_("%(path)s: not valid JSON", path=path))
             rows, stated = parse_json(document)
             if stated.get("month", month) != month or stated.get("supplierBin", supplier_bin) != supplier_bin:
-                fail(f"{path}: the file's month or supplierBin differ from --month and --supplier")
+                fail(_("%(path)s: the file's month or supplierBin differ from --month and --supplier", path=path))
         with make_session_factory(ctx.engine())() as session:
             claim = submit_claim(session, OPERATOR, parsed, rows, source_format=fmt, raw=raw,
                                  supplier_bin=supplier_bin)
@@ -270,14 +273,14 @@ def verify_proof_command(ctx: Context, path: Path, public_key_file: Path | None,
     try:
         document = json.loads(path.read_bytes())
     except (ValueError, RecursionError):
-        fail(f"{path}: not valid JSON", EXIT_PROOF_FAILED)
+        fail(_("%(path)s: not valid JSON", path=path), EXIT_PROOF_FAILED)
     if isinstance(document, dict) and document.get("format") == "wallet-meal-receipt/v1":
         _verify_receipt(ctx, document, keys, witness_vkeys, quorum)
         return
     problems = verify_document(document, keys)
     if problems:
         for problem in problems:
-            click.echo(f"FAILED {problem}", err=True)
+            click.echo(f"FAILED {say(problem)}", err=True)
         raise SystemExit(EXIT_PROOF_FAILED)
     if document["format"].startswith("wallet-inclusion"):
         click.echo(f"OK entry {document['entryId']} is leaf {document['leafIndex']} of school "
@@ -300,12 +303,12 @@ def _verify_receipt(ctx: Context, document: dict, keys: dict[str, bytes], witnes
     try:
         witnesses = [parse_vkey(v) for v in witness_vkeys] or [w.verifier for w in policy.witnesses]
     except NoteError as exc:
-        fail(f"--witness: {exc}")
+        fail(_("--witness: %(exc)s", exc=exc))
     needed = quorum if quorum is not None else (policy.quorum if not witness_vkeys else len(witnesses) // 2 + 1)
     problems = verify_receipt(document, keys, witnesses, needed)
     if problems:
         for problem in problems:
-            click.echo(f"FAILED {problem}", err=True)
+            click.echo(f"FAILED {say(problem)}", err=True)
         raise SystemExit(EXIT_PROOF_FAILED)
     click.echo(describe_receipt(document))
 

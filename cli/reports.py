@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from cli.context import OPERATOR, Context, domain, fail, pass_context
+from cli.i18n import _
 from cli.output import lang_option, write_chunks, xlsx_labels
 from wallet.words import count
 
@@ -64,7 +65,8 @@ def _check_class(session, school_id: int, school_bin: str, wanted: str) -> None:
     meant = look_alike(wanted, classes)
     hint = f"; did you mean {meant} (its letters are Cyrillic)?" if meant else ""
     listed = ", ".join(classes) if classes else "none"
-    fail(f"school {school_bin} has no class {wanted!r}{hint}\n  its classes: {listed}")
+    fail(_('school %(school_bin)s has no class %(wanted)r%(hint)s\n  its classes: %(listed)s',
+           school_bin=school_bin, wanted=wanted, hint=hint, listed=listed))
 
 
 @click.command("payment-registry")

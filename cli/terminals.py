@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.context import EXIT_BAD_INPUT, Context, pass_context
+from cli.i18n import say
 from wallet import terminals as service
 from wallet.db import make_session_factory
 from wallet.errors import DomainError
@@ -17,7 +18,7 @@ def terminals_group() -> None:
 
 
 def _fail(exc: DomainError) -> None:
-    click.echo(f"wallet: {exc.message}", err=True)
+    click.echo(f"wallet: {say(exc.message)}", err=True)
     raise SystemExit(EXIT_BAD_INPUT)
 
 

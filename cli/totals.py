@@ -9,6 +9,7 @@ import click
 from sqlalchemy.orm import Session
 
 from cli.context import EXIT_BAD_INPUT, EXIT_MISMATCH, OPERATOR, Context, domain, pass_context
+from cli.i18n import say
 from wallet.db import make_session_factory, transaction
 from wallet.schools import school_ids_by_bin
 from wallet.words import count
@@ -82,7 +83,7 @@ def _compare_reconciliations(session: Session, month_text: str, school_ids: list
     try:
         month = parse_month(month_text, "--month")
     except DomainError as exc:
-        click.echo(f"wallet: {exc.message}", err=True)
+        click.echo(f"wallet: {say(exc.message)}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
     return differing_reconciliations(session, OPERATOR, month, school_ids, dt.datetime.now(dt.UTC))
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import click
 
 from cli.context import EXIT_BAD_INPUT, Context, pass_context
+from cli.i18n import say
 from wallet.db import make_session_factory, transaction
 from wallet.errors import DomainError
 from wallet.schools import school_ids_by_bin
@@ -30,7 +31,7 @@ def _run(ctx: Context, job: Callable[..., VoucherReport], school_year: str | Non
             school_ids = school_ids_by_bin(session, schools) if schools else None
             report = job(session, year, day, now, school_ids=school_ids)
     except DomainError as exc:
-        click.echo(f"wallet: {exc.message}", err=True)
+        click.echo(f"wallet: {say(exc.message)}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
     click.echo(f"vouchers {year} on {day.isoformat()}: {report.summary()}")
 

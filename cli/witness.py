@@ -14,6 +14,7 @@ import time
 import click
 
 from cli.context import EXIT_MISMATCH, Context, fail, pass_context
+from cli.i18n import _
 
 
 @click.group("witness")
@@ -32,7 +33,7 @@ def collect_command(ctx: Context, loop_s: int | None) -> None:
     refusing; a refusal with 422 means a witness saw a different history: a fork), 3 without witnesses."""
     policy = ctx.settings.witness_policy
     if not policy.enabled:
-        fail("no witnesses configured (WALLET_WITNESS_LIST)", 3)
+        fail(_("no witnesses configured (WALLET_WITNESS_LIST)"), 3)
     while True:
         witnessed = _collect_once(ctx)
         if loop_s is None:
@@ -59,8 +60,8 @@ def _collect_once(ctx: Context) -> bool:
     click.echo(f"{verdict} national head of size {size}: {report.cosigned} of {len(policy.witnesses)} "
                f"cosigned, quorum {policy.quorum}")
     if report.fork_suspected:
-        click.echo("FORK SUSPECTED: a witness refused our head as inconsistent with what it cosigned before; "
-                   "run `wallet verify` and compare the witness's checkpoint", err=True)
+        click.echo(_("FORK SUSPECTED: a witness refused our head as inconsistent with what it cosigned before; run "
+                     "`wallet verify` and compare the witness's checkpoint"), err=True)
     return report.witnessed
 
 
@@ -91,7 +92,7 @@ def verify_command(ctx: Context) -> None:
         audit = audit_national_log(session, ctx.settings.witness_policy, keys)
     summary = f"{audit.leaves} leaves, {audit.heads} heads, {audit.cosignatures} cosignatures checked"
     if audit.problem:
-        fail(f"FAILED {audit.problem} ({summary})", EXIT_MISMATCH)
+        fail(_("FAILED %(problem)s (%(summary)s)", problem=audit.problem, summary=summary), EXIT_MISMATCH)
     click.echo(f"OK national log: {summary}")
 
 

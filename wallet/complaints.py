@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from wallet.disclosure import shown_actor
 from wallet.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from wallet.identifiers import mask_iin
+from wallet.messages import T_
 from wallet.models import (
     COMPLAINT_STATUSES,
     Complaint,
@@ -73,17 +74,18 @@ class ComplaintView:
 def plain_text(value: object, field_name: str, limit: int) -> str:
     """1..limit characters after trimming, no control characters but line breaks and tabs."""
     if not isinstance(value, str):
-        raise InvalidInput("validation_failed", "Some fields are not valid.", [FieldError(field_name, "a string")])
+        raise InvalidInput("validation_failed", T_("Some fields are not valid."),
+                           [FieldError(field_name, T_("a string"))])
     text = value.strip()
     if not text:
-        raise InvalidInput("validation_failed", "Some fields are not valid.",
-                           [FieldError(field_name, "must not be empty", "required")])
+        raise InvalidInput("validation_failed", T_("Some fields are not valid."),
+                           [FieldError(field_name, T_("must not be empty"), "required")])
     if len(text) > limit:
-        raise InvalidInput("validation_failed", "Some fields are not valid.",
-                           [FieldError(field_name, f"at most {limit} characters", "too_long")])
+        raise InvalidInput("validation_failed", T_("Some fields are not valid."),
+                           [FieldError(field_name, T_("at most %(limit)s characters", limit=limit), "too_long")])
     if any(unicodedata.category(c) in ("Cc", "Cs") and c not in _ALLOWED_CONTROLS for c in text):
-        raise InvalidInput("validation_failed", "Some fields are not valid.",
-                           [FieldError(field_name, "control characters are not allowed", "control_character")])
+        raise InvalidInput("validation_failed", T_("Some fields are not valid."),
+                           [FieldError(field_name, T_("control characters are not allowed"), "control_character")])
     return text
 
 
@@ -106,9 +108,9 @@ def submit_complaint(session: Session, *, parent_iin: str, child_id: uuid.UUID, 
             LedgerEntry.id == entry_id, LedgerEntry.student_id == child_id, LedgerEntry.kind == "meal")).first()
     if entry is None or session.scalar(
             select(MealFeedback.id).where(MealFeedback.entry_id == entry.id).limit(1)) is None:
-        raise NotFound("feedback_not_found", "No feedback on this meal of this child: give feedback first.")
+        raise NotFound("feedback_not_found", T_("No feedback on this meal of this child: give feedback first."))
     if _open_for(session, entry.id) is not None:
-        raise Conflict("complaint_already_open", "A complaint about this feedback is already open.")
+        raise Conflict("complaint_already_open", T_("A complaint about this feedback is already open."))
     region_id = session.scalar(select(School.region_id).where(School.id == entry.school_id))
     complaint = Complaint(student_id=child_id, parent_iin=parent_iin, entry_id=entry.id, school_id=entry.school_id,
                           region_id=region_id, text=body, status="submitted", answer=None, created_at=now,
@@ -121,7 +123,7 @@ def submit_complaint(session: Session, *, parent_iin: str, child_id: uuid.UUID, 
         session.commit()
     except IntegrityError:  # another complaint about it was filed at the same moment
         session.rollback()
-        raise Conflict("complaint_already_open", "A complaint about this feedback is already open.") from None
+        raise Conflict("complaint_already_open", T_("A complaint about this feedback is already open.")) from None
     return _views(session, [complaint], reader_iin=parent_iin, with_history=True)[0]
 
 
@@ -142,7 +144,7 @@ def child_complaints(session: Session, parent_iin: str, child_id: uuid.UUID) -> 
 
 def _authority(principal: Principal) -> None:
     if principal.role not in COMPLAINT_ROLES:
-        raise Forbidden("forbidden", "complaints are handled by the education authority (auditors, operators)")
+        raise Forbidden("forbidden", T_("complaints are handled by the education authority (auditors, operators)"))
 
 
 def _visible(principal: Principal) -> list[object]:
@@ -160,8 +162,9 @@ def list_complaints(session: Session, principal: Principal, *, status: str | Non
     statement = select(Complaint).where(*_visible(principal))
     if status is not None:
         if status not in COMPLAINT_STATUSES:
-            raise InvalidInput("validation_failed", "Some fields are not valid.",
-                               [FieldError("query/status", f"one of {', '.join(COMPLAINT_STATUSES)}")])
+            raise InvalidInput("validation_failed", T_("Some fields are not valid."),
+                               [FieldError("query/status", T_("one of %(statuses)s",
+                                                              statuses=', '.join(COMPLAINT_STATUSES)))])
         statement = statement.where(Complaint.status == status)
     if school_bin is not None:
         statement = statement.where(Complaint.school_id.in_(select(School.id).where(School.bin == school_bin)))
@@ -179,7 +182,7 @@ def _complaint_in_scope(session: Session, principal: Principal, complaint_id: in
         statement = select(Complaint).where(Complaint.id == complaint_id, *_visible(principal))
         found = session.scalars(statement.with_for_update() if lock else statement).first()
     if found is None:
-        raise NotFound("complaint_not_found", "No complaint with this id in your scope.")
+        raise NotFound("complaint_not_found", T_("No complaint with this id in your scope."))
     return found
 
 
@@ -194,19 +197,21 @@ def change_status(session: Session, principal: Principal, complaint_id: int | No
     Appends the history row and commits."""
     now = now or dt.datetime.now(dt.UTC)
     if status not in COMPLAINT_STATUSES:
-        raise InvalidInput("validation_failed", "Some fields are not valid.",
-                           [FieldError("status", f"one of {', '.join(COMPLAINT_STATUSES)}")])
+        raise InvalidInput("validation_failed", T_("Some fields are not valid."),
+                           [FieldError("status", T_("one of %(statuses)s",
+                                                    statuses=', '.join(COMPLAINT_STATUSES)))])
     answer_text = plain_text(answer, "answer", MAX_ANSWER) if answer is not None else None
     note_text = plain_text(note, "note", MAX_TEXT) if note is not None else None
     if status == "answered" and answer_text is None:
-        raise InvalidInput("validation_failed", "Some fields are not valid.",
-                           [FieldError("answer", "an answer is required to answer a complaint", "required")])
+        raise InvalidInput("validation_failed", T_("Some fields are not valid."),
+                           [FieldError("answer", T_("an answer is required to answer a complaint"), "required")])
     if status != "answered" and answer_text is not None:
-        raise InvalidInput("validation_failed", "Some fields are not valid.",
-                           [FieldError("answer", "only given when answering")])
+        raise InvalidInput("validation_failed", T_("Some fields are not valid."),
+                           [FieldError("answer", T_("only given when answering"))])
     complaint = _complaint_in_scope(session, principal, complaint_id, lock=True)
     if status not in TRANSITIONS[complaint.status]:
-        raise Conflict("invalid_transition", f"A complaint that is {complaint.status} cannot become {status}.")
+        raise Conflict("invalid_transition", T_("A complaint that is %(status)s cannot become %(new_status)s.",
+                                                status=complaint.status, new_status=status))
     session.add(ComplaintHistory(complaint_id=complaint.id, from_status=complaint.status, status=str(status),
                                  actor_role=principal.role, actor=principal.actor[:80],
                                  note=answer_text if status == "answered" else note_text, at=now))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from wallet.errors import FieldError, InvalidInput
+from wallet.messages import T_
 
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits: \d also matches other scripts
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
@@ -53,8 +54,9 @@ def parse_month(value: object, field: str = "month") -> Month:
     """A 'YYYY-MM' month; InvalidInput (code invalid_month) for anything else."""
     match = _MONTH.fullmatch(value) if isinstance(value, str) else None
     if match is None or not 1 <= int(match.group(2)) <= 12 or not EARLIEST_YEAR <= int(match.group(1)) <= LATEST_YEAR:
-        raise InvalidInput("invalid_month", f"{value!r} is not a month of the form YYYY-MM",
-                           [FieldError(field, f"a month YYYY-MM between {EARLIEST_YEAR} and {LATEST_YEAR}")])
+        raise InvalidInput("invalid_month", T_("%(value)r is not a month of the form YYYY-MM", value=value),
+                           [FieldError(field, T_("a month YYYY-MM between %(EARLIEST_YEAR)s and %(LATEST_YEAR)s",
+                                                 EARLIEST_YEAR=EARLIEST_YEAR, LATEST_YEAR=LATEST_YEAR))])
     return Month(int(match.group(1)), int(match.group(2)))
 
 
@@ -63,6 +65,6 @@ def reportable_month(value: object, now: dt.datetime | None = None, field: str =
     month = parse_month(value, field)
     latest = ((now or dt.datetime.now(dt.UTC)) + dt.timedelta(hours=14)).date()  # the earliest zone on Earth
     if month.first_day > latest:
-        raise InvalidInput("month_in_future", f"{month} has not begun yet",
-                           [FieldError(field, "a month that has begun")])
+        raise InvalidInput("month_in_future", T_("%(month)s has not begun yet", month=month),
+                           [FieldError(field, T_("a month that has begun"))])
     return month

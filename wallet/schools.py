@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wallet.errors import InvalidInput
+from wallet.messages import T_
 from wallet.models import School
 
 
@@ -17,5 +18,6 @@ def school_ids_by_bin(session: Session, bins: Iterable[str]) -> list[int]:
     found = dict(session.execute(select(School.bin, School.id).where(School.bin.in_(wanted))).all())
     missing = sorted(wanted - set(found))
     if missing:
-        raise InvalidInput("school_not_found", f"no school with BIN {', '.join(missing)}")
+        raise InvalidInput("school_not_found", T_("no school with BIN %(bins)s",
+                                                  bins=', '.join(missing)))
     return sorted(found.values())

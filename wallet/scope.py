@@ -11,6 +11,7 @@ from sqlalchemy import Select, select, true
 from sqlalchemy.orm import Session
 
 from wallet.errors import NotFound
+from wallet.messages import T_
 from wallet.models import Contract, Region, School, Supplier
 from wallet.principals import Principal
 
@@ -42,10 +43,11 @@ def school_in_scope(session: Session, principal: Principal, school_bin: str) -> 
     """The school with this BIN, or NotFound when it does not exist or lies outside the caller's scope."""
     if not (len(school_bin) == 12 and school_bin.isascii() and school_bin.isdigit()):
         # Not a BIN, so no school; and never sent to the database (PostgreSQL refuses a NUL in text: a 500).
-        raise NotFound("school_not_found", f"no school {school_bin[:20]!r} in your scope")
+        raise NotFound("school_not_found", T_("no school %(school_bin)r in your scope",
+                                              school_bin=school_bin[:20]))
     school = session.scalars(
         select(School).where(School.bin == school_bin, School.id.in_(schools_in_scope(principal)))
     ).one_or_none()
     if school is None:
-        raise NotFound("school_not_found", f"no school {school_bin} in your scope")
+        raise NotFound("school_not_found", T_("no school %(school_bin)s in your scope", school_bin=school_bin))
     return school

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wallet.errors import Conflict, FieldError, InvalidInput, NotFound
+from wallet.messages import T_
 from wallet.models import EnrollmentCode, LedgerEntry, School, Terminal, UsedTokenId
 
 TERMINAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}\Z")  # \Z: "$" would let a trailing line feed through
@@ -25,9 +26,9 @@ def decode_public_key(value: str) -> bytes:
     try:
         raw = base64.urlsafe_b64decode(text.replace("+", "-").replace("/", "_") + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("invalid_public_key", "publicKey is not base64") from exc
+        raise InvalidInput("invalid_public_key", T_("publicKey is not base64")) from exc
     if len(raw) != 32:
-        raise InvalidInput("invalid_public_key", "publicKey must be a raw 32-byte Ed25519 key")
+        raise InvalidInput("invalid_public_key", T_("publicKey must be a raw 32-byte Ed25519 key"))
     return raw
 
 
@@ -41,12 +42,12 @@ def register_terminal(
 ) -> Terminal:
     school = session.scalars(select(School).where(School.bin == school_bin)).one_or_none()
     if school is None:
-        raise NotFound("school_not_found", f"no school with BIN {school_bin}")
+        raise NotFound("school_not_found", T_("no school with BIN %(school_bin)s", school_bin=school_bin))
     raw = decode_public_key(public_key)
     terminal_id = terminal_id or f"T-{secrets.token_hex(6)}"
     if not TERMINAL_ID.match(terminal_id):
-        raise InvalidInput("validation_failed", "terminal id is not well formed",
-                           [FieldError("terminalId", "3-64 letters, digits, '.', '_' or '-'")])
+        raise InvalidInput("validation_failed", T_("terminal id is not well formed"),
+                           [FieldError("terminalId", T_("3-64 letters, digits, '.', '_' or '-'"))])
     terminal = Terminal(id=terminal_id, school_id=school.id, public_key=encode_public_key(raw),
                         status="active", label=label, created_at=now or dt.datetime.now(dt.UTC))
     session.add(terminal)
@@ -54,21 +55,23 @@ def register_terminal(
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise Conflict("terminal_exists", f"terminal {terminal_id} already exists") from exc
+        raise Conflict("terminal_exists", T_("terminal %(terminal_id)s already exists",
+                                             terminal_id=terminal_id)) from exc
     return terminal
 
 
 def get_terminal(session: Session, terminal_id: str) -> Terminal:
     terminal = session.get(Terminal, terminal_id)
     if terminal is None:
-        raise NotFound("terminal_not_found", f"no terminal {terminal_id}")
+        raise NotFound("terminal_not_found", T_("no terminal %(terminal_id)s", terminal_id=terminal_id))
     return terminal
 
 
 def revoke_terminal(session: Session, terminal_id: str, now: dt.datetime | None = None) -> Terminal:
     terminal = get_terminal(session, terminal_id)
     if terminal.status == "revoked":
-        raise Conflict("terminal_already_revoked", f"terminal {terminal_id} is already revoked")
+        raise Conflict("terminal_already_revoked", T_("terminal %(terminal_id)s is already revoked",
+                                                      terminal_id=terminal_id))
     terminal.status = "revoked"
     terminal.revoked_at = now or dt.datetime.now(dt.UTC)
     session.commit()
@@ -134,7 +137,7 @@ def create_enrollment_code(session: Session, school_bin: str, now: dt.datetime |
     """A one-time code (shown once, kept only as a hash) that enrols one terminal for the school."""
     school = session.scalars(select(School).where(School.bin == school_bin)).one_or_none()
     if school is None:
-        raise NotFound("school_not_found", f"no school with BIN {school_bin}")
+        raise NotFound("school_not_found", T_("no school with BIN %(school_bin)s", school_bin=school_bin))
     now = now or dt.datetime.now(dt.UTC)
     raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
     code = f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
@@ -154,7 +157,7 @@ def enroll_with_code(session: Session, code: str, public_key: str, label: str | 
     ).one_or_none()
     if found is None or found.used_at is not None or found.expires_at <= now:
         # One answer for unknown, used and expired codes: a guesser learns nothing.
-        raise InvalidInput("enrollment_code_invalid", "the enrollment code is unknown, used or expired")
+        raise InvalidInput("enrollment_code_invalid", T_("the enrollment code is unknown, used or expired"))
     school = session.get(School, found.school_id)
     assert school is not None
     terminal = Terminal(id=f"T-{secrets.token_hex(6)}", school_id=school.id, public_key=encode_public_key(raw_key),

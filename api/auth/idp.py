@@ -20,6 +20,7 @@ from api.auth import dev_idp
 from api.auth.bearer import bearer_token, unauthorized
 from api.errors import ProblemError
 from wallet.config import ConfigError, Settings, check_idp_jwks, jwks_is_url
+from wallet.messages import T_
 from wallet.principals import (
     STAFF_ROLES,
     ClaimError,
@@ -81,13 +82,13 @@ class KeySource:
             try:
                 return self._client.get_signing_key(kid)
             except jwt.PyJWKClientConnectionError as exc:
-                raise ProblemError(503, "idp_unavailable", "The identity provider's keys cannot be fetched now.",
+                raise ProblemError(503, "idp_unavailable", T_("The identity provider's keys cannot be fetched now."),
                                    headers={"Retry-After": "5"}) from exc
             except jwt.PyJWKClientError as exc:
-                raise unauthorized("invalid_token", "The token's key id is unknown.") from exc
+                raise unauthorized("invalid_token", T_("The token's key id is unknown.")) from exc
         key = self._keys.get(kid)
         if key is None:
-            raise unauthorized("invalid_token", "The token's key id is unknown.")
+            raise unauthorized("invalid_token", T_("The token's key id is unknown."))
         return key
 
 
@@ -145,7 +146,7 @@ def claims_of(token: str) -> dict[str, Any]:
     """The claims of an identity-provider token, checked as every bearer token is (the web console's
     sign-in form uses this too); raises the same 401 problems."""
     if len(token) > 8192:
-        raise unauthorized("invalid_token", "The token is too long.")
+        raise unauthorized("invalid_token", T_("The token is too long."))
     verified: VerifiedTokens = current_app.extensions["wallet.idp_verified"]
     claims = verified.get(token)
     if claims is None:
@@ -159,28 +160,28 @@ def _verify(token: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
-        raise unauthorized("invalid_token", "The token is not a well-formed JWT.") from exc
+        raise unauthorized("invalid_token", T_("The token is not a well-formed JWT.")) from exc
     alg, kid = header.get("alg"), header.get("kid")
     if alg not in settings.idp_algorithms:
-        raise unauthorized("invalid_token", f"Tokens signed with {alg!r} are not accepted.")
+        raise unauthorized("invalid_token", T_("Tokens signed with %(alg)r are not accepted.", alg=alg))
     if not isinstance(kid, str):
-        raise unauthorized("invalid_token", "The token has no key id (kid).")
+        raise unauthorized("invalid_token", T_("The token has no key id (kid)."))
     key = current_app.extensions["wallet.idp_keys"].key_for(kid)
     if key.algorithm_name != alg:
-        raise unauthorized("invalid_token", "The token's algorithm does not match its key.")
+        raise unauthorized("invalid_token", T_("The token's algorithm does not match its key."))
     try:
         claims = jwt.decode(
             token, key, algorithms=[alg], audience=settings.idp_audience, issuer=settings.idp_issuer,
             leeway=LEEWAY_S, options={"require": ["exp", "iat", "iss", "sub", "aud"]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise unauthorized("token_expired", "The token has expired.") from exc
+        raise unauthorized("token_expired", T_("The token has expired.")) from exc
     except jwt.PyJWTError as exc:
-        raise unauthorized("invalid_token", f"The token was refused: {exc}.") from exc
+        raise unauthorized("invalid_token", T_("The token was refused: %(exc)s.", exc=exc)) from exc
     # pyjwt takes any int()-able value ("1700000000", true) for the time claims, and integers of any size,
     # which later arithmetic cannot hold (float(10**400) raises); RFC 7519 wants a NumericDate.
     if not all(is_numeric_date(claims[name]) for name in ("exp", "iat", "nbf") if name in claims):
-        raise unauthorized("invalid_token", "The token's exp, iat and nbf must be numbers (NumericDate).")
+        raise unauthorized("invalid_token", T_("The token's exp, iat and nbf must be numbers (NumericDate)."))
     return claims
 
 
@@ -220,9 +221,9 @@ def staff_of(claims: dict[str, Any], roles: tuple[str, ...] = STAFF_ROLES) -> Pr
     try:
         role = role_claim(claims)
         if role not in STAFF_ROLES:
-            raise ProblemError(403, "forbidden", "This function is for staff roles only.")
+            raise ProblemError(403, "forbidden", T_("This function is for staff roles only."))
         if role not in roles:
-            raise ProblemError(403, "forbidden", f"The role {role} may not use this function.")
+            raise ProblemError(403, "forbidden", T_("The role %(role)s may not use this function.", role=role))
         return staff_principal(claims)
     except IdentityClaimError as exc:
         raise unauthorized("invalid_token", _sentence(exc)) from exc

@@ -17,6 +17,7 @@ from api import ratelimit, session_scope
 from api.auth.bearer import bearer_token, unauthorized
 from api.errors import ProblemError
 from wallet.config import Settings
+from wallet.messages import T_
 from wallet.models import Terminal
 from wallet.terminals import TERMINAL_ID, consume_token_id, decode_public_key
 from wallet.text import text_problem
@@ -31,22 +32,22 @@ def authenticate_terminal() -> Terminal:
         header = jwt.get_unverified_header(token)
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError as exc:
-        raise unauthorized("invalid_token", "The token is not a well-formed JWT.") from exc
+        raise unauthorized("invalid_token", T_("The token is not a well-formed JWT.")) from exc
     if header.get("alg") != "EdDSA":
-        raise unauthorized("invalid_token", "Terminal tokens must be signed with EdDSA (Ed25519).")
+        raise unauthorized("invalid_token", T_("Terminal tokens must be signed with EdDSA (Ed25519)."))
     terminal_id = unverified.get("iss")
     session = session_scope.session()
     # Read before any signature is checked: only the shape of a terminal id is looked up (a NUL or a 10 kB
     # string used to reach the database, a 500 on PostgreSQL).
     terminal = session.get(Terminal, terminal_id) if could_be_terminal_id(terminal_id) else None
     if terminal is None:
-        raise unauthorized("invalid_token", "The token's issuer is not a registered terminal.")
+        raise unauthorized("invalid_token", T_("The token's issuer is not a registered terminal."))
     claims = _verified_claims(token, terminal, settings)
     if terminal.status != "active":
-        raise ProblemError(403, "terminal_revoked", "This terminal has been revoked.")
+        raise ProblemError(403, "terminal_revoked", T_("This terminal has been revoked."))
     expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC)
     if not consume_token_id(session, terminal.id, str(claims["jti"]), expires):
-        raise unauthorized("token_replayed", "This token has been used before; sign a new one per request.")
+        raise unauthorized("token_replayed", T_("This token has been used before; sign a new one per request."))
     ratelimit.verified("terminal", terminal.id)  # only now: a forged or replayed token is the sender's cost
     return terminal
 
@@ -68,17 +69,17 @@ def _verified_claims(token: str, terminal: Terminal, settings: Settings) -> dict
                      "verify_iat": False, "verify_nbf": False},
         )
     except jwt.PyJWTError as exc:
-        raise unauthorized("invalid_token", f"The token was refused: {exc}.") from exc
+        raise unauthorized("invalid_token", T_("The token was refused: %(exc)s.", exc=exc)) from exc
     _check_times(claims, settings.now().timestamp(), settings.device_clock_tolerance_s)
     if not all(_numeric_date(claims[name]) for name in ("exp", "iat", "nbf") if name in claims):
-        raise unauthorized("invalid_token", "The token's exp, iat and nbf must be numbers (NumericDate).")
+        raise unauthorized("invalid_token", T_("The token's exp, iat and nbf must be numbers (NumericDate)."))
     if claims["sub"] != terminal.id:
-        raise unauthorized("invalid_token", "The token's sub must equal its iss (the terminal id).")
+        raise unauthorized("invalid_token", T_("The token's sub must equal its iss (the terminal id)."))
     jti = claims["jti"]
     if not isinstance(jti, str) or text_problem(jti, min_length=8, max_length=64) is not None:
-        raise unauthorized("invalid_token", "The token's jti must be 8-64 characters, no control characters.")
+        raise unauthorized("invalid_token", T_("The token's jti must be 8-64 characters, no control characters."))
     if claims["exp"] - claims["iat"] > settings.terminal_token_max_lifetime_s:
-        raise unauthorized("invalid_token", "The token lives longer than the service allows.")
+        raise unauthorized("invalid_token", T_("The token lives longer than the service allows."))
     return claims
 
 
@@ -91,14 +92,15 @@ def _check_times(claims: dict, now: float, leeway: float) -> None:
             try:
                 times[name] = int(claims[name])
             except (TypeError, ValueError, OverflowError):
-                raise unauthorized("invalid_token", f"The token was refused: the {name} claim must be a number.") \
+                raise unauthorized("invalid_token", T_("The token was refused: the %(name)s claim must be a number.",
+                                                       name=name)) \
                     from None
     if times["exp"] <= now - leeway:
-        raise unauthorized("token_expired", "The token has expired.")
+        raise unauthorized("token_expired", T_("The token has expired."))
     if times["iat"] > now + leeway:
-        raise unauthorized("invalid_token", "The token was refused: The token is not yet valid (iat).")
+        raise unauthorized("invalid_token", T_("The token was refused: The token is not yet valid (iat)."))
     if "nbf" in times and times["nbf"] > now + leeway:
-        raise unauthorized("invalid_token", "The token was refused: The token is not yet valid (nbf).")
+        raise unauthorized("invalid_token", T_("The token was refused: The token is not yet valid (nbf)."))
 
 
 def _numeric_date(value: object) -> bool:

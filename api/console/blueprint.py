@@ -13,7 +13,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, se
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from api.console import formats, texts
+from api.console import formats, scope_names, texts
 from api.console.session import (
     CSRF_FIELD,
     csrf_ok,
@@ -23,6 +23,7 @@ from api.console.session import (
     return_with_draft,
 )
 from api.errors import ProblemError
+from wallet import code_names
 from wallet.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from wallet.principals import STAFF_ROLES, Principal
 
@@ -108,13 +109,15 @@ def _filters(state: Any) -> None:
     """number, money, when and day (api/console/formats.py) for every console template."""
     state.app.jinja_env.filters.update(formats.FILTERS)
     state.app.jinja_env.globals["percent"] = formats.percent
+    state.app.jinja_env.filters["t"] = texts.t  # a list of data codes shown by name: codes|map("t")
 
 
 @blueprint.context_processor
 def _context() -> dict[str, Any]:
     return {"lang": texts.language(), "languages": texts.LANGUAGE_NAMES, "csrf_field": CSRF_FIELD,
             "csrf_token": csrf_token, "who": current_principal(), "school_name": texts.school_name,
-            "dish_name": texts.dish_name, "known": texts.known, "staff_roles": STAFF}
+            "dish_name": texts.dish_name, "known": texts.known, "day_kind": code_names.day_kind,
+            "scope_names": scope_names, "staff_roles": STAFF}
 
 
 def error_page(status: int, message_key: str, detail: str | None = None,
@@ -137,14 +140,15 @@ def _csrf(_exc: CsrfRefused) -> Response:
 @blueprint.errorhandler(DomainError)
 def _domain(exc: DomainError) -> Response:
     status, key = next(((s, k) for kind, s, k in _DOMAIN_STATUS if isinstance(exc, kind)), (400, "error_400"))
-    return error_page(status, key, exc.message if status != 404 else None)
+    return error_page(status, key, texts.sentence(exc.message) if status != 404 else None)
 
 
 @blueprint.errorhandler(ProblemError)
 def _problem(exc: ProblemError) -> Response:
     key = {403: "error_403", 404: "error_404"}.get(exc.status, "error_400" if exc.status < 500 else "error_500")
     kept = {k: v for k, v in exc.headers.items() if k in ("Retry-After",)}  # e.g. a rate limit's 429
-    return error_page(exc.status, key, exc.detail if exc.status < 500 and exc.status != 404 else None, kept)
+    detail = texts.sentence(exc.detail) if exc.detail and exc.status < 500 and exc.status != 404 else None
+    return error_page(exc.status, key, detail, kept)
 
 
 @blueprint.errorhandler(HTTPException)

@@ -1,6 +1,7 @@
 """Numbers, money and times in the console as the reader's language writes them (Babel's CLDR data): "1 234"
 and "1 100 055,00 ₸" on Russian and Kazakh pages, "1,234" and "1,100,055.00 ₸" on English ones; times in the
-school's zone (Asia/Almaty when a page has no school), never UTC with microseconds."""
+school's zone (Asia/Almaty when a page has no school), never UTC with microseconds; dates and months as the
+language writes them (forms and links keep ISO values, which browsers and programs read)."""
 
 from __future__ import annotations
 
@@ -56,4 +57,15 @@ def day(value: dt.date | None) -> str:
     return "—" if value is None else dates.format_date(value, "medium", locale=texts.language())
 
 
-FILTERS = {"number": number, "money": money, "when": when, "day": day}
+def month(value: object) -> str:
+    """A month as the language names it ("декабрь 2026 г.", "December 2026"); takes a date, or anything whose
+    text is "YYYY-MM[-DD]" (a wallet.months.Month)."""
+    if value is None or value == "":
+        return "—"
+    if not isinstance(value, dt.date):
+        text = str(value)
+        value = dt.date(int(text[:4]), int(text[5:7]), 1)
+    return dates.format_skeleton("yMMMM", value, locale=texts.language())
+
+
+FILTERS = {"number": number, "money": money, "when": when, "day": day, "month": month}

@@ -8,6 +8,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from wallet.errors import FieldError, InvalidInput, NotFound
+from wallet.messages import T_
 from wallet.months import Month, reportable_month
 from wallet.parents.children import DEFAULT_ZONE
 
@@ -33,14 +34,14 @@ def day(raw: str | None, default: dt.date) -> dt.date:
     except ValueError:
         value = None
     if value is None or abs((value - default).days) > 3660:
-        raise InvalidInput("validation_failed", f"{raw[:20]!r} is not a date (YYYY-MM-DD)",
-                           [FieldError("day", "a date YYYY-MM-DD")])
+        raise InvalidInput("validation_failed", T_("%(value)r is not a date (YYYY-MM-DD)", value=raw[:20]),
+                           [FieldError("day", T_("a date YYYY-MM-DD"))])
     return value
 
 
 def school_bin(raw: str) -> str:
     if not _BIN.fullmatch(raw):
-        raise NotFound("school_not_found", "no such school in your scope")
+        raise NotFound("school_not_found", T_("no such school in your scope"))
     return raw
 
 
@@ -48,8 +49,8 @@ def optional_bin(raw: str | None) -> str | None:
     if raw is None or raw == "":
         return None
     if not _BIN.fullmatch(raw):
-        raise InvalidInput("validation_failed", "a school is named by its 12-digit BIN",
-                           [FieldError("school", "a 12-digit BIN")])
+        raise InvalidInput("validation_failed", T_("a school is named by its 12-digit BIN"),
+                           [FieldError("school", T_("a 12-digit BIN"))])
     return raw
 
 
@@ -57,15 +58,15 @@ def optional_region(raw: str | None) -> str | None:
     if raw is None or raw == "":
         return None
     if not _REGION.fullmatch(raw):
-        raise InvalidInput("validation_failed", "a region is named by its code",
-                           [FieldError("region", "a region code such as KZ-71")])
+        raise InvalidInput("validation_failed", T_("a region is named by its code"),
+                           [FieldError("region", T_("a region code such as KZ-71"))])
     return raw
 
 
 def entry_id(raw: str) -> int:
     """A ledger entry's id in a path: digits that fit a database integer, else the page does not exist."""
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise NotFound("entry_not_found", "no such entry in your scope")
+        raise NotFound("entry_not_found", T_("no such entry in your scope"))
     return int(raw)
 
 

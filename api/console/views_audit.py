@@ -20,6 +20,7 @@ from wallet.console.month_series import daily_figures
 from wallet.errors import FieldError, InvalidInput
 from wallet.ingest.rules import REASON_CODES
 from wallet.keys import load_signing_key, public_keys_of
+from wallet.messages import T_
 from wallet.models import Region
 from wallet.reconciliation.exports import entries_document, reconciliation_document
 from wallet.reconciliation.proofs import entry_proof, redacted_members, verify_document
@@ -51,8 +52,8 @@ class Group:
 def _scope_args() -> tuple[str | None, str | None]:
     region, school = params.optional_region(request.args.get("region")), params.optional_bin(request.args.get("school"))
     if region and school:
-        raise InvalidInput("validation_failed", "give a region or a school, not both",
-                           [FieldError("school", "not together with region")])
+        raise InvalidInput("validation_failed", T_("give a region or a school, not both"),
+                           [FieldError("school", T_("not together with region"))])
     return region, school
 
 
@@ -111,8 +112,9 @@ def reconciliation_export() -> Response:
     region, school = _scope_args()
     fmt, what = request.args.get("format", ""), request.args.get("what", "reconciliation")
     if fmt not in FORMATS or what not in WHAT:
-        raise InvalidInput("validation_failed", f"format is one of {', '.join(FORMATS)}; what one of "
-                           f"{', '.join(WHAT)}", [FieldError("format", "csv, xlsx or json")])
+        raise InvalidInput("validation_failed", T_("format is one of %(formats)s; what one of %(what)s",
+                                                   formats=", ".join(FORMATS), what=", ".join(WHAT)),
+                           [FieldError("format", T_("csv, xlsx or json"))])
     session = read_replica.snapshot_session()
     if what == "reconciliation":
         scope = resolve_scope(session, who, region=region, school=school)

@@ -59,8 +59,9 @@ def _sign_in_with(token: str, next_url: str | None) -> Response | str:
         claims = claims_of(token)
         principal = _principal_of(claims)
     except ProblemError as exc:
-        message = (f"{texts.t('role_refused')} {exc.detail}" if exc.status == 403
-                   else f"{texts.t('token_refused')}: {exc.detail}")
+        detail = texts.sentence(exc.detail or "")
+        message = (f"{texts.t('role_refused')} {detail}" if exc.status == 403
+                   else f"{texts.t('token_refused')}: {detail}")
         return _sign_in_page(next_url, errors={"token": message}, status=401 if exc.status == 401 else 403)
     if not storable(principal):  # claims too long or with control characters for a session row
         return _sign_in_page(next_url, errors={"token": texts.t("token_refused")}, status=401)

@@ -16,6 +16,7 @@ from wallet.errors import FieldError, Forbidden, InvalidInput
 from wallet.evidence.codes import RULES
 from wallet.evidence.rulings import RULING_ROLES, RulingRequest, record_rulings
 from wallet.evidence.views import FindingFilter, list_findings
+from wallet.messages import T_
 from wallet.reconciliation.scope import resolve_scope
 
 READERS = ("auditor", "operator", "school_admin")
@@ -26,12 +27,12 @@ READERS = ("auditor", "operator", "school_admin")
 def findings() -> str:
     who = principal()
     if who.role not in READERS:
-        raise Forbidden("forbidden", "findings are for auditors, operators and school administrators")
+        raise Forbidden("forbidden", T_("findings are for auditors, operators and school administrators"))
     month = params.month(request.args.get("month"))
     school = params.optional_bin(request.args.get("school"))
     rule = request.args.get("rule") or None
     if rule is not None and rule not in RULES:
-        raise InvalidInput("validation_failed", "unknown rule", [FieldError("rule", ", ".join(RULES))])
+        raise InvalidInput("validation_failed", T_("unknown rule"), [FieldError("rule", ", ".join(RULES))])
     day = params.day(request.args.get("day"), month.first_day) if request.args.get("day") else None
     session = session_scope.session()
     scope = resolve_scope(session, who, school=school)

@@ -146,9 +146,10 @@ def parent_feedback() -> Response:
                                       entry_id=_entry_id(values["entry"]), rating=int(values["rating"]),
                                       tags=values["tags"], comment=values["comment"] or None)
         except InvalidInput as exc:
-            errors = {e.field: e.message for e in exc.field_errors} or {"comment": exc.message}
+            errors = ({e.field: texts.sentence(e.message) for e in exc.field_errors}
+                      or {"comment": texts.sentence(exc.message)})
         except DomainError as exc:
-            errors = {"entry": exc.message}
+            errors = {"entry": texts.sentence(exc.message)}
         else:
             record_access(session_scope.session(), actor_role=who.role, actor_id=who.subject, student_ids=[child.id],
                           action="feedback_write", detail=f"entry {view.entry_id} v{view.version}")

@@ -23,6 +23,7 @@ from api.metrics.extension import EXTENSION
 from api.metrics.recorder import Recorder
 from api.notification_streams import EXTENSION as HUB
 from wallet.config import Settings
+from wallet.messages import T_
 
 blueprint = Blueprint("metrics", __name__)
 SAMPLE_EVERY_S = 5.0
@@ -65,7 +66,7 @@ def metrics() -> Response:
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-        raise ProblemError(401, "unauthorized", "The metrics token is missing or wrong.",
+        raise ProblemError(401, "unauthorized", T_("The metrics token is missing or wrong."),
                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     _sample(current_app)  # this worker's gauges are current; the others' are at most SAMPLE_EVERY_S old
     body = generate_latest(current_app.extensions[EXTENSION + ".registry"])

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields
 
 from api.errors import ProblemError
 from wallet.errors import FieldError
+from wallet.messages import N_, T_
 from wallet.months import EARLIEST_YEAR, LATEST_YEAR
 from wallet.text import text_problem
 
@@ -100,7 +101,8 @@ class Day(fields.Date):
             raise self.make_error("invalid")
         day = super()._deserialize(value, attr, data, **kwargs)
         if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
-            raise ValidationError(f"a day in the years {EARLIEST_YEAR}-{LATEST_YEAR}")
+            raise ValidationError(T_("a day in the years %(EARLIEST_YEAR)s-%(LATEST_YEAR)s",
+                                     EARLIEST_YEAR=EARLIEST_YEAR, LATEST_YEAR=LATEST_YEAR))
         return day
 
 
@@ -118,14 +120,14 @@ class Instant(fields.AwareDateTime):
             utc = instant.astimezone(dt.UTC)
             (utc - dt.timedelta(days=2)) + dt.timedelta(days=4)  # any zone's local time of it exists too
         except OverflowError as exc:
-            raise ValidationError("not an instant a clock can show (out of range once converted to UTC)") from exc
+            raise ValidationError(T_("not an instant a clock can show (out of range once converted to UTC)")) from exc
         return instant
 
 
 def json_body() -> Any:
     """The request's JSON document; 415 for another content type, 400 for bad JSON."""
     if not request.is_json:
-        raise ProblemError(415, "unsupported_media_type", "Send the body as application/json.")
+        raise ProblemError(415, "unsupported_media_type", T_("Send the body as application/json."))
     raw = request.get_data(cache=True)
     try:
         data = json.loads(raw)
@@ -133,10 +135,21 @@ def json_body() -> Any:
         # before it reaches a hash, a database or a file.
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ProblemError(400, "malformed_json", "The body holds an unpaired UTF-16 surrogate.") from exc
+        raise ProblemError(400, "malformed_json", T_("The body holds an unpaired UTF-16 surrogate.")) from exc
     except (ValueError, RecursionError) as exc:
-        raise ProblemError(400, "malformed_json", "The body is not valid JSON.") from exc
+        raise ProblemError(400, "malformed_json", T_("The body is not valid JSON.")) from exc
     return data
+
+
+# marshmallow's own fixed messages, marked so that the catalogs translate them (api/errors.py translates every
+# field message it knows).
+MARSHMALLOW_MESSAGES = (
+    N_("Missing data for required field."), N_("Field may not be null."), N_("Unknown field."),
+    N_("Invalid input type."), N_("Invalid type."), N_("Not a valid string."), N_("Not a valid integer."),
+    N_("Not a valid number."), N_("Not a valid boolean."), N_("Not a valid date."), N_("Not a valid datetime."),
+    N_("Not a valid list."), N_("Not a valid mapping type."), N_("Not a valid UUID."), N_("Number too large."),
+    N_("Not a valid utf-8 string."),
+)
 
 
 def field_errors(messages: Any, prefix: str = "") -> list[FieldError]:
@@ -162,7 +175,7 @@ def load(schema: Schema, data: Any, prefix: str = "") -> Any:
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise ProblemError(422, "validation_failed", "Some fields are not valid.",
+        raise ProblemError(422, "validation_failed", T_("Some fields are not valid."),
                            errors=field_errors(exc.messages, prefix)) from exc
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from api.schemas.common import Bin, Day, StrictInteger, Text
+from wallet.messages import T_
 from wallet.models import ALLERGENS, FEEDBACK_TAGS
 from wallet.parents.access_log import AccessRecord
 from wallet.parents.children import Child, SchoolRef
@@ -62,7 +63,7 @@ class FeedbackBody(Schema):
     @validates("tags")
     def _unique(self, value: list[str], **_kwargs: object) -> None:
         if len(set(value)) != len(value):
-            raise ValidationError("each tag at most once")
+            raise ValidationError(T_("each tag at most once"))
 
 
 class AllergiesBody(Schema):

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from api.schemas.common import CanonicalUUID, Instant, StrictInteger, Text
 from wallet.evidence.codes import MANUAL_REASONS
+from wallet.messages import T_
 from wallet.models import IDENTIFICATION_METHODS, MEAL_TYPES
 from wallet.qr.token import MAX_TOKEN_CHARS
 
@@ -27,9 +28,9 @@ class AllergenWarningSchema(Schema):
     @validates_schema
     def _confirmed_when_shown(self, data: dict[str, Any], **_kwargs: object) -> None:
         if data.get("shown") and not data.get("confirmed"):
-            raise ValidationError("a warning the cook did not confirm records no meal.", "confirmed")
+            raise ValidationError(T_("a warning the cook did not confirm records no meal."), "confirmed")
         if data.get("confirmed") and not data.get("shown"):
-            raise ValidationError("only a warning that was shown can be confirmed.", "confirmed")
+            raise ValidationError(T_("only a warning that was shown can be confirmed."), "confirmed")
 
 
 class MealEventSchema(Schema):
@@ -51,22 +52,22 @@ class MealEventSchema(Schema):
     @validates("event_id")
     def _uuid7(self, value: uuid.UUID, **_kwargs: object) -> None:
         if value.version != 7:
-            raise ValidationError("eventId must be a UUIDv7 made on the device.")
+            raise ValidationError(T_("eventId must be a UUIDv7 made on the device."))
 
     @validates_schema
     def _manual_reason(self, data: dict[str, Any], **_kwargs: object) -> None:
         if data.get("method") == "manual" and "manual_reason" not in data:
-            raise ValidationError("a manual entry carries its reason.", "manualReason")
+            raise ValidationError(T_("a manual entry carries its reason."), "manualReason")
         if data.get("method") != "manual" and "manual_reason" in data:
-            raise ValidationError("only a manual entry has a manualReason.", "manualReason")
+            raise ValidationError(T_("only a manual entry has a manualReason."), "manualReason")
 
     @validates_schema
     def _identified(self, data: dict[str, Any], **_kwargs: object) -> None:
         if "qr_token" in data:
             if data.get("method") not in (None, "qr"):
-                raise ValidationError("an event with a qrToken has method qr.", "method")
+                raise ValidationError(T_("an event with a qrToken has method qr."), "method")
         elif not data.get("student_id"):
-            raise ValidationError("give studentId, qrToken or both.", "studentId")
+            raise ValidationError(T_("give studentId, qrToken or both."), "studentId")
 
 
 class BacklogSchema(Schema):

@@ -97,8 +97,9 @@ def test_a_claim_with_bad_rows_is_refused_whole_with_line_numbers(checked, setti
     response = post_claim(checked, settings, scenario, fixed)
     messages = " ".join(e["message"] for e in response.get_json()["errors"])
     assert response.status_code == 422
-    assert "line 3: day 2020-01-01 is not in" in messages and "line 5: supplier" in messages
-    assert "line 6: repeats line 2" in messages
+    # in the reader's language, Russian by default; the line stays the field's path
+    assert "line 3: день 2020-01-01 не входит в" in messages and "line 5: у поставщика" in messages
+    assert "line 6: повторяет line 2" in messages
     listed = checked.get(f"/api/v1/auditor/claims?month={scenario.month}",
                          headers=staff(settings, role="operator")).get_json()["items"]
     assert listed == []

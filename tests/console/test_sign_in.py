@@ -46,16 +46,20 @@ def test_each_role_lands_on_its_home(console, who, home):
 
 
 def test_bad_tokens_are_refused_with_the_reason_and_no_session(console):
+    # The reason in the page's language (Russian by default; tests/unit/test_catalogs.py checks the catalogs).
     cases = {
-        "not-a-jwt": "not a well-formed JWT",
-        console.token("operator", exp=int(time.time()) - 3600): "expired",
-        console.token("operator", aud="someone-else"): "refused",
+        "not-a-jwt": "Токен — не корректный JWT",
+        console.token("operator", exp=int(time.time()) - 3600): "истёк",
+        console.token("operator", aud="someone-else"): "Токен отклонён",
     }
     for token, reason in cases.items():
         page = console.post("/console/sign-in", {"token": token})
         assert page.status_code == 401, token
         assert reason in page.get_data(as_text=True)
         assert console.get("/console/ledger").status_code == 303
+    english = console.client.post("/console/sign-in", data={"csrf_token": console.csrf(), "token": "not-a-jwt"},
+                                  headers={"Accept-Language": "en"})
+    assert "not a well-formed JWT" in english.get_data(as_text=True)
     assert console.post("/console/sign-in", {"token": ""}).status_code == 422
     assert console.post("/console/sign-in", {"token": "x" * 9000}).status_code == 422
 

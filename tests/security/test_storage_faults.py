@@ -105,7 +105,7 @@ def test_a_full_or_read_only_sqlite_file_is_a_clear_503_and_stays_intact(
             assert response.status_code == 503, response.get_data(as_text=True)
             assert response.get_json()["code"] == "storage_unavailable"
             assert int(response.headers["Retry-After"]) > 0
-            assert "nothing from this request was recorded" in response.get_json()["detail"]
+            assert "ничего из этого запроса не записано" in response.get_json()["detail"]  # Russian by default
     assert any("cannot store data" in r.getMessage() and "SQLITE_" in r.getMessage() for r in caplog.records)
     # The readiness probe answers (a read-only SQLite file cannot even start a transaction: not ready).
     ready = faulty.test_client().get("/readyz")

@@ -39,3 +39,12 @@ def test_a_meal_sheets_day_column_names_its_meal_in_the_language():
     assert labeller("ru")("2026-11-03 lunch") == "2026-11-03 Обед"
     assert labeller("kk")("refusedDuplicateMeal").startswith("Бас тартулар: ")
     assert labeller("en")("somethingNew") == "somethingNew"  # an unknown key is shown, never dropped
+
+
+def test_date_cells_take_the_languages_short_date():
+    from api.console.export_labels import DATE_FORMAT, labeller
+    from wallet.reconciliation import writers
+
+    assert writers.DATE_FORMAT == DATE_FORMAT
+    assert [labeller(lang)(DATE_FORMAT) for lang in ("kk", "ru", "en")] == ["dd.mm.yyyy", "dd.mm.yyyy", "m/d/yyyy"]
+    assert writers._date_format(lambda key: key) == "yyyy-mm-dd"  # labels that do not know it: ISO

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from wallet.disclosure import shown_text
 from wallet.errors import NotFound
 from wallet.identifiers import mask_iin
+from wallet.messages import T_
 from wallet.models import LedgerEntry, School, Student
 from wallet.principals import Principal
 from wallet.scope import schools_in_scope
@@ -71,6 +72,6 @@ def entry_in_scope(session: Session, principal: Principal, entry_id: int, *, sho
         .where(LedgerEntry.id == entry_id, LedgerEntry.school_id.in_(schools_in_scope(principal)))
     ).one_or_none()
     if found is None:
-        raise NotFound("entry_not_found", f"no entry {entry_id} in your scope")
+        raise NotFound("entry_not_found", T_("no entry %(entry_id)s in your scope", entry_id=entry_id))
     entry, iin, school_bin = found
     return _row(entry, iin, school_bin, show_iin)

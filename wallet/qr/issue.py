@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from wallet.errors import Conflict, InvalidInput
 from wallet.ledger.signing import SigningKey
+from wallet.messages import T_
 from wallet.parents.access_log import AccessNote
 from wallet.parents.children import find_child
 from wallet.qr.token import QrClaims, encode_token
@@ -46,7 +47,7 @@ def issue_qr_token(
     low, high = lifetime_bounds(max_lifetime_s)
     lifetime = high if lifetime_s is None else lifetime_s
     if not low <= lifetime <= high:
-        raise InvalidInput("validation_failed", f"lifetimeS must be {low}-{high} seconds.")
+        raise InvalidInput("validation_failed", T_("lifetimeS must be %(low)s-%(high)s seconds.", low=low, high=high))
     child = find_child(session, parent_iin, child_id, now,
                        log=AccessNote(actor_role, parent_iin, ACCESS_ACTION, meal_type), consent=True)
     placement = child.current if child.enrolled_today else None
@@ -55,7 +56,7 @@ def issue_qr_token(
         day = now.astimezone(ZoneInfo(placement.school.timezone)).date()
         voucher = active_voucher(session, child.id, placement.school.id, day)
     if placement is None or voucher is None:
-        raise Conflict("no_active_voucher", "The child has no active free-meal voucher at a school today.")
+        raise Conflict("no_active_voucher", T_("The child has no active free-meal voucher at a school today."))
     # Whole seconds: the token carries Unix seconds; not-before is rounded down so it is valid at once.
     not_before = math.floor(now.timestamp())
     claims = QrClaims(token_id=uuid.uuid4(), voucher_id=voucher.id, school_bin=placement.school.bin,

@@ -23,6 +23,7 @@ from wallet.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFoun
 from wallet.importing.csvfile import CsvRow, decode, iter_table
 from wallet.importing.errors import ImportFailed, RowError
 from wallet.importing.fields import Cells, parse_bin, parse_date
+from wallet.messages import T_
 from wallet.models import (
     MEAL_TYPES,
     ClosedPeriod,
@@ -85,8 +86,8 @@ def _refuse(errors: list[FieldError], *, stopped: bool = False) -> ClaimRefused:
 
 
 def _too_large() -> InvalidInput:
-    return InvalidInput("claim_too_large", f"a claim has at most {MAX_LINES} lines",
-                        [FieldError("lines", f"at most {MAX_LINES}")])
+    return InvalidInput("claim_too_large", T_("a claim has at most %(MAX_LINES)s lines", MAX_LINES=MAX_LINES),
+                        [FieldError("lines", T_("at most %(MAX_LINES)s", MAX_LINES=MAX_LINES))])
 
 
 # --- parsing -------------------------------------------------------------------------------------------
@@ -117,8 +118,9 @@ def parse_csv(data: bytes) -> list[ClaimRow]:
                 raise _too_large()
     except ImportFailed as exc:
         found = [FieldError(f"line {e.line}" + (f"/{e.column}" if e.column else ""), str(e)) for e in exc.errors]
-        raise _refuse(found or [FieldError("line 1", "line 1: the file is empty; expected a header row "
-                                           f"{','.join(CSV_COLUMNS)}")]) from exc
+        raise _refuse(found or [FieldError("line 1", T_("line 1: the file is empty; expected a header row "
+                                                        "%(columns)s",
+                                                        columns=','.join(CSV_COLUMNS)))]) from exc
     errors.refuse_if_any()
     return rows
 
@@ -131,7 +133,8 @@ def _csv_row(row: CsvRow, errors: _Errors) -> ClaimRow | None:
     meals = cells.integer("meals", 0, MAX_MEALS)
     amount = cells.integer("amount_tiyn", 0, MAX_AMOUNT)
     if cells.errors:
-        errors.add([FieldError(f"line {row.line}/{e.field}", f"line {row.line}: {e.field}: {e.message}")
+        errors.add([FieldError(f"line {row.line}/{e.field}", T_("line %(line)s: %(field)s: %(message)s",
+                                                                line=row.line, field=e.field, message=e.message))
                     for e in cells.errors])
         return None
     assert school_bin and day and meal_type and meals is not None and amount is not None
@@ -142,12 +145,12 @@ def parse_json(document: Any) -> tuple[list[ClaimRow], dict[str, Any]]:
     """Rows of a JSON claim `{"lines": [{schoolBin, day, mealType, meals, amountTiyn}, ...]}`, and the
     document's optional `month` and `supplierBin`; checking stops at the MAX_ERRORS-th error."""
     if not isinstance(document, dict) or not isinstance(document.get("lines"), list):
-        raise _refuse([FieldError("lines", "the claim must be an object with a `lines` array")])
+        raise _refuse([FieldError("lines", T_("the claim must be an object with a `lines` array"))])
     if len(document["lines"]) > MAX_LINES:
         raise _too_large()
     unknown = set(document) - {"lines", "month", "supplierBin"}
     errors = _Errors()
-    errors.add([FieldError(key, f"{key}: unknown member") for key in sorted(unknown)])
+    errors.add([FieldError(key, T_("%(key)s: unknown member", key=key)) for key in sorted(unknown)])
     rows: list[ClaimRow] = []
     for index, item in enumerate(document["lines"]):
         if errors.full:
@@ -161,10 +164,12 @@ def parse_json(document: Any) -> tuple[list[ClaimRow], dict[str, Any]]:
 
 def _json_row(where: str, item: Any, errors: _Errors) -> ClaimRow | None:
     if not isinstance(item, dict):
-        errors.add([FieldError(where, f"{where}: must be an object")])
+        errors.add([FieldError(where, T_("%(where)s: must be an object", where=where))])
         return None
-    row_errors = [FieldError(f"{where}/{k}", f"{where}/{k}: unknown member") for k in sorted(set(item) - JSON_KEYS)]
-    row_errors += [FieldError(f"{where}/{k}", f"{where}/{k}: is required") for k in sorted(JSON_KEYS - set(item))]
+    row_errors = [FieldError(f"{where}/{k}", T_("%(where)s/%(k)s: unknown member",
+                                                where=where, k=k)) for k in sorted(set(item) - JSON_KEYS)]
+    row_errors += [FieldError(f"{where}/{k}", T_("%(where)s/%(k)s: is required",
+                                                 where=where, k=k)) for k in sorted(JSON_KEYS - set(item))]
     values: dict[str, Any] = {}
     for key, check in (("schoolBin", _json_bin), ("day", _json_date), ("mealType", _json_meal_type),
                        ("meals", lambda v: _json_int(v, MAX_MEALS)),
@@ -174,7 +179,8 @@ def _json_row(where: str, item: Any, errors: _Errors) -> ClaimRow | None:
         try:
             values[key] = check(item[key])
         except ValueError as exc:
-            row_errors.append(FieldError(f"{where}/{key}", f"{where}/{key}: {exc}"))
+            row_errors.append(FieldError(f"{where}/{key}", T_("%(where)s/%(key)s: %(exc)s",
+                                                              where=where, key=key, exc=exc)))
     if row_errors:
         errors.add(row_errors)
         return None
@@ -213,18 +219,19 @@ def claim_supplier(session: Session, principal: Principal, supplier_bin: str | N
     """The supplier a claim is for: a supplier's own; an operator must name one."""
     if principal.role == "supplier":
         if supplier_bin is not None and supplier_bin != principal.supplier_bin:
-            raise NotFound("supplier_not_found", f"no supplier {supplier_bin} in your scope")
+            raise NotFound("supplier_not_found", T_("no supplier %(supplier_bin)s in your scope",
+                                                    supplier_bin=supplier_bin))
         supplier_bin = principal.supplier_bin
     elif principal.role != "operator":
-        raise Forbidden("forbidden", "claims are submitted by suppliers (or operators on their behalf)")
+        raise Forbidden("forbidden", T_("claims are submitted by suppliers (or operators on their behalf)"))
     if not supplier_bin:
-        raise InvalidInput("validation_failed", "name the supplier the claim is for",
-                           [FieldError("supplier", "a 12-digit supplier BIN")])
+        raise InvalidInput("validation_failed", T_("name the supplier the claim is for"),
+                           [FieldError("supplier", T_("a 12-digit supplier BIN"))])
     supplier = session.scalars(select(Supplier).where(Supplier.bin == supplier_bin)).one_or_none()
     if supplier is None:
         if principal.role == "supplier":
-            raise Forbidden("unknown_supplier", "the token names no known supplier")
-        raise NotFound("supplier_not_found", f"no supplier {supplier_bin}")
+            raise Forbidden("unknown_supplier", T_("the token names no known supplier"))
+        raise NotFound("supplier_not_found", T_("no supplier %(supplier_bin)s", supplier_bin=supplier_bin))
     return supplier
 
 
@@ -242,10 +249,10 @@ def submit_claim(session: Session, principal: Principal, month: Month, rows: lis
         .order_by(Region.code)
     ).all()
     if closed:
-        raise Conflict("period_closed", f"{month} is already closed in region(s) {', '.join(closed)}; "
-                                        "claims must be submitted before the close")
+        raise Conflict("period_closed", T_("%(month)s is already closed in region(s) %(closed)s; claims must be "
+                                           "submitted before the close", month=month, closed=', '.join(closed)))
     if not rows:
-        raise InvalidInput("empty_claim", "the claim has no lines", [FieldError("lines", "at least one line")])
+        raise InvalidInput("empty_claim", T_("the claim has no lines"), [FieldError("lines", T_("at least one line"))])
     if len(rows) > MAX_LINES:
         raise _too_large()
     schools = dict(session.execute(
@@ -265,16 +272,20 @@ def submit_claim(session: Session, principal: Principal, month: Month, rows: lis
         key = (row.school_bin, row.day, row.meal_type)
         school_id = schools.get(row.school_bin)
         if key in seen:
-            errors.add([FieldError(row.where, f"{row.where}: repeats {seen[key]} (same school, day and meal type)")])
+            errors.add([FieldError(row.where, T_("%(where)s: repeats %(seen_key)s (same school, day and meal type)",
+                                                 where=row.where, seen_key=seen[key]))])
         seen.setdefault(key, row.where)
         if Month.of(row.day) != month:
-            errors.add([FieldError(f"{row.where}/day", f"{row.where}: day {row.day} is not in {month}")])
+            errors.add([FieldError(f"{row.where}/day", T_("%(where)s: day %(day)s is not in %(month)s",
+                                                          where=row.where, day=row.day, month=month))])
         if school_id is None:
-            errors.add([FieldError(f"{row.where}/school", f"{row.where}: no school with BIN {row.school_bin}")])
+            errors.add([FieldError(f"{row.where}/school", T_("%(where)s: no school with BIN %(school_bin)s",
+                                                             where=row.where, school_bin=row.school_bin))])
         elif not any(start <= row.day <= end for start, end in contracts.get(school_id, ())):
             errors.add([FieldError(f"{row.where}/school",
-                                   f"{row.where}: supplier {supplier.bin} has no contract at school "
-                                   f"{row.school_bin} on {row.day}")])
+                                   T_("%(where)s: supplier %(bin)s has no contract at school %(school_bin)s on "
+                                      "%(day)s",
+                                      where=row.where, bin=supplier.bin, school_bin=row.school_bin, day=row.day))])
     errors.refuse_if_any()
     version = (session.scalar(select(func.max(SupplierClaim.version)).where(
         SupplierClaim.supplier_id == supplier.id, SupplierClaim.month == str(month))) or 0) + 1
@@ -291,8 +302,8 @@ def submit_claim(session: Session, principal: Principal, month: Month, rows: lis
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise Conflict("claim_conflict", "another claim of this supplier and month was stored at the same "
-                                         "moment; send it again") from exc
+        raise Conflict("claim_conflict", T_("another claim of this supplier and month was stored at the same moment; "
+                                            "send it again")) from exc
     return claim
 
 

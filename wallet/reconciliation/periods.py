@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from wallet.errors import Conflict, Forbidden, InvalidInput, NotFound
 from wallet.ledger.checkpoints import make_checkpoint
 from wallet.ledger.signing import SigningKey
+from wallet.messages import T_
 from wallet.models import Checkpoint, ClosedPeriod, PeriodCloseCheckpoint, Region, School
 from wallet.months import Month
 from wallet.principals import Principal
@@ -38,25 +39,28 @@ def close_period(session: Session, principal: Principal, region_code: str, month
                  now: dt.datetime | None = None) -> ClosedMonth:
     """Close `month` for the region and sign every school's chain; commits. Operators only."""
     if principal.role != "operator":
-        raise Forbidden("forbidden", "only operators close periods")
+        raise Forbidden("forbidden", T_("only operators close periods"))
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     region = session.scalars(select(Region).where(Region.code == region_code)).one_or_none()
     if region is None:
-        raise NotFound("region_not_found", f"no region {region_code}")
+        raise NotFound("region_not_found", T_("no region %(region_code)s", region_code=region_code))
     schools = list(session.scalars(select(School).where(School.region_id == region.id).order_by(School.id)))
     zones = {s.timezone for s in schools} or {DEFAULT_ZONE}
     if any(now < month.ends_at(zone) for zone in zones):
-        raise InvalidInput("period_not_over", f"{month} has not ended yet in region {region_code}")
+        raise InvalidInput("period_not_over", T_("%(month)s has not ended yet in region %(region_code)s",
+                                                 month=month, region_code=region_code))
     if session.scalar(select(ClosedPeriod.id).where(ClosedPeriod.region_id == region.id,
                                                      ClosedPeriod.month == str(month))) is not None:
-        raise Conflict("period_already_closed", f"{month} is already closed for region {region_code}")
+        raise Conflict("period_already_closed", T_("%(month)s is already closed for region %(region_code)s",
+                                                   month=month, region_code=region_code))
     closed = ClosedPeriod(region_id=region.id, month=str(month), closed_at=now, closed_by=principal.actor)
     session.add(closed)
     try:
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        raise Conflict("period_already_closed", f"{month} is already closed for region {region_code}") from exc
+        raise Conflict("period_already_closed", T_("%(month)s is already closed for region %(region_code)s",
+                                                   month=month, region_code=region_code)) from exc
     signed = []
     for school in schools:
         checkpoint = make_checkpoint(session, school.id, key, reason=f"period-close {month}", now=now)
@@ -67,7 +71,8 @@ def close_period(session: Session, principal: Principal, region_code: str, month
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise Conflict("period_already_closed", f"{month} is already closed for region {region_code}") from exc
+        raise Conflict("period_already_closed", T_("%(month)s is already closed for region %(region_code)s",
+                                                   month=month, region_code=region_code)) from exc
     return ClosedMonth(region_code, str(month), now, principal.actor, sorted(signed, key=lambda item: item[0]))
 
 

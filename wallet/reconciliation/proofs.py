@@ -25,6 +25,7 @@ from wallet.ledger.canonical import NotCanonicalError, canonical_bytes
 from wallet.ledger.checkpoints import make_checkpoint
 from wallet.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, verify_consistency, verify_inclusion
 from wallet.ledger.signing import SigningKey, verify_checkpoint
+from wallet.messages import T_
 from wallet.models import Checkpoint, LedgerEntry, School
 from wallet.principals import Principal
 from wallet.scope import school_in_scope, schools_in_scope
@@ -63,15 +64,17 @@ def entry_proof(session: Session, principal: Principal, entry_id: int, key: Sign
                                   LedgerEntry.school_id.in_(schools_in_scope(principal)))
     ).one_or_none()
     if entry is None:
-        raise NotFound("entry_not_found", f"no entry {entry_id} in your scope")
+        raise NotFound("entry_not_found", T_("no entry %(entry_id)s in your scope", entry_id=entry_id))
     school = session.get(School, entry.school_id)
     assert school is not None
     if tree_size is not None:
         checkpoint = _checkpoint_at(session, school, tree_size)
         if tree_size < entry.position:
-            raise InvalidInput("checkpoint_too_small", f"the checkpoint of size {tree_size} does not cover entry "
-                               f"{entry_id} at position {entry.position}",
-                               [FieldError("treeSize", f"at least {entry.position}")])
+            raise InvalidInput("checkpoint_too_small", T_("the checkpoint of size %(tree_size)s does not cover entry "
+                                                          "%(entry_id)s at position %(position)s",
+                                                          tree_size=tree_size, entry_id=entry_id,
+                                                          position=entry.position),
+                               [FieldError("treeSize", T_("at least %(position)s", position=entry.position))])
     else:
         checkpoint = session.scalars(
             select(Checkpoint).where(Checkpoint.school_id == school.id, Checkpoint.tree_size >= entry.position,
@@ -123,7 +126,8 @@ def _checkpoint_at(session: Session, school: School, tree_size: int) -> Checkpoi
         .order_by(Checkpoint.id.desc()).limit(1)
     ).one_or_none()
     if checkpoint is None:
-        raise NotFound("checkpoint_not_found", f"school {school.bin} has no signed checkpoint of size {tree_size}")
+        raise NotFound("checkpoint_not_found", T_("school %(bin)s has no signed checkpoint of size %(tree_size)s",
+                                                  bin=school.bin, tree_size=tree_size))
     return checkpoint
 
 
@@ -132,8 +136,8 @@ def school_consistency(session: Session, principal: Principal, school_bin: str, 
     """The consistency proof between two signed checkpoints of a school's chain."""
     school = school_in_scope(session, principal, school_bin)
     if from_size > to_size:
-        raise InvalidInput("validation_failed", "from must not be larger than to",
-                           [FieldError("query/from", f"at most {to_size}")])
+        raise InvalidInput("validation_failed", T_("from must not be larger than to"),
+                           [FieldError("query/from", T_("at most %(to_size)s", to_size=to_size))])
     old, new = _checkpoint_at(session, school, from_size), _checkpoint_at(session, school, to_size)
     leaves = _leaf_hashes(session, school.id, to_size)
     return {

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from wallet.disclosure import IIN_READERS, may_read_staff_subject
 from wallet.errors import FieldError, Forbidden, InvalidInput, NotFound
+from wallet.messages import T_
 from wallet.models import Region, School, Supplier
 from wallet.principals import STAFF_ROLES, Principal
 from wallet.scope import school_in_scope, schools_in_scope
@@ -68,27 +69,27 @@ def resolve_scope(
 ) -> Scope:
     """The caller's scope, narrowed to `region` or `school` (not both)."""
     if principal.role not in STAFF_ROLES:
-        raise Forbidden("forbidden", "reconciliations are for staff roles only")
+        raise Forbidden("forbidden", T_("reconciliations are for staff roles only"))
     if region is not None and school is not None:
-        raise InvalidInput("validation_failed", "give a region or a school, not both",
-                           [FieldError("school", "not together with region")])
+        raise InvalidInput("validation_failed", T_("give a region or a school, not both"),
+                           [FieldError("school", T_("not together with region"))])
     supplier_id = None
     if principal.role == "supplier":
         supplier_id = session.scalar(select(Supplier.id).where(Supplier.bin == (principal.supplier_bin or "")))
         if supplier_id is None:
-            raise Forbidden("unknown_supplier", "the token names no known supplier")
+            raise Forbidden("unknown_supplier", T_("the token names no known supplier"))
     visible = schools_in_scope(principal)
     query = select(School.id, School.bin, School.name_ru, School.region_id, School.timezone)
     if school is not None:
         if not _BIN.fullmatch(school):
-            raise InvalidInput("validation_failed", "a school is named by its 12-digit BIN",
-                               [FieldError("school", "a 12-digit BIN")])
+            raise InvalidInput("validation_failed", T_("a school is named by its 12-digit BIN"),
+                               [FieldError("school", T_("a 12-digit BIN"))])
         found = school_in_scope(session, principal, school)
         query, label = query.where(School.id == found.id), f"school:{school}"
     elif region is not None:
         if not _REGION.fullmatch(region):
-            raise InvalidInput("validation_failed", "a region is named by its code",
-                               [FieldError("region", "a region code such as KZ-71")])
+            raise InvalidInput("validation_failed", T_("a region is named by its code"),
+                               [FieldError("region", T_("a region code such as KZ-71"))])
         region_id = session.scalar(select(Region.id).where(Region.code == region))
         in_reach = region_id is not None and (
             principal.role == "operator"
@@ -97,7 +98,7 @@ def resolve_scope(
             is not None
         )
         if not in_reach:
-            raise NotFound("region_not_found", f"no region {region} in your scope")
+            raise NotFound("region_not_found", T_("no region %(region)s in your scope", region=region))
         query, label = query.where(School.region_id == region_id, School.id.in_(visible)), f"region:{region}"
     else:
         query, label = query.where(School.id.in_(visible)), _default_label(principal)
@@ -126,5 +127,6 @@ def parse_scope_text(text: str) -> tuple[str | None, str | None, str | None]:
     if kind in ("region", "school", "supplier") and value:
         return (value if kind == "region" else None, value if kind == "school" else None,
                 value if kind == "supplier" else None)
-    raise InvalidInput("invalid_scope", f"{text!r} is not a scope: use all, region:CODE, school:BIN or supplier:BIN",
-                       [FieldError("scope", "all | region:CODE | school:BIN | supplier:BIN")])
+    raise InvalidInput("invalid_scope", T_("%(text)r is not a scope: use all, region:CODE, school:BIN or "
+                                           "supplier:BIN", text=text),
+                       [FieldError("scope", T_("all | region:CODE | school:BIN | supplier:BIN"))])

@@ -203,6 +203,14 @@ def _keys(key: str) -> str:
     return key
 
 
+DATE_FORMAT = "@dateFormat"  # the labels' key for a date cell's number format (api/console/export_labels.py)
+
+
+def _date_format(label: Callable[[str], str]) -> str:
+    given = label(DATE_FORMAT)
+    return "yyyy-mm-dd" if given == DATE_FORMAT else given
+
+
 def write_xlsx(doc: Document, *, on_row: Callable[[], None] | None = None,
                tmpdir: str | None = None, labels: Callable[[str], str] | None = None) -> Iterator[bytes]:
     """One sheet per table (a table longer than a sheet continues on `name (2)`, ...), the header row frozen,
@@ -226,7 +234,8 @@ def write_xlsx(doc: Document, *, on_row: Callable[[], None] | None = None,
             "header": workbook.add_format({"bold": True}),
             "money": workbook.add_format({"num_format": TENGE_FORMAT}),
             "int": workbook.add_format({"num_format": "0"}),
-            "date": workbook.add_format({"num_format": "yyyy-mm-dd"}),
+            # a date as the reader's language writes it ("05.12.2026"), when the labels know the language
+            "date": workbook.add_format({"num_format": _date_format(label)}),
             "ratio": workbook.add_format({"num_format": "0.00%"}),
         }
         meta = workbook.add_worksheet(_sheet_names(label("meta"), 1))

@@ -30,6 +30,7 @@ from wallet.db import one_of
 from wallet.errors import FieldError, InvalidInput
 from wallet.evidence.holds import current_mark, held_of_pupils
 from wallet.identifiers import mask_iin
+from wallet.messages import T_
 from wallet.models import CalendarDay, Contract, ContractPrice, Enrollment, LedgerEntry, Student, Supplier
 from wallet.months import Month
 from wallet.reconciliation.exports import CHECKPOINT_COLUMNS, generated_at_for
@@ -105,8 +106,9 @@ def parse_class_name(value: object, field_name: str = "class") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > CLASS_NAME_MAX or not value.isprintable():
-        raise InvalidInput("validation_failed", "a class is named as in the school's roster, e.g. 2A",
-                           [FieldError(field_name, f"1-{CLASS_NAME_MAX} printable characters")])
+        raise InvalidInput("validation_failed", T_("a class is named as in the school's roster, e.g. 2A"),
+                           [FieldError(field_name, T_("1-%(CLASS_NAME_MAX)s printable characters",
+                                                      CLASS_NAME_MAX=CLASS_NAME_MAX))])
     return value
 
 
@@ -115,8 +117,8 @@ def meal_sheet(session: Session, scope: Scope, month: Month, class_name: str | N
     """The month's meal sheet of the scope's one school (narrowed to one class when asked), in the session's
     current transaction. A class without pupils gives an empty but valid sheet."""
     if len(scope.schools) != 1:
-        raise InvalidInput("validation_failed", "a meal sheet is made for one school",
-                           [FieldError("school", "a 12-digit BIN")])
+        raise InvalidInput("validation_failed", T_("a meal sheet is made for one school"),
+                           [FieldError("school", T_("a 12-digit BIN"))])
     school = scope.schools[0]
     as_of = load_as_of(session, scope, month)
     cells = _cells(session, scope, month, class_name)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from wallet.db import one_of
 from wallet.errors import Conflict
 from wallet.evidence.holds import HoldMark, current_mark, held_by_key
+from wallet.messages import T_
 from wallet.models import Contract, LedgerEntry, Supplier
 from wallet.months import Month
 from wallet.reconciliation.adjustments import month_adjustments
@@ -100,8 +101,8 @@ def payment_registry(session: Session, scope: Scope, month: Month, *,
     are not yet under a head cosigned by k of them."""
     as_of = load_as_of(session, scope, month)
     if not as_of.closed or as_of.closed_at is None:
-        raise Conflict("month_not_closed", f"{month} is not closed for {scope.label}: suppliers are paid only "
-                                           "for closed months")
+        raise Conflict("month_not_closed", T_("%(month)s is not closed for %(label)s: suppliers are paid only for "
+                                              "closed months", month=month, label=scope.label))
     witnessed = registry_witnessing(session, witnesses, [s.id for s in scope.schools], month) if witnesses else None
     lines: dict[tuple[Any, ...], RegistryLine] = {}
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, literal_column, not_, or_
 
 from wallet.errors import Forbidden
+from wallet.messages import T_
 from wallet.models import Voucher, VoucherConsent
 from wallet.vouchers.lifecycle import CONSENTED_STATUSES
 
@@ -59,5 +60,5 @@ def consent_withheld(student_id: Any) -> ColumnElement[bool]:
 
 def consent_required() -> Forbidden:
     return Forbidden("consent_required",
-                     "Accept the free-meal voucher offer to see this child's meals; until then only the "
-                     "offer is shown.")
+                     T_("Accept the free-meal voucher offer to see this child's meals; until then only the offer is "
+                        "shown."))

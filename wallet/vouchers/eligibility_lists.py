@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from wallet.errors import NotFound
 from wallet.identifiers import mask_iin
 from wallet.importing.errors import RowError
+from wallet.messages import T_
 from wallet.models import (
     ClosedPeriod,
     EligibilityCategory,
@@ -260,7 +261,8 @@ def list_for_month(session: Session, school: School, month: Month) -> ListView:
     stored = session.scalars(select(EligibilityList).where(EligibilityList.school_id == school.id,
                                                            EligibilityList.month == str(month))).one_or_none()
     if stored is None:
-        raise NotFound("eligibility_list_not_found", f"no eligibility list of school {school.bin} for {month}")
+        raise NotFound("eligibility_list_not_found", T_("no eligibility list of school %(bin)s for %(month)s",
+                                                        bin=school.bin, month=month))
     return _view(session, school, stored)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wallet.errors import Conflict, NotFound
+from wallet.messages import T_
 from wallet.models import ConsentText, GuardianLink, School, Voucher, VoucherConsent
 from wallet.vouchers.lifecycle import CONSENTED_STATUSES
 from wallet.vouchers.offers import settle_accepted
@@ -59,7 +60,7 @@ def current_consent_text(session: Session, now: dt.datetime) -> ConsentText:
         .order_by(ConsentText.published_at.desc(), ConsentText.version.desc()).limit(1)
     ).first()
     if text is None:
-        raise Conflict("consent_text_missing", "No consent text has been published yet.")
+        raise Conflict("consent_text_missing", T_("No consent text has been published yet."))
     return text
 
 
@@ -70,13 +71,13 @@ def offer_open(voucher: Voucher, now: dt.datetime) -> bool:
 def _refuse_answer(voucher: Voucher, now: dt.datetime, answer: str) -> None:
     """The clear conflict for answering an offer that cannot be answered any more."""
     if voucher.status in CONSENTED_STATUSES:
-        raise Conflict("voucher_already_accepted", "This offer has already been accepted.")
+        raise Conflict("voucher_already_accepted", T_("This offer has already been accepted."))
     if voucher.status == "declined":
-        raise Conflict("voucher_declined", "This offer has been declined.")
+        raise Conflict("voucher_declined", T_("This offer has been declined."))
     if voucher.status == "withdrawn":
-        raise Conflict("voucher_withdrawn", "Consent to this voucher has been withdrawn.")
+        raise Conflict("voucher_withdrawn", T_("Consent to this voucher has been withdrawn."))
     if voucher.status == "expired" or (voucher.status == "offered" and now >= voucher.offer_expires_at):
-        raise Conflict("offer_expired", f"This offer has expired and can no longer be {answer}.")
+        raise Conflict("offer_expired", T_("This offer has expired and can no longer be answered."))
 
 
 def school_today(session: Session, school_id: int, now: dt.datetime) -> dt.date:
@@ -97,7 +98,8 @@ def accept(session: Session, parent_iin: str, voucher_id: uuid.UUID | None, text
     current = current_consent_text(session, now)
     if text_version != current.version:
         raise Conflict("consent_text_outdated",
-                       f"The consent text has changed: read version {current.version} and accept that one.")
+                       T_("The consent text has changed: read version %(version)s and accept that one.",
+                          version=current.version))
     transition(session, voucher, "accepted", "guardian_accepted", actor_role="parent", actor_id=parent_iin,
                now=now)
     session.add(VoucherConsent(voucher_id=voucher.id, parent_iin=parent_iin, decision="accepted",
@@ -126,7 +128,8 @@ def withdraw(session: Session, parent_iin: str, voucher_id: uuid.UUID | None, no
     if voucher.status not in CONSENTED_STATUSES:
         code = {"offered": "voucher_not_accepted", "declined": "voucher_declined",
                 "withdrawn": "voucher_withdrawn", "expired": "voucher_expired"}[voucher.status]
-        raise Conflict(code, f"Only an accepted voucher can be withdrawn; this one is {voucher.status}.")
+        raise Conflict(code, T_("Only an accepted voucher can be withdrawn; this one is %(status)s.",
+                                status=voucher.status))
     accepted_version = session.scalars(
         select(VoucherConsent.text_version).where(VoucherConsent.voucher_id == voucher.id,
                                                   VoucherConsent.decision == "accepted")

@@ -7,6 +7,7 @@ import re
 from zoneinfo import ZoneInfo
 
 from wallet.errors import FieldError, InvalidInput
+from wallet.messages import T_
 
 # Kazakhstan has one time zone since March 2024; schools' own zones matter for serving days, not for jobs.
 ZONE = "Asia/Almaty"
@@ -18,8 +19,8 @@ def parse_school_year(text: str, field: str = "school_year") -> tuple[dt.date, d
     """First and last day of a school year written "YYYY-YYYY" (consecutive years); InvalidInput otherwise."""
     match = _YEAR.match(text or "")
     if not match or int(match[2]) != int(match[1]) + 1 or not 2000 <= int(match[1]) <= 2100:
-        raise InvalidInput("validation_failed", f"{text!r} is not a school year such as 2026-2027.",
-                           [FieldError(field, "a school year such as 2026-2027", "invalid_school_year")])
+        raise InvalidInput("validation_failed", T_("%(text)r is not a school year such as 2026-2027.", text=text),
+                           [FieldError(field, T_("a school year such as 2026-2027"), "invalid_school_year")])
     first = int(match[1])
     return dt.date(first, START_MONTH, 1), dt.date(first + 1, END_MONTH, END_DAY)
 

@@ -18,6 +18,7 @@ from tlog.note import ED25519, Verifier, format_signature_line, join, key_id
 from wallet.errors import NotFound
 from wallet.ledger.merkle import CompactRange, leaf_hash
 from wallet.ledger.signing import SigningKey
+from wallet.messages import T_
 from wallet.models import Checkpoint, NationalCheckpoint, NationalLogLeaf, School
 
 __all__ = ["extend_national_log", "latest_head", "log_vkey", "school_checkpoint_note", "school_checkpoint_text",
@@ -57,7 +58,7 @@ def school_checkpoint_note(session: Session, key: SigningKey, log_origin: str, s
         .where(School.bin == school_bin, Checkpoint.key_id == key.key_id)
         .order_by(Checkpoint.tree_size.desc(), Checkpoint.id.desc()).limit(1)).scalar_one_or_none()
     if found is None:
-        raise NotFound("no_checkpoint", f"school {school_bin} has no signed checkpoint")
+        raise NotFound("no_checkpoint", T_("school %(school_bin)s has no signed checkpoint", school_bin=school_bin))
     return sign_note(school_checkpoint_text(log_origin, school_bin, found), school_origin(log_origin, school_bin), key)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from wallet.errors import Conflict, NotFound
 from wallet.evidence.holds import HoldMark, current_mark, held_meals_by_day
+from wallet.messages import T_
 from wallet.models import (
     CalendarDay,
     Checkpoint,
@@ -53,14 +54,15 @@ def daily_counts(session: Session, policy: WitnessPolicy, school_bin: str, month
                  holds: HoldMark | None = None) -> Document:
     school = session.scalars(select(School).where(School.bin == school_bin)).one_or_none()
     if school is None:
-        raise NotFound("school_not_found", f"no school with BIN {school_bin}")
+        raise NotFound("school_not_found", T_("no school with BIN %(school_bin)s", school_bin=school_bin))
     head = witnessed_head(session, policy) if policy.enabled else latest_head(session)
     tie = None if head is None else session.execute(
         select(NationalLogLeaf.position, Checkpoint).join(Checkpoint, Checkpoint.id == NationalLogLeaf.checkpoint_id)
         .where(Checkpoint.school_id == school.id, NationalLogLeaf.position < head.tree_size)
         .order_by(NationalLogLeaf.position.desc()).limit(1)).first()
     if head is None or tie is None:
-        raise Conflict("no_witnessed_checkpoint", f"school {school_bin} has no checkpoint under a witnessed head yet")
+        raise Conflict("no_witnessed_checkpoint", T_("school %(school_bin)s has no checkpoint under a witnessed head "
+                                                     "yet", school_bin=school_bin))
     position, checkpoint = tie
     first, last = month.first_day, month.last_day
     rows: dict[tuple[dt.date, str, str], int] = defaultdict(int)

@@ -32,6 +32,7 @@ from tlog.proof import leaf_hash as tlog_leaf_hash
 from tlog.proof import verify_inclusion
 from wallet.errors import Conflict, NotFound
 from wallet.ledger.merkle import inclusion_proof
+from wallet.messages import T_
 from wallet.models import Checkpoint, LedgerEntry, NationalCheckpoint, NationalLogLeaf, School
 from wallet.reconciliation.proofs import INCLUSION_FORMAT, payload_for, signed_checkpoint, verify_document
 from wallet.witness_settings import WitnessPolicy
@@ -54,7 +55,7 @@ def meal_receipt(session: Session, policy: WitnessPolicy, child_id: uuid.UUID, e
         entry = session.scalars(select(LedgerEntry).where(
             LedgerEntry.id == entry_id, LedgerEntry.student_id == child_id, LedgerEntry.kind == "meal")).first()
     if entry is None:
-        raise NotFound("meal_not_found", "No meal with this id was recorded for this child.")
+        raise NotFound("meal_not_found", T_("No meal with this id was recorded for this child."))
     head = witnessed_head(session, policy) if policy.enabled else latest_head(session)
     found = None if head is None else session.execute(
         select(NationalLogLeaf.position, Checkpoint).join(Checkpoint, Checkpoint.id == NationalLogLeaf.checkpoint_id)
@@ -62,7 +63,7 @@ def meal_receipt(session: Session, policy: WitnessPolicy, child_id: uuid.UUID, e
                NationalLogLeaf.position < head.tree_size)
         .order_by(NationalLogLeaf.position.desc()).limit(1)).first()
     if head is None or found is None:
-        raise Conflict("receipt_not_ready", "This meal is not yet under a witnessed checkpoint; try again later.")
+        raise Conflict("receipt_not_ready", T_("This meal is not yet under a witnessed checkpoint; try again later."))
     position, checkpoint = found
     school_bin = session.scalar(select(School.bin).where(School.id == entry.school_id))
     assert school_bin is not None

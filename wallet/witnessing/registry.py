@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wallet.errors import Conflict
+from wallet.messages import T_
 from wallet.models import ClosedPeriod, NationalLogLeaf, PeriodCloseCheckpoint
 from wallet.months import Month
 from wallet.witness_settings import WitnessPolicy
@@ -48,13 +49,15 @@ def registry_witnessing(session: Session, policy: WitnessPolicy, school_ids: lis
     found, last = session.execute(select(func.count(), func.max(NationalLogLeaf.position))
                                   .where(NationalLogLeaf.checkpoint_id.in_(close_ids))).one()
     if found < wanted:
-        raise Conflict("checkpoint_not_witnessed", f"the close checkpoints of {month} are not in the national log "
-                       "yet: run `wallet witness collect`")
+        raise Conflict("checkpoint_not_witnessed", T_("the close checkpoints of %(month)s are not in the national "
+                                                      "log yet: run `wallet witness collect`", month=month))
     head = witnessed_head(session, policy, min_size=0 if last is None else last + 1)
     if head is None:
-        raise Conflict("checkpoint_not_witnessed", f"no national head covering {month}'s close checkpoints is "
-                       f"cosigned by {policy.quorum} of the {len(policy.witnesses)} witnesses yet: payment waits "
-                       "(`wallet witness status`)")
+        raise Conflict("checkpoint_not_witnessed", T_("no national head covering %(month)s's close checkpoints is "
+                                                      "cosigned by %(quorum)s of the %(witnesses)s "
+                                                      "witnesses yet: payment waits (`wallet witness status`)",
+                                                      month=month, quorum=policy.quorum,
+                                                      witnesses=len(policy.witnesses)))
     names = {w.name for w in policy.witnesses}
     lines = tuple((c.witness_name, c.key_id, c.timestamp, c.line.rstrip("\n")) for c in cosignatures_of(session, head)
                   if c.witness_name in names)
