@@ -14,6 +14,7 @@ from wallet.models import IDENTIFICATION_METHODS, MEAL_TYPES
 from wallet.qr.token import MAX_TOKEN_CHARS
 
 MAX_DEVICE_SEQ = 2**53 - 1
+MAX_BACKLOG_QUEUED = 2**31 - 1
 MAX_STUDENT_REF = 64
 QR_TOKEN_PATTERN = r"[A-Za-z0-9_-]+"  # noqa: S105 (a pattern, not a secret)
 
@@ -73,7 +74,8 @@ class MealEventSchema(Schema):
 class BacklogSchema(Schema):
     """What the terminal still holds unsent beyond this batch, so the service can show its backlog."""
 
-    queued = StrictInteger(required=True, validate=validate.Range(min=0, max=MAX_DEVICE_SEQ))
+    # A journal holds weeks of meals, not billions: the bound is the stored column's (a 32-bit integer).
+    queued = StrictInteger(required=True, validate=validate.Range(min=0, max=MAX_BACKLOG_QUEUED))
     oldest_served_at = Instant(load_default=None, allow_none=True, data_key="oldestServedAt")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from sqlalchemy import select
 
 from tests.factories import batch, meal_event
@@ -150,3 +151,23 @@ def test_the_admin_api_shows_the_reported_backlog_and_flags_it(checked, session_
     checked.post(EVENTS, json=body, headers=terminal_key.headers())
     items = checked.get("/api/v1/admin/terminals", headers=staff_headers(settings, "operator")).get_json()["items"]
     assert items[0]["backlog"]["queued"] == 0 and items[0]["backlog"]["flagged"] is False
+
+
+@pytest.mark.parametrize("queued", [-1, 2**31, 2**53 - 1, 2**63, "3", True, 1.5, None])
+def test_a_backlog_out_of_range_or_of_another_type_is_refused_with_a_problem(checked, session_factory, world,
+                                                                             terminal_key, queued):
+    body = batch(meal_event(world.eligible[0], 1))
+    body["backlog"] = {"queued": queued}
+    answer = checked.post(EVENTS, json=body, headers=terminal_key.headers())
+    assert answer.status_code == 422 and answer.mimetype == "application/problem+json", answer.get_data()[:300]
+    assert [e["field"] for e in answer.get_json()["errors"]] == ["backlog/queued"]
+    with session_factory() as session:
+        assert session.get(Terminal, terminal_key.terminal_id).backlog_count is None
+
+
+def test_the_largest_backlog_is_stored(checked, session_factory, world, terminal_key):
+    body = batch(meal_event(world.eligible[0], 1))
+    body["backlog"] = {"queued": 2**31 - 1}
+    assert checked.post(EVENTS, json=body, headers=terminal_key.headers()).status_code == 200
+    with session_factory() as session:
+        assert session.get(Terminal, terminal_key.terminal_id).backlog_count == 2**31 - 1
