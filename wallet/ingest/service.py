@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -34,8 +35,11 @@ _ATTEMPTS = 3
 
 
 def record_batch(
-    session: Session, terminal: Terminal, batch: Batch, *, clock_tolerance: dt.timedelta
+    session: Session, terminal: Terminal, batch: Batch, *, clock_tolerance: dt.timedelta,
+    after_rollback: Callable[[Session], None] | None = None,
 ) -> list[EventOutcome]:
+    """`after_rollback`: what the caller had done in this transaction and must do again before a retry
+    (the endpoint's spent token id, which commits with the batch)."""
     for attempt in range(_ATTEMPTS):
         try:
             outcomes = _record_once(session, terminal, batch, clock_tolerance)
@@ -45,6 +49,8 @@ def record_batch(
             session.rollback()
             if attempt == _ATTEMPTS - 1:
                 raise
+            if after_rollback is not None:
+                after_rollback(session)
     raise AssertionError("unreachable")
 
 
