@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -10,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import Schema, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from api import metrics, session_scope
 from api.auth.terminal import authenticate_terminal, spend_token_id_again
@@ -83,10 +85,17 @@ def post_events() -> Response:
     # The token id is spent in the batch's own transaction (record_batch commits both, one commit a batch);
     # a batch refused before it gets there still spends it: a token is accepted once, whatever the answer.
     terminal = authenticate_terminal(spend_in_transaction=True)
+    session = session_scope.session()
     try:
         return _post_events(terminal)
     except ProblemError:
-        session_scope.session().commit()
+        session.commit()  # a refused batch stored nothing else: the commit spends the token id
+        raise
+    except Exception:
+        session.rollback()  # a failure: nothing of the batch stands, but the token stays spent
+        with contextlib.suppress(SQLAlchemyError):  # the database itself may be what failed
+            spend_token_id_again(session)
+            session.commit()
         raise
 
 
