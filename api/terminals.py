@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -10,19 +11,21 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import Schema, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from api import metrics, session_scope
-from api.auth.terminal import authenticate_terminal
+from api.auth.terminal import authenticate_terminal, spend_token_id_again
 from api.errors import ProblemError
 from api.qr import qr_keyring, roster_keys
 from api.schemas.common import Text, field_errors, json_body, load
 from api.schemas.terminal import BatchEnvelopeSchema, MealEventSchema
+from api.schemas.terminal_fast import well_formed_event
 from wallet.config import Settings
 from wallet.errors import FieldError
 from wallet.ingest import ALLERGEN_WARNING_CONFIRMED, Batch, EventOutcome, MealEvent, record_batch
 from wallet.ingest.rules import served_at_problem
 from wallet.messages import T_
-from wallet.models import School
+from wallet.models import School, Terminal
 from wallet.qr import QrKeyring, QrTokenError, decode_token
 from wallet.roster import build_roster, local_today
 from wallet.roster_allergies import roster_allergies
@@ -80,7 +83,24 @@ def roster() -> Response:
 
 @blueprint.post("/events")
 def post_events() -> Response:
-    terminal = authenticate_terminal()
+    # The token id is spent in the batch's own transaction (record_batch commits both, one commit a batch);
+    # a batch refused before it gets there still spends it: a token is accepted once, whatever the answer.
+    terminal = authenticate_terminal(spend_in_transaction=True)
+    session = session_scope.session()
+    try:
+        return _post_events(terminal)
+    except ProblemError:
+        session.commit()  # a refused batch stored nothing else: the commit spends the token id
+        raise
+    except Exception:
+        session.rollback()  # a failure: nothing of the batch stands, but the token stays spent
+        with contextlib.suppress(SQLAlchemyError):  # the database itself may be what failed
+            spend_token_id_again(session)
+            session.commit()
+        raise
+
+
+def _post_events(terminal: Terminal) -> Response:
     received_at = _settings().now()
     envelope = load(_envelope_schema, json_body())
     settings = _settings()
@@ -98,7 +118,8 @@ def post_events() -> Response:
                   backlog_oldest_at=backlog["oldest_served_at"] if backlog else None)
     started = time.perf_counter()
     outcomes = record_batch(session_scope.session(), terminal, batch,
-                            clock_tolerance=dt.timedelta(seconds=settings.device_clock_tolerance_s))
+                            clock_tolerance=dt.timedelta(seconds=settings.device_clock_tolerance_s),
+                            after_rollback=spend_token_id_again)
     results = sorted([*outcomes, *invalid], key=lambda o: o.index)
     recorder = metrics.current_recorder()
     if recorder is not None:
@@ -126,11 +147,14 @@ def _parse_events(raw_events: list[Any], keyring: QrKeyring,
                 code="validation_failed", message="The event has invalid fields.", errors=errors,
             ))
 
-        try:
-            data = _event_schema.load(raw if isinstance(raw, dict) else {"_": raw})
-        except ValidationError as exc:
-            refuse(field_errors(exc.messages, f"events/{index}"))
-            continue
+        # The plain checks read a well-formed event; the schema reads the rest and says what is wrong.
+        data = well_formed_event(raw)
+        if data is None:
+            try:
+                data = _event_schema.load(raw if isinstance(raw, dict) else {"_": raw})
+            except ValidationError as exc:
+                refuse(field_errors(exc.messages, f"events/{index}"))
+                continue
         out_of_bounds = served_at_problem(data["served_at"], received_at)
         if out_of_bounds is not None:
             refuse([FieldError(f"events/{index}/servedAt", out_of_bounds, "out_of_range")])

@@ -10,6 +10,8 @@ import re
 import secrets
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -85,8 +87,23 @@ def list_terminals(session: Session, school_bin: str | None = None) -> list[tupl
     return [(t, b) for t, b in session.execute(query)]
 
 
-def consume_token_id(session: Session, terminal_id: str, jti: str, expires_at: dt.datetime) -> bool:
-    """Record a token id as used; False when it was used before (a replayed token). Commits."""
+def consume_token_id(session: Session, terminal_id: str, jti: str, expires_at: dt.datetime, *,
+                     commit: bool = True) -> bool:
+    """Record a token id as used; False when it was used before (a replayed token). Commits, unless `commit`
+    is False: then the id is spent in the caller's transaction and stands only if the caller commits (the
+    batch of meal events commits it with its entries: one commit a batch instead of two). A concurrent
+    request with the same id waits on the unique key until this transaction ends, then finds it used."""
+    if not commit:
+        # The table's key: jti, and on PostgreSQL its partition column too (wallet.partitions.spec); a token
+        # sent again carries the same jti and expiry, so it meets the same key either way.
+        postgres = session.get_bind().dialect.name == "postgresql"
+        insert = pg_insert if postgres else sqlite_insert
+        spent = session.execute(
+            insert(UsedTokenId).values(jti=f"{terminal_id}:{jti}", terminal_id=terminal_id, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["jti", "expires_at"] if postgres else ["jti"])
+            .returning(UsedTokenId.jti)
+        ).first()
+        return spent is not None
     session.add(UsedTokenId(jti=f"{terminal_id}:{jti}", terminal_id=terminal_id, expires_at=expires_at))
     try:
         session.commit()

@@ -11,7 +11,8 @@ import logging
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from flask import current_app
+from flask import current_app, g
+from sqlalchemy.orm import Session
 
 from api import ratelimit, session_scope
 from api.auth.bearer import bearer_token, unauthorized
@@ -25,7 +26,10 @@ from wallet.text import text_problem
 log = logging.getLogger(__name__)
 
 
-def authenticate_terminal() -> Terminal:
+def authenticate_terminal(*, spend_in_transaction: bool = False) -> Terminal:
+    """The verified, active terminal that signed this request; its token id spent (committed at once, or
+    with `spend_in_transaction` left in the request's transaction for the view's service to commit: the
+    view must then commit on every answer it gives, see api.terminals.post_events)."""
     token = bearer_token()
     settings: Settings = current_app.config["WALLET_SETTINGS"]
     try:
@@ -46,10 +50,20 @@ def authenticate_terminal() -> Terminal:
     if terminal.status != "active":
         raise ProblemError(403, "terminal_revoked", T_("This terminal has been revoked."))
     expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC)
-    if not consume_token_id(session, terminal.id, str(claims["jti"]), expires):
+    if not consume_token_id(session, terminal.id, str(claims["jti"]), expires, commit=not spend_in_transaction):
         raise unauthorized("token_replayed", T_("This token has been used before; sign a new one per request."))
+    if spend_in_transaction:
+        g.terminal_token_id = (terminal.id, str(claims["jti"]), expires)
     ratelimit.verified("terminal", terminal.id)  # only now: a forged or replayed token is the sender's cost
     return terminal
+
+
+def spend_token_id_again(session: Session) -> None:
+    """Spend this request's token id again after its transaction was rolled back (a retried batch);
+    a replay that spent it meanwhile makes this request the replay."""
+    terminal_id, jti, expires = g.terminal_token_id
+    if not consume_token_id(session, terminal_id, jti, expires, commit=False):
+        raise unauthorized("token_replayed", T_("This token has been used before; sign a new one per request."))
 
 
 def could_be_terminal_id(value: object) -> bool:

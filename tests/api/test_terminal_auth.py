@@ -216,6 +216,35 @@ def test_a_replayed_token_is_refused(checked, session_factory, world, terminal_k
     assert_problem(checked.get(ROSTER, headers=headers), 401, "token_replayed")
 
 
+def test_a_token_is_spent_by_a_refused_batch_too(checked, session_factory, world, terminal_key):
+    # The batch's commit spends the token id; a batch refused before it gets there commits the id alone.
+    headers = terminal_key.headers()
+    assert_problem(checked.post(EVENTS, json={"sentAt": now().isoformat(), "events": []}, headers=headers),
+                   422, "validation_failed")
+    again = checked.post(EVENTS, json=batch(meal_event(world.eligible[1], 2)), headers=headers)
+    assert_problem(again, 401, "token_replayed")
+    assert count(session_factory) == 0
+
+
+def test_a_token_is_spent_by_a_batch_that_fails(checked, client, session_factory, world, terminal_key,
+                                                monkeypatch):
+    import api.terminals
+    from wallet.ingest import record_batch
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("the service failed")
+
+    monkeypatch.setattr(api.terminals, "record_batch", fail)
+    headers = terminal_key.headers()
+    monkeypatch.setitem(client.application.config, "PROPAGATE_EXCEPTIONS", False)
+    failed = client.post(EVENTS, json=batch(meal_event(world.eligible[0], 1)), headers=headers)
+    assert failed.status_code == 500
+    monkeypatch.setattr(api.terminals, "record_batch", record_batch)
+    assert_problem(checked.post(EVENTS, json=batch(meal_event(world.eligible[0], 1)), headers=headers),
+                   401, "token_replayed")
+    assert count(session_factory) == 0
+
+
 def test_a_jti_is_scoped_to_its_terminal(checked, session_factory, world, terminal_key):
     other = _other_terminal(session_factory, world)
     jti = uuid.uuid4().hex

@@ -101,10 +101,46 @@ def _reserve_ids(session: Session, entries: Sequence[LedgerEntry]) -> None:
         entry.id = entry_id
 
 
+_COLUMNS = tuple((attr.key, attr.columns[0].key) for attr in LedgerEntry.__mapper__.column_attrs)
+
+
+def _insert_rows(session: Session, entries: Sequence[LedgerEntry]) -> None:
+    """Insert the entries with one Core executemany, without the ORM's unit of work (the entries stay
+    transient: the caller reads their ids and fields, nothing loads them back). Every entry of a batch sets
+    the same attributes (the ingest's `_judge`), so the rows share their keys, as executemany needs; an
+    attribute never set gets its column default, as in a flush."""
+    table = LedgerEntry.__table__
+    keys = [(attr, column) for attr, column in _COLUMNS if attr in entries[0].__dict__]
+    if any(len(e.__dict__.keys() & {a for a, _ in _COLUMNS}) != len(keys) for e in entries):
+        raise ValueError("the entries of one insert must set the same fields")
+    if entries[0].id is not None:  # PostgreSQL: the ids are reserved
+        _copy_rows(session, keys, entries)
+        return
+    rows = [{column: getattr(e, attr) for attr, column in keys} for e in entries]
+    ids = session.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows).scalars()
+    for entry, entry_id in zip(entries, ids, strict=True):
+        entry.id = entry_id
+
+
+def _copy_rows(session: Session, keys: Sequence[tuple[str, str]], entries: Sequence[LedgerEntry]) -> None:
+    """PostgreSQL: the rows as one COPY in the session's transaction (one stream instead of a Bind and an
+    Execute a row: measured about half the database's CPU of an executemany, docs/benchmarks.md). The row
+    trigger that fills `ledger_entry_keys` fires for COPY as for INSERT, and its unique keys refuse a
+    duplicate the same way (an IntegrityError, which record_batch retries). The values are what the column
+    types would bind: aware datetimes (UTCDateTime binds them in UTC; the instant is the same), UUIDs, bytes."""
+    names = ", ".join(column for _, column in keys)
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(f"COPY {LedgerEntry.__tablename__} ({names}) FROM STDIN") as copy:
+        for entry in entries:
+            copy.write_row([getattr(entry, attr) for attr, _ in keys])
+
+
 def append_entries(session: Session, head: ChainHead, entries: Sequence[LedgerEntry], *,
-                   zone: str | None = None) -> None:
+                   zone: str | None = None, core: bool = False) -> None:
     """Give each entry the next position, its payload and hashes; add them; move the head; fold them into
-    the derived totals. `zone`: the school's time zone, when the caller has it at hand (else it is read)."""
+    the derived totals. `zone`: the school's time zone, when the caller has it at hand (else it is read).
+    `core`: insert them with Core instead of adding them to the session (the ingest: they stay transient)."""
     _reserve_ids(session, entries)
     frontier = CompactRange.from_bytes(head.frontier)
     chain = head.chain_hash
@@ -119,7 +155,10 @@ def append_entries(session: Session, head: ChainHead, entries: Sequence[LedgerEn
         chain = next_chain_hash(chain, entry.leaf_hash)
         entry.chain_hash = chain
         frontier.append(entry.leaf_hash)
-    session.add_all(entries)
+    if core and entries:
+        _insert_rows(session, entries)
+    elif not core:
+        session.add_all(entries)
     head.size = position
     head.chain_hash = chain
     head.frontier = frontier.to_bytes()
