@@ -35,12 +35,12 @@ def _database_refusing(database_url: str, request) -> Iterator[None]:  # type: i
         path = Path(url.database or "")
         away = path.with_name(path.name + ".away")
         path.rename(away)
-        path.mkdir()  # SQLite cannot open a directory: "unable to open database file"
+        # A link to a file in a folder that does not exist: SQLite cannot open it, nor create it.
+        path.symlink_to(path.parent / "gone" / path.name)
         try:
             yield
         finally:
-            path.rmdir()
-            away.rename(path)
+            os.replace(away, path)  # at once: no moment in which a connection could create a new file there
         return
     database = request.getfixturevalue("postgres_database")
     with database.admin.connect() as conn:
