@@ -19,6 +19,9 @@ address, a worker count and logging on the command line, which gunicorn lets ove
   RuntimeDirectory), the master makes a fresh directory per start (named with its pid) and removes it at
   exit, so counts of a previous run never leak in, and at start removes those of masters that died without
   exiting (SIGKILL); `child_exit` drops a dead worker's live gauges.
+- A worker's boot: the master halts the server when a worker exits with an app-load error; api/wsgi.py
+  does so for a wrong configuration, and for an unreachable database only until a first worker booted
+  (the worker class marks it, api/worker_boot.py; this module imports that one so the mark is shared).
 - Logs: gunicorn's own error log goes through the app's JSON formatter (wallet/logs.py, WALLET_LOG_FORMAT and
   WALLET_LOG_LEVEL); its access log stays off, the app writes one line per request that knows the route
   template and the audience (api/request_log.py).
@@ -34,6 +37,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from api import worker_boot  # noqa: F401  (its shared mark is made here, in the master, before any fork)
 from wallet import logs
 
 # This file's package (api) is imported by the master before a worker patches the standard library; the one

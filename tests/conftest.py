@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.runtime.migration import MigrationContext
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, inspect, text
@@ -73,9 +74,13 @@ def postgres_database() -> Iterator[PostgresTestDatabase]:
 class PostgresTestDatabase:
     """One migrated PostgreSQL database per test run, emptied before each test.
 
-    Emptying (TRUNCATE with user triggers switched off for this session only) takes milliseconds where
-    CREATE DATABASE ... TEMPLATE takes most of a second; rows that the migrations seed are put back.
-    A test that leaves the schema off head (a failed migration test) gets the database rebuilt.
+    Emptying deletes the rows of the tables that hold any (one query finds them) and puts back the rows that
+    the migrations seed, with user triggers and foreign-key checks switched off for this session only
+    (session_replication_role = replica), then restarts every sequence that was used: the state that
+    TRUNCATE ... RESTART IDENTITY CASCADE of every table gave, in about a tenth of a second where that took
+    one to three seconds on the shared two-core machine (new files for each of 76 tables, removed at commit;
+    1,358 tests empty it), and CREATE DATABASE ... TEMPLATE most of a second. A test that leaves the schema
+    off head (a failed migration test) gets the database rebuilt.
     """
 
     def __init__(self, admin_url: str, name: str) -> None:
@@ -96,21 +101,32 @@ class PostgresTestDatabase:
                          for t in self.tables}
             self.seed = {t: rows for t, rows in self.seed.items() if rows}
         engine.dispose()
+        # One round trip names the tables with rows (a partitioned table's rows are its partitions' too).
+        self._holding_rows = text(" UNION ALL ".join(
+            f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in self.tables))
 
     def reset(self) -> str:
         engine = make_engine(self.url)
         try:
-            if not migrate.is_at_head(engine):
-                engine.dispose()
-                self._create()
-                return self.url
-            with engine.begin() as conn:
-                conn.execute(text("SET LOCAL session_replication_role = replica"))
-                conn.execute(text(f"TRUNCATE {', '.join(self.tables)} RESTART IDENTITY CASCADE"))
-                for table, rows in self.seed.items():
-                    conn.execute(Base.metadata.tables[table].insert(), rows)
+            with engine.begin() as conn:  # one connection: the revision check and the emptying
+                if MigrationContext.configure(conn).get_current_revision() != migrate.head_revision():
+                    rebuild = True
+                else:
+                    rebuild = False
+                    conn.execute(text("SET LOCAL session_replication_role = replica"))
+                    holding = {row[0] for row in conn.execute(self._holding_rows)} | set(self.seed)
+                    for table in self.tables:
+                        if table in holding:
+                            conn.execute(text(f'DELETE FROM "{table}"'))
+                    for table, rows in self.seed.items():
+                        conn.execute(Base.metadata.tables[table].insert(), rows)
+                    conn.execute(text(
+                        "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
+                        "FROM pg_sequences WHERE last_value IS NOT NULL AND schemaname = current_schema()"))
         finally:
-            engine.dispose()
+            engine.dispose()  # no connection of ours stays open while the test runs
+        if rebuild:
+            self._create()
         return self.url
 
     def drop(self) -> None:

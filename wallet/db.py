@@ -105,15 +105,20 @@ def ping_when_idle(engine: Engine, idle_s: float | None = None) -> None:
     event.listen(engine, "checkout", ping)
 
 
+class DatabaseUnreachable(ConfigError):
+    """The database did not answer: a wrong URL at a first start, or a passing fault (a restart, a full
+    connection table) for a server already serving. Callers that can tell the two apart catch this one."""
+
+
 def check_connection(engine: Engine) -> None:
-    """Fail with one clear line when the database cannot be reached."""
+    """Fail with one clear line (DatabaseUnreachable) when the database cannot be reached."""
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         where = engine.url.render_as_string(hide_password=True)
-        raise ConfigError(f"database unreachable at {where}: {reason}") from exc
+        raise DatabaseUnreachable(f"database unreachable at {where}: {reason}") from exc
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -43,7 +44,11 @@ def downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(cfg, revision)
 
 
+@cache
 def head_revision() -> str | None:
+    """The newest migration this code ships. Read once per process: reading the scripts takes a fifth of a
+    second of CPU, which the readiness probe (/readyz) would otherwise spend on every request, and the
+    scripts a running process has are the ones it was started with."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
