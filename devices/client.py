@@ -85,6 +85,11 @@ def _raise_for(response: requests.Response) -> None:
                        code=code)
 
 
+# The service answers problems in the reader's language (Accept-Language, else Russian); the agent's own words
+# are English, so it asks for English details to keep one language on the cook's screen and in its log.
+AGENT_LANGUAGE = "en"
+
+
 class ServiceClient:
     def __init__(self, base_url: str, credentials: Credentials | None = None,
                  session: requests.Session | None = None) -> None:
@@ -95,7 +100,7 @@ class ServiceClient:
         self.http = session or requests.Session()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = kwargs.pop("headers", {})
+        headers = {"Accept-Language": AGENT_LANGUAGE, **kwargs.pop("headers", {})}
         if self.credentials is not None:
             c = self.credentials
             headers["Authorization"] = f"Bearer {request_token(c.key, c.terminal_id, c.audience)}"
