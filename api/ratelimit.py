@@ -40,7 +40,7 @@ from api.audiences import audience
 from api.errors import ProblemError
 from api.limit_counts import Counts
 from wallet.config import Settings
-from wallet.messages import T_
+from wallet.messages import NC_, T_
 
 EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})
 # Endpoints anyone may call without a token: counted by client address.
@@ -150,10 +150,17 @@ def _address() -> str:
     return request.remote_addr or "unknown"
 
 
+# The kind of client a refusal counted, as the detail names it (the codes stay the counts' keys).
+_WHO = {
+    "address": NC_("rate-limited client", "address"), "terminal": NC_("rate-limited client", "terminal"),
+    "parent": NC_("rate-limited client", "parent"), "staff": NC_("rate-limited client", "staff"),
+}
+
+
 def _refuse(wait: float, who: str) -> ProblemError:
     seconds = max(1, math.ceil(wait))
     return ProblemError(429, "rate_limited", T_("Too many requests (%(who)s); retry in %(seconds)s s.",
-                                                who=who, seconds=seconds),
+                                                who=_WHO.get(who, who), seconds=seconds),
                         headers={"Retry-After": str(seconds)})
 
 

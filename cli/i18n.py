@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from wallet import catalogs
-from wallet.messages import T_
+from wallet.messages import T_, Plural
 
 
 def language() -> str:
@@ -32,3 +32,8 @@ def say(message: object) -> str:
     sentence (wallet/messages.py), or any other text as it is."""
     text = getattr(message, "message", message)
     return catalogs.translate(text if isinstance(text, str) else str(text), language())
+
+
+def n_(message: Plural, n: int) -> str:
+    """A counted text (`N_plural("%(num)d chain", "%(num)d chains")`) for `n` in the operator's language."""
+    return catalogs.translate_count(message, n, language())

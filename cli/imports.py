@@ -9,13 +9,17 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from cli.context import EXIT_BAD_INPUT, Context, pass_context
+from cli.i18n import _, n_
 from wallet import logs
 from wallet.db import make_session_factory, transaction
 from wallet.importing.errors import ImportFailed
 from wallet.importing.service import KINDS, import_file
+from wallet.messages import N_plural
 from wallet.vouchers.imports import import_eligibility_feed, import_eligibility_list, run_voucher_jobs
 from wallet.vouchers.years import today_in_kazakhstan
-from wallet.words import count
+
+# Counted words of this module's summaries (wallet/messages.py), translated by cli.i18n.n_.
+_ERRORS = N_plural("%(num)d error", "%(num)d errors")
 
 log = logs.get_logger(__name__)
 
@@ -50,11 +54,13 @@ def import_command(ctx: Context, kind: str, file: Path) -> None:
                 f"{where}: {error.column}: {error.message}" if error.column else f"{where}: {error.message}",
                 err=True,
             )
-        click.echo(f"{file}: {count(len(exc.errors), 'error')}; nothing was imported", err=True)
+        click.echo(_("%(file)s: %(errors)s; nothing was imported", file=file,
+                     errors=n_(_ERRORS, len(exc.errors))), err=True)
         log.warning("import refused", kind=kind, errors=len(exc.errors))
         raise SystemExit(EXIT_BAD_INPUT) from None
     click.echo(
-        f"imported {report.kind}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged"
+        _("imported %(kind)s: %(created)s created, %(updated)s updated, %(unchanged)s unchanged", kind=report.kind,
+          created=report.created, updated=report.updated, unchanged=report.unchanged)
     )
     log.info("import finished", kind=kind, created=report.created, updated=report.updated,
              unchanged=report.unchanged)

@@ -11,11 +11,15 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.context import EXIT_BAD_INPUT, EXIT_MISMATCH, Context, domain, pass_context
-from cli.i18n import _, say
+from cli.i18n import _, n_, say
 from wallet import logs
 from wallet.db import make_session_factory
+from wallet.messages import N_plural
 from wallet.schools import school_ids_by_bin
 from wallet.words import count
+
+# Counted words of this module's summaries (wallet/messages.py), translated by cli.i18n.n_.
+_SCHOOL_CHAINS = N_plural("%(num)d school chain", "%(num)d school chains")
 
 log = logs.get_logger(__name__)
 
@@ -88,10 +92,11 @@ def verify_command(
         click.echo(_("wallet verify: warning: this run was not recorded (%(record_error)s)",
                      record_error=tally.record_error), err=True)
     if tally.failed:
-        click.echo(f"wallet verify: {tally.failed} of {count(tally.chains, 'school chain')} FAILED", err=True)
+        click.echo(_("wallet verify: %(failed)s of %(chains)s FAILED", failed=tally.failed,
+                     chains=n_(_SCHOOL_CHAINS, tally.chains)), err=True)
         raise SystemExit(EXIT_MISMATCH)
     if not tally.chains:
-        click.echo("no school chains to verify")
+        click.echo(_("no school chains to verify"))
 
 
 def _print_history(ctx: Context, school_bin: str | None, limit: int) -> None:
@@ -103,7 +108,7 @@ def _print_history(ctx: Context, school_bin: str | None, limit: int) -> None:
     for run in runs:
         click.echo(_history_line(run))
     if not runs:
-        click.echo("no verification runs recorded")
+        click.echo(_("no verification runs recorded"))
 
 
 def _history_line(run: RunView) -> str:

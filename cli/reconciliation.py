@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.context import OPERATOR, Context, domain, fail, pass_context
-from cli.i18n import _, say
+from cli.i18n import _, n_, say
 from cli.output import lang_option, write_chunks, xlsx_labels
 from wallet import logs
+from wallet.messages import N_plural
 from wallet.principals import Principal
-from wallet.words import count
+
+# Counted words of this module's summaries (wallet/messages.py), translated by cli.i18n.n_.
+_SCHOOL_CHAINS = N_plural("%(num)d school chain", "%(num)d school chains")
 
 log = logs.get_logger(__name__)
 
@@ -206,9 +209,9 @@ def close_period_command(ctx: Context, region_code: str, month: str) -> None:
             closed = close_period(session, OPERATOR, region_code, parsed, key)
     for school_bin, checkpoint in closed.checkpoints:
         click.echo(f"{school_bin} size {checkpoint.tree_size} root {bytes(checkpoint.root_hash).hex()}")
-    chains = count(len(closed.checkpoints), "school chain")
-    click.echo(f"closed {closed.month} for region {closed.region_code}: {chains} "
-               f"signed at {closed.closed_at.isoformat().replace('+00:00', 'Z')}")
+    chains = n_(_SCHOOL_CHAINS, len(closed.checkpoints))
+    click.echo(_("closed %(month)s for region %(region)s: %(chains)s signed at %(at)s", month=closed.month,
+                 region=closed.region_code, chains=chains, at=closed.closed_at.isoformat().replace("+00:00", "Z")))
 
 
 @click.command("import-claim")

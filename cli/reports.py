@@ -11,9 +11,15 @@ from pathlib import Path
 import click
 
 from cli.context import OPERATOR, Context, domain, fail, pass_context
-from cli.i18n import _
+from cli.i18n import _, n_
 from cli.output import lang_option, write_chunks, xlsx_labels
-from wallet.words import count
+from wallet.messages import N_plural
+
+# Counted words of this module's summaries (wallet/messages.py), translated by cli.i18n.n_.
+_PUPILS = N_plural("%(num)d pupil", "%(num)d pupils")
+_MEALS = N_plural("%(num)d meal", "%(num)d meals")
+_SUPPLIERS = N_plural("%(num)d supplier", "%(num)d suppliers")
+_COSIGNATURES = N_plural("%(num)d cosignature", "%(num)d cosignatures")
 
 FORMATS = ["csv", "xlsx", "json"]
 
@@ -49,9 +55,17 @@ def meal_sheet_command(ctx: Context, month: str, school_bin: str, class_name: st
                 _check_class(session, scope.schools[0].id, school_bin, wanted)
             sheet = meal_sheet(session, scope, parsed, wanted)
             size = write_chunks(write(sheet_document(sheet), fmt, labels=xlsx_labels(lang)), out)
-    click.echo(f"wrote {out} ({size} bytes): meal sheet of {parsed} for {scope.label}"
-               f"{'' if wanted is None else ' class ' + wanted}: {count(len(sheet.pupils), 'pupil')}, "
-               f"{count(sheet.total.meals, 'meal')}, checkpoints {sheet.as_of.digest}", err=True)
+    pupils = n_(_PUPILS, len(sheet.pupils))
+    meals = n_(_MEALS, sheet.total.meals)
+    if wanted is None:
+        click.echo(_("wrote %(out)s (%(size)s bytes): meal sheet of %(month)s for %(scope)s: %(pupils)s, %(meals)s, "
+                     "checkpoints %(digest)s", out=out, size=size, month=parsed, scope=scope.label, pupils=pupils,
+                     meals=meals, digest=sheet.as_of.digest), err=True)
+    else:
+        click.echo(_("wrote %(out)s (%(size)s bytes): meal sheet of %(month)s for %(scope)s class %(class_)s: "
+                     "%(pupils)s, %(meals)s, checkpoints %(digest)s", out=out, size=size, month=parsed,
+                     scope=scope.label, class_=wanted, pupils=pupils, meals=meals, digest=sheet.as_of.digest),
+                   err=True)
 
 
 def _check_class(session, school_id: int, school_bin: str, wanted: str) -> None:  # type: ignore[no-untyped-def]
@@ -94,12 +108,15 @@ def payment_registry_command(ctx: Context, month: str, region_code: str | None, 
             scope = resolve_scope(session, OPERATOR, region=region_code)
             registry = payment_registry(session, scope, parsed, witnesses=ctx.settings.witness_policy)
             size = write_chunks(write(registry_document(registry), fmt, labels=xlsx_labels(lang)), out)
-    click.echo(f"wrote {out} ({size} bytes): payment registry of {parsed} for {scope.label}: "
-               f"{count(len(registry.suppliers), 'supplier')}, due {registry.due} tiyn, "
-               f"checkpoints {registry.as_of.digest}", err=True)
+    click.echo(_("wrote %(out)s (%(size)s bytes): payment registry of %(month)s for %(scope)s: %(suppliers)s, "
+                 "due %(due)s tiyn, checkpoints %(digest)s", out=out, size=size, month=parsed, scope=scope.label,
+                 suppliers=n_(_SUPPLIERS, len(registry.suppliers)),
+                 due=registry.due, digest=registry.as_of.digest), err=True)
     if registry.witnessed is not None:
-        click.echo(f"witnessed: national head of size {registry.witnessed.tree_size}, "
-                   f"{count(len(registry.witnessed.cosignatures), 'cosignature')}", err=True)
+        click.echo(_("witnessed: national head of size %(size)s, %(cosignatures)s",
+                     size=registry.witnessed.tree_size,
+                     cosignatures=n_(_COSIGNATURES,
+                                     len(registry.witnessed.cosignatures))), err=True)
 
 
 COMMANDS = (meal_sheet_command, payment_registry_command)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import click
 
 from cli.context import EXIT_BAD_INPUT, Context, pass_context
-from cli.i18n import say
+from cli.i18n import _, n_, say
 from wallet import terminals as service
 from wallet.db import make_session_factory
 from wallet.errors import DomainError
-from wallet.words import count
+from wallet.messages import N_plural
+
+# Counted words of this module's summaries (wallet/messages.py), translated by cli.i18n.n_.
+_GAPS = N_plural("%(num)d gap", "%(num)d gaps")
 
 
 @click.group("terminals")
@@ -74,9 +77,10 @@ def gaps(ctx: Context, terminal_id: str) -> None:
         except DomainError as exc:
             _fail(exc)
         highest, runs = service.sequence_gaps(session, terminal_id)
-        click.echo(f"{terminal_id}: highest deviceSeq {highest}, {count(len(runs), 'gap')}")
+        click.echo(_("%(terminal)s: highest deviceSeq %(highest)s, %(gaps)s", terminal=terminal_id, highest=highest,
+                     gaps=n_(_GAPS, len(runs))))
         for first, last in runs:
-            click.echo(f"  missing {first}-{last}")
+            click.echo(_("  missing %(first)s-%(last)s", first=first, last=last))
 
 
 @terminals_group.command("enrollment-code")

@@ -9,10 +9,14 @@ import click
 from sqlalchemy.orm import Session
 
 from cli.context import EXIT_BAD_INPUT, EXIT_MISMATCH, OPERATOR, Context, domain, pass_context
-from cli.i18n import say
+from cli.i18n import _, n_, say
 from wallet.db import make_session_factory, transaction
+from wallet.messages import N_plural
 from wallet.schools import school_ids_by_bin
-from wallet.words import count
+
+# Counted words of this module's summaries (wallet/messages.py), translated by cli.i18n.n_.
+_DIFFERING_ROWS = N_plural("%(num)d differing row", "%(num)d differing rows")
+_DIFFERING_RECONCILIATIONS = N_plural("%(num)d differing reconciliation", "%(num)d differing reconciliations")
 
 SHOWN = 5
 
@@ -67,12 +71,14 @@ def check_command(ctx: Context, schools: tuple[str, ...], month: str | None) -> 
         click.echo(line)
     took = time.monotonic() - started
     if differences or mismatched_months:
-        more = f" (at most {SHOWN} shown a table and side)" if max(shown.values(), default=0) > SHOWN else ""
-        click.echo(f"wallet totals check: {count(len(differences), 'differing row')}{more}, "
-                   f"{count(len(mismatched_months), 'differing reconciliation')}; run `wallet totals rebuild`",
-                   err=True)
+        more = _(" (at most %(shown)s shown a table and side)", shown=SHOWN) \
+            if max(shown.values(), default=0) > SHOWN else ""
+        click.echo(_("wallet totals check: %(rows)s%(more)s, %(reconciliations)s; run `wallet totals rebuild`",
+                     rows=n_(_DIFFERING_ROWS, len(differences)),
+                     more=more, reconciliations=n_(_DIFFERING_RECONCILIATIONS,
+                                                   len(mismatched_months))), err=True)
         raise SystemExit(EXIT_MISMATCH)
-    click.echo(f"totals agree with the entries ({took:.1f}s)")
+    click.echo(_("totals agree with the entries (%(took)ss)", took=f"{took:.1f}"))
 
 
 def _compare_reconciliations(session: Session, month_text: str, school_ids: list[int] | None) -> list[str]:

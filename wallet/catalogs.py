@@ -80,8 +80,9 @@ def translate(message: str, lang: str) -> str:
         text = catalog.gettext(message.msgid)
         if not message.params:
             return text
-        # a value that is itself a marked sentence (a row's "line 3") is given in the same language
-        params = {k: translate(v, lang) if isinstance(v, Text) else v for k, v in message.params.items()}
+        # a value that is itself a marked text (a row's "line 3", a client's kind) is given in the same language
+        params = {k: translate(v, lang) if isinstance(v, (Text, Contextual)) else v
+                  for k, v in message.params.items()}
         return text % params
     if isinstance(message, Contextual):
         return catalog.pgettext(message.context, str(message))

@@ -262,3 +262,18 @@ def test_summary_pages_by_school(checked, settings, rated, world, session_factor
     assert [g["school"]["bin"] for g in page2["groups"]] == [world.other_school.bin]
     assert page2["groups"][0]["supplier"] is None and page2["groups"][0]["dishes"] == []
     assert page2["nextCursor"] is None
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("kk", "Бұл тамақ жойылды: бағалайтын тамақ жоқ."),
+    ("ru", "Это питание аннулировано: оценивать нечего."),
+    ("en", "This meal was voided: there is no meal to rate."),
+])
+def test_a_refusal_reads_in_the_parents_language(checked, settings, parent, lunch, lang, words):
+    checked.post(f"/api/v1/admin/entries/{lunch['entryId']}/void", json={"reason": "not eaten"},
+                 headers=staff_headers(settings, "operator"))
+    response = checked.post(feedback_url(parent, lunch["entryId"]), headers=parent.headers(lang), json={"rating": 5})
+    assert assert_problem(response, 409, "meal_voided")["detail"] == words
+    response = checked.post(feedback_url(parent, "999999"), headers=parent.headers(lang), json={"rating": 5})
+    detail = assert_problem(response, 404, "meal_not_found")["detail"]
+    assert (detail == "No meal with this id was recorded for this child.") == (lang == "en")

@@ -14,10 +14,11 @@ def scenario(session_factory):
     return build_scenario(session_factory)
 
 
-def post_claim(checked, settings, scenario, body, content_type="text/csv", supplier_query="", **claims):
+def post_claim(checked, settings, scenario, body, content_type="text/csv", supplier_query="", lang=None, **claims):
     claims = claims or {"role": "supplier", "supplier": scenario.world.supplier.bin}
+    headers = staff(settings, **claims) | ({"Accept-Language": lang} if lang else {})
     return checked.post(f"/api/v1/auditor/claims?month={scenario.month}{supplier_query}", data=body,
-                        content_type=content_type, headers=staff(settings, **claims))
+                        content_type=content_type, headers=headers)
 
 
 def ledger_csv(scenario, change=None):
@@ -97,9 +98,12 @@ def test_a_claim_with_bad_rows_is_refused_whole_with_line_numbers(checked, setti
     response = post_claim(checked, settings, scenario, fixed)
     messages = " ".join(e["message"] for e in response.get_json()["errors"])
     assert response.status_code == 422
-    # in the reader's language, Russian by default; the line stays the field's path
-    assert "line 3: день 2020-01-01 не входит в" in messages and "line 5: у поставщика" in messages
-    assert "line 6: повторяет line 2" in messages
+    # in the reader's language, Russian by default, the line's word too; the field's path stays "line 3"
+    assert "строка 3: день 2020-01-01 не входит в" in messages and "строка 5: у поставщика" in messages
+    assert "строка 6: то же, что строка 2" in messages
+    assert {"line 3/day", "line 5/school", "line 6"} <= {e["field"] for e in response.get_json()["errors"]}
+    english = post_claim(checked, settings, scenario, fixed, lang="en").get_json()
+    assert "line 3: day 2020-01-01 is not in" in " ".join(e["message"] for e in english["errors"])
     listed = checked.get(f"/api/v1/auditor/claims?month={scenario.month}",
                          headers=staff(settings, role="operator")).get_json()["items"]
     assert listed == []
@@ -142,3 +146,15 @@ def test_a_claim_for_a_closed_month_is_refused(checked, settings, scenario):
     assert closed.status_code == 201
     response = post_claim(checked, settings, scenario, ledger_csv(scenario))
     assert response.status_code == 409 and response.get_json()["code"] == "period_closed"
+
+
+def test_a_claims_row_errors_read_in_the_readers_words_with_the_paths_as_data(checked, settings, scenario):
+    document = '{"lines": [{"schoolBin": 1, "day": "2026-01-01", "mealType": "brunch", "meals": -1, "amountTiyn": 1}]}'
+    body = post_claim(checked, settings, scenario, document, content_type="application/json", lang="ru").get_json()
+    messages = {e["field"]: e["message"] for e in body["errors"]}
+    assert messages["lines/0/schoolBin"] == "lines/0/schoolBin: должен быть 12-значным БИН в виде строки"
+    assert messages["lines/0/meals"].startswith("lines/0/meals: должно быть целым числом от 0 до ")
+    assert messages["lines/0/mealType"].startswith("lines/0/mealType: должно быть одним из: ")
+    assert body["detail"].startswith("заявка отклонена, ничего не сохранено: lines/0/")
+    csv = post_claim(checked, settings, scenario, HEADER + "only,three,cells\n", lang="kk").get_json()
+    assert [e["field"] for e in csv["errors"]] == ["line 2"] and csv["errors"][0]["message"].startswith("2-жол: ")

@@ -69,6 +69,16 @@ def test_a_terminal_is_limited_and_others_are_not(limited, sec, clock):
     assert_429(send(limited, ROSTER, sec, "terminal"))
 
 
+def test_the_refusal_names_the_kind_of_client_in_the_readers_language(limited, sec, clock):
+    for _ in range(LIMIT):
+        assert send(limited, ROSTER, sec, "terminal").status_code == 200
+    details = {lang: send(limited, ROSTER, sec, "terminal", headers={"Accept-Language": lang}).get_json()["detail"]
+               for lang in ("kk", "ru", "en")}
+    assert details["en"].startswith("Too many requests (terminal); retry in ")
+    assert details["ru"].startswith("Слишком много запросов (терминал); повторите через ")
+    assert details["kk"].startswith("Сұраныстар тым көп (терминал); ")
+
+
 def test_a_429_spends_nothing_and_stores_nothing(limited, sec, session_factory, clock):
     from tests.security.test_bola import state
 

@@ -31,3 +31,18 @@ def test_messages_and_domain_errors_are_translated(monkeypatch):
         "база данных не на последней миграции: сначала выполните `wallet migrate`")
     error = NotFound("terminal_not_found", T_("no terminal %(terminal_id)s", terminal_id="T-1"))
     assert i18n.say(error) == "нет терминала T-1" and str(error) == "no terminal T-1"
+
+
+@pytest.mark.parametrize(("lang", "summary"), [
+    ("en", "T-1: highest deviceSeq 40, 3 gaps"),
+    ("ru", "T-1: наибольший deviceSeq 40, 3 пропуска"),
+    ("kk", "T-1: ең үлкен deviceSeq 40, 3 бос аралық"),
+])
+def test_summaries_count_in_the_operators_language(monkeypatch, lang, summary):
+    from cli.terminals import _GAPS
+
+    monkeypatch.setenv("WALLET_LANG", lang)
+    assert i18n._("%(terminal)s: highest deviceSeq %(highest)s, %(gaps)s", terminal="T-1", highest=40,
+                  gaps=i18n.n_(_GAPS, 3)) == summary
+    assert i18n.n_(_GAPS, 1) == {"en": "1 gap", "ru": "1 пропуск", "kk": "1 бос аралық"}[lang]
+    assert i18n.n_(_GAPS, 5) == {"en": "5 gaps", "ru": "5 пропусков", "kk": "5 бос аралық"}[lang]

@@ -1,13 +1,17 @@
-"""The rules' codes, their parameters and their plain explanations in kk/ru/en.
+"""The rules' codes, their parameters and their plain explanations.
 
-An explanation is a template filled from the finding's evidence figures (str.format names), so the words
-are written once here and the figures come from the evidence that is stored.
+An explanation is a gettext message (English msgid, kk and ru in wallet/translations/) with named
+placeholders filled from the finding's evidence figures, so the words are translated once, in the catalogs,
+and the figures come from the evidence that is stored.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from wallet.catalogs import translate
+from wallet.messages import N_
 
 ABSENT_BUT_BILLED = "absent_but_billed"
 WEAK_IDENTIFICATION_SHARE = "weak_identification_share"
@@ -42,62 +46,40 @@ class Parameters:
         return asdict(self)
 
 
-EXPLANATIONS: dict[str, dict[str, str]] = {
-    ABSENT_BUT_BILLED: {
-        "en": "A billable meal on {day} for a pupil the class journal marks absent.",
-        "ru": "Оплачиваемое питание {day} для ученика, отмеченного в журнале отсутствующим.",
-        "kk": "{day} күні журналда жоқ деп белгіленген оқушыға төленетін тамақ.",
-    },
-    WEAK_IDENTIFICATION_SHARE: {
-        "en": "On {day}, {weak} of {meals} billable meals were identified weakly (roster or manual), above the "
-              "threshold of {threshold}.",
-        "ru": "{day}: {weak} из {meals} оплачиваемых приёмов пищи с слабой идентификацией (список или вручную), "
-              "выше порога {threshold}.",
-        "kk": "{day}: {meals} төленетін тамақтың {weak} әлсіз сәйкестендірілген (тізім не қолмен), шегі {threshold}.",
-    },
-    SERVING_RATE: {
-        "en": "Terminal {terminal} recorded {meals} meals on {day} faster than a serving line can serve "
-              "(closest gap {min_gap_s} s, at most {peak_per_minute} a minute).",
-        "ru": "Терминал {terminal} {day} записал {meals} приёмов пищи быстрее, чем может обслужить линия "
-              "раздачи (мин. интервал {min_gap_s} с, до {peak_per_minute} в минуту).",
-        "kk": "{terminal} терминалы {day} күні {meals} тамақты тарату желісі үлгермейтін жылдамдықпен жазды "
-              "(ең аз аралық {min_gap_s} с, минутына {peak_per_minute} дейін).",
-    },
-    CLONED_DEVICE: {
-        "en": "Terminal {terminal} sent sequence numbers whose times run backwards on {day} ({jumps} times, "
-              "up to {max_jump_s} s): two devices with one key, or two clocks.",
-        "ru": "Терминал {terminal} {day} прислал номера, время которых идёт назад ({jumps} раз, до "
-              "{max_jump_s} с): два устройства с одним ключом или два часов.",
-        "kk": "{terminal} терминалы {day} күні уақыты кері жүретін нөмірлер жіберді ({jumps} рет, {max_jump_s} с "
-              "дейін): бір кілтті екі құрылғы немесе екі сағат.",
-    },
-    TWO_SCHOOLS_ONE_DAY: {
-        "en": "The same pupil was billed at {schools} schools on {day}.",
-        "ru": "Один и тот же ученик оплачен в {schools} школах {day}.",
-        "kk": "Бір оқушы {day} күні {schools} мектепте төленген.",
-    },
-    DAY_LATER_CLOSED: {
-        "en": "{meals} billable meals on {day}, a day later declared {kind} (notified {notified_at}).",
-        "ru": "{meals} оплачиваемых приёмов пищи {day}, день позже объявлен как {kind} (уведомление {notified_at}).",
-        "kk": "{day} күні {meals} төленетін тамақ, кейін бұл күн {kind} деп жарияланды ({notified_at}).",
-    },
-    ABOVE_ENROLLED_PRESENT: {
-        "en": "{meals} billable {meal_type} meals on {day}, above the {present} pupils enrolled and present.",
-        "ru": "{meals} оплачиваемых ({meal_type}) {day} — больше, чем {present} зачисленных и присутствующих.",
-        "kk": "{day} күні {meals} төленетін тамақ ({meal_type}), тіркелген әрі қатысқан {present} оқушыдан көп.",
-    },
-    PARENT_DISPUTE: {
-        "en": "A parent says the child did not eat this meal on {day}.",
-        "ru": "Родитель сообщает, что ребёнок не получал это питание {day}.",
-        "kk": "Ата-ана бала {day} күні бұл тамақты ішпегенін айтады.",
-    },
+# The explanations, one msgid a rule (the English text; kk and ru in the catalogs), filled from the finding's
+# evidence figures by name. The figures come from the evidence that is stored, the words from the catalog of
+# the reader's language.
+EXPLANATIONS: dict[str, str] = {
+    ABSENT_BUT_BILLED: N_("A billable meal on %(day)s for a pupil the class journal marks absent."),
+    WEAK_IDENTIFICATION_SHARE: N_(
+        "On %(day)s, %(weak)s of %(meals)s billable meals were identified weakly (roster or "
+        "manual), above the threshold of %(threshold)s."
+    ),
+    SERVING_RATE: N_(
+        "Terminal %(terminal)s recorded %(meals)s meals on %(day)s faster than a serving line can "
+        "serve (closest gap %(min_gap_s)s s, at most %(peak_per_minute)s a minute)."
+    ),
+    CLONED_DEVICE: N_(
+        "Terminal %(terminal)s sent sequence numbers whose times run backwards on %(day)s "
+        "(%(jumps)s times, up to %(max_jump_s)s s): two devices with one key, or two clocks."
+    ),
+    TWO_SCHOOLS_ONE_DAY: N_("The same pupil was billed at %(schools)s schools on %(day)s."),
+    DAY_LATER_CLOSED: N_(
+        "%(meals)s billable meals on %(day)s, a day later declared %(kind)s (notified "
+        "%(notified_at)s)."
+    ),
+    ABOVE_ENROLLED_PRESENT: N_(
+        "%(meals)s billable %(meal_type)s meals on %(day)s, above the %(present)s pupils enrolled "
+        "and present."
+    ),
+    PARENT_DISPUTE: N_("A parent says the child did not eat this meal on %(day)s."),
 }
 
 
 def explain(rule: str, figures: dict[str, Any], lang: str) -> str:
-    """The rule's explanation in `lang` (kk, ru, en), filled from the evidence's figures."""
-    texts = EXPLANATIONS[rule]
+    """The rule's explanation in `lang` (kk, ru, en; Russian for another), filled from the evidence's figures."""
+    text = translate(EXPLANATIONS[rule], lang)
     try:
-        return texts.get(lang, texts["ru"]).format(**figures)
-    except (KeyError, IndexError):  # a figure missing from old evidence: the words without the figures
-        return texts.get(lang, texts["ru"])
+        return text % figures
+    except (KeyError, TypeError, ValueError):  # a figure missing from old evidence: the words without figures
+        return text

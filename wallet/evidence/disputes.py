@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from wallet.errors import Conflict, FieldError, InvalidInput, NotFound
 from wallet.evidence import codes
 from wallet.evidence.findings import Candidate, record
+from wallet.messages import T_
 from wallet.models import FindingRuling, LedgerEntry, MealDispute, School
 from wallet.text import text_problem
 
@@ -37,7 +38,7 @@ def _meal(session: Session, child_id: uuid.UUID, entry_id: int | None) -> Ledger
     entry = None if entry_id is None else session.scalars(select(LedgerEntry).where(
         LedgerEntry.id == entry_id, LedgerEntry.student_id == child_id, LedgerEntry.kind == "meal")).first()
     if entry is None:
-        raise NotFound("meal_not_found", "No meal with this id was recorded for this child.")
+        raise NotFound("meal_not_found", T_("No meal with this id was recorded for this child."))
     return entry
 
 
@@ -47,33 +48,34 @@ def dispute_meal(session: Session, *, parent_iin: str, child_id: uuid.UUID, entr
     text: str | None = None
     if comment is not None:
         if not isinstance(comment, str):
-            raise InvalidInput("validation_failed", "Some fields are not valid.", [FieldError("comment", "a string")])
+            raise InvalidInput("validation_failed", T_("Some fields are not valid."),
+                               [FieldError("comment", T_("a string"))])
         text = comment.strip() or None
         problem = text_problem(text or "", max_length=MAX_COMMENT, prose=True)
         if problem is not None:
-            raise InvalidInput("validation_failed", "Some fields are not valid.",
+            raise InvalidInput("validation_failed", T_("Some fields are not valid."),
                                [FieldError("comment", problem.message, problem.code)])
     entry = _meal(session, child_id, entry_id)
     if entry.verdict != "billable":
-        raise Conflict("meal_not_served", "This attempt was refused (not billable): nothing was paid for it.")
+        raise Conflict("meal_not_served", T_("This attempt was refused (not billable): nothing was paid for it."))
     if session.scalar(select(LedgerEntry.id).where(LedgerEntry.refers_to == entry.id)) is not None:
-        raise Conflict("meal_voided", "This meal was voided: nothing is paid for it.")
+        raise Conflict("meal_voided", T_("This meal was voided: nothing is paid for it."))
     if session.scalar(select(MealDispute.id).where(MealDispute.entry_id == entry.id)) is not None:
-        raise Conflict("meal_already_disputed", "This meal was already disputed.")
+        raise Conflict("meal_already_disputed", T_("This meal was already disputed."))
     region_id = session.scalar(select(School.region_id).where(School.id == entry.school_id))
     assert region_id is not None
     [finding] = record(session, [Candidate(codes.PARENT_DISPUTE, f"entry:{entry.id}", region_id, entry.school_id,
                                            entry.serving_day, {"day": entry.serving_day.isoformat()}, (entry.id,))],
                        source="parent", now=now) or [None]
     if finding is None:
-        raise Conflict("meal_already_disputed", "This meal was already disputed.")
+        raise Conflict("meal_already_disputed", T_("This meal was already disputed."))
     session.add(MealDispute(entry_id=entry.id, student_id=child_id, parent_iin=parent_iin, comment=text,
                             finding_id=finding.id, at=now))
     try:
         session.commit()
     except IntegrityError:  # a second guardian at the same moment
         session.rollback()
-        raise Conflict("meal_already_disputed", "This meal was already disputed.") from None
+        raise Conflict("meal_already_disputed", T_("This meal was already disputed.")) from None
     return DisputeView(entry.id, text, now, "open")
 
 

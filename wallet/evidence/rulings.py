@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from wallet import logs
 from wallet.errors import FieldError, Forbidden, InvalidInput
+from wallet.messages import T_
 from wallet.models import RULING_OUTCOMES, Finding, FindingRuling
 from wallet.principals import Principal
 from wallet.scope import schools_in_scope
@@ -35,9 +36,10 @@ def rule(session: Session, principal: Principal, requests: Sequence[RulingReques
     """Check every request, then write them all (the caller commits); InvalidInput naming each bad item
     (`items/N/field`) otherwise, with nothing written."""
     if principal.role not in RULING_ROLES:
-        raise Forbidden("forbidden", "only auditors of the region and operators rule on findings")
+        raise Forbidden("forbidden", T_("only auditors of the region and operators rule on findings"))
     if not requests:
-        raise InvalidInput("validation_failed", "no rulings given", [FieldError("items", "at least one ruling")])
+        raise InvalidInput("validation_failed", T_("no rulings given"),
+                           [FieldError("items", T_("at least one ruling"))])
     ids = [r.finding_id for r in requests]
     visible = set(session.scalars(select(Finding.id).where(
         Finding.id.in_(ids), Finding.school_id.in_(schools_in_scope(principal)))))
@@ -47,21 +49,22 @@ def rule(session: Session, principal: Principal, requests: Sequence[RulingReques
     for n, r in enumerate(requests):
         where = f"items/{n}"
         if r.finding_id not in visible:
-            errors.append(FieldError(f"{where}/findingId", f"no finding {r.finding_id} in your scope", "not_found"))
+            errors.append(FieldError(f"{where}/findingId", T_("no finding %(id)s in your scope", id=r.finding_id),
+                                     "not_found"))
         elif r.finding_id in ruled:
-            errors.append(FieldError(f"{where}/findingId", f"finding {r.finding_id} is already ruled on",
+            errors.append(FieldError(f"{where}/findingId", T_("finding %(id)s is already ruled on", id=r.finding_id),
                                      "finding_already_ruled"))
         elif r.finding_id in seen:
-            errors.append(FieldError(f"{where}/findingId", "the same finding twice", "duplicate"))
+            errors.append(FieldError(f"{where}/findingId", T_("the same finding twice"), "duplicate"))
         seen.add(r.finding_id)
         if r.outcome not in RULING_OUTCOMES:
-            errors.append(FieldError(f"{where}/outcome", "upheld or dismissed", "invalid_choice"))
+            errors.append(FieldError(f"{where}/outcome", T_("upheld or dismissed"), "invalid_choice"))
         problem = text_problem(r.reason.strip(), max_length=MAX_REASON, min_length=3, prose=True)
         if problem is not None:
             errors.append(FieldError(f"{where}/reason", problem.message, problem.code))
     if errors:
-        raise InvalidInput("validation_failed", f"{len(errors)} problem(s) in the rulings; nothing was recorded",
-                           errors)
+        raise InvalidInput("validation_failed", T_("Problems in the rulings (%(count)s); nothing was recorded.",
+                                                    count=len(errors)), errors)
     rulings = [FindingRuling(finding_id=r.finding_id, outcome=r.outcome, reason=r.reason.strip(),
                              actor=principal.actor, at=now) for r in requests]
     session.add_all(rulings)

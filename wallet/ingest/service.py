@@ -25,6 +25,7 @@ from wallet.ingest import rules
 from wallet.ingest.context import SchoolContext, load_context, parse_student_ref
 from wallet.ingest.events import Batch, EventOutcome, MealEvent
 from wallet.ledger.append import append_entries, lock_chain_head
+from wallet.messages import T_
 from wallet.models import LedgerEntry, MealSlot, School, Terminal
 from wallet.parents.notifications import record_meal_notifications
 from wallet.qr.ingest import QrBatchContext, load_qr_context
@@ -130,9 +131,10 @@ def _classify(
     if looks_like_iin(event.student_ref):
         # A person's number typed where the roster id belongs: never hashed into the ledger, not even as a
         # refused attempt (see docs/decisions.md, "IIN-shaped references").
-        outcome.status, outcome.code, outcome.message = "invalid", "validation_failed", "The event has invalid fields."
+        outcome.status, outcome.code = "invalid", "validation_failed"
+        outcome.message = T_("The event has invalid fields.")
         outcome.errors = [FieldError(f"events/{event.index}/studentId",
-                                     "looks like an IIN: send the roster's student id, never an IIN",
+                                     T_("looks like an IIN: send the roster's student id, never an IIN"),
                                      IIN_NOT_ALLOWED)]
         return outcome
     earlier = by_event_id.get(event.event_id)
@@ -140,18 +142,19 @@ def _classify(
         if earlier.terminal_id == terminal.id and earlier.content_hash == event.content_hash():
             outcome.status, outcome.entry = "replayed", earlier
         else:
-            _conflict(outcome, "event_id_reused", "this eventId was already recorded with other content")
+            _conflict(outcome, "event_id_reused", T_("this eventId was already recorded with other content"))
         return outcome
     twin = first_in_batch.get(event.event_id)
     if twin is not None:
         if twin.content_hash() == event.content_hash():
             outcome.status = "replayed"  # filled in with the twin's entry once it is appended
         else:
-            _conflict(outcome, "event_id_reused", "this eventId appears earlier in the batch with other content")
+            _conflict(outcome, "event_id_reused", T_("this eventId appears earlier in the batch with other content"))
         return outcome
     owner = seq_owner.get(event.device_seq)
     if owner is not None and owner != event.event_id:
-        _conflict(outcome, "device_seq_reused", f"deviceSeq {event.device_seq} already belongs to event {owner}")
+        _conflict(outcome, "device_seq_reused", T_("deviceSeq %(seq)s already belongs to event %(owner)s",
+                                                 seq=event.device_seq, owner=owner))
     return outcome
 
 

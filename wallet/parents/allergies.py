@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wallet.errors import FieldError, InvalidInput
+from wallet.messages import T_
 from wallet.models import ALLERGENS, ChildAllergy
 
 
@@ -18,8 +19,9 @@ def normalise_allergens(values: Iterable[object]) -> list[str]:
     values = list(values)
     unknown = [v for v in values if not isinstance(v, str) or v not in ALLERGENS]
     if unknown:
-        raise InvalidInput("validation_failed", "Unknown allergen codes.",
-                           [FieldError("allergens", f"unknown allergen {v!r}; use one of {', '.join(ALLERGENS)}",
+        raise InvalidInput("validation_failed", T_("Unknown allergen codes."),
+                           [FieldError("allergens", T_("unknown allergen %(value)r; use one of %(codes)s", value=v,
+                                                       codes=", ".join(ALLERGENS)),
                                        "unknown_allergen") for v in unknown])
     chosen = set(values)
     return [a for a in ALLERGENS if a in chosen]

@@ -16,6 +16,7 @@ from sqlalchemy import and_, bindparam, not_, select
 from sqlalchemy.orm import Session
 
 from wallet.errors import NotFound
+from wallet.messages import T_
 from wallet.models import Enrollment, GuardianLink, School, Student
 from wallet.parents.access_log import AccessNote, logged_read, with_access_log
 from wallet.vouchers.consent_rule import consent_required, consent_withheld
@@ -28,7 +29,7 @@ class ChildNotFound(NotFound):
 
 
 def child_not_found() -> ChildNotFound:
-    return ChildNotFound("child_not_found", "No child with this id is linked to you.")
+    return ChildNotFound("child_not_found", T_("No child with this id is linked to you."))
 
 
 @dataclass(frozen=True)

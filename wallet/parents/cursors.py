@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from wallet.errors import FieldError, InvalidInput
+from wallet.messages import T_
 
 MAX_CURSOR_LENGTH = 200
 
@@ -28,7 +29,7 @@ def encode(kind: str, binding: str, values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
 
 
-def invalid(field: str = "query/cursor", message: str = "The cursor is not valid here.") -> InvalidInput:
+def invalid(field: str = "query/cursor", message: str = T_("The cursor is not valid here.")) -> InvalidInput:
     return InvalidInput("invalid_cursor", message, [FieldError(field, message, "invalid_cursor")])
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from wallet.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from wallet.messages import T_
 from wallet.models import (
     FEEDBACK_TAGS,
     Contract,
@@ -55,28 +56,29 @@ class FeedbackView:
 
 
 def _invalid(field_name: str, message: str, code: str = "invalid") -> InvalidInput:
-    return InvalidInput("validation_failed", "Some fields are not valid.", [FieldError(field_name, message, code)])
+    return InvalidInput("validation_failed", T_("Some fields are not valid."), [FieldError(field_name, message, code)])
 
 
 def validate_feedback(rating: object, tags: Iterable[object], comment: object) -> tuple[int, list[str], str | None]:
     """Rating 1-5, tags from FEEDBACK_TAGS (each once), a plain-text comment of at most MAX_COMMENT characters."""
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
-        raise _invalid("rating", "a whole number from 1 to 5", "out_of_range")
+        raise _invalid("rating", T_("a whole number from 1 to 5"), "out_of_range")
     tags = list(tags)
     unknown = [t for t in tags if not isinstance(t, str) or t not in FEEDBACK_TAGS]
     if unknown:
-        raise _invalid("tags", f"unknown tags {unknown!r}; use {', '.join(FEEDBACK_TAGS)}", "unknown_tag")
+        raise _invalid("tags", T_("unknown tags %(tags)r; use %(codes)s", tags=unknown, codes=", ".join(FEEDBACK_TAGS)),
+                       "unknown_tag")
     chosen = set(tags)
     ordered = [t for t in FEEDBACK_TAGS if t in chosen]
     text: str | None = None
     if comment is not None:
         if not isinstance(comment, str):
-            raise _invalid("comment", "a string")
+            raise _invalid("comment", T_("a string"))
         text = comment.strip()
         if len(text) > MAX_COMMENT:
-            raise _invalid("comment", f"at most {MAX_COMMENT} characters", "too_long")
+            raise _invalid("comment", T_("at most %(limit)s characters", limit=MAX_COMMENT), "too_long")
         if any(unicodedata.category(c) in ("Cc", "Cs") and c not in _ALLOWED_CONTROLS for c in text):
-            raise _invalid("comment", "control characters are not allowed", "control_character")
+            raise _invalid("comment", T_("control characters are not allowed"), "control_character")
         text = text or None
     return rating, ordered, text
 
@@ -99,7 +101,7 @@ def _meal_of_child(session: Session, child_id: uuid.UUID, entry_id: int | None) 
         entry = session.scalars(select(LedgerEntry).where(
             LedgerEntry.id == entry_id, LedgerEntry.student_id == child_id, LedgerEntry.kind == "meal")).first()
     if entry is None:
-        raise NotFound("meal_not_found", "No meal with this id was recorded for this child.")
+        raise NotFound("meal_not_found", T_("No meal with this id was recorded for this child."))
     return entry
 
 
@@ -112,18 +114,18 @@ def submit_feedback(
     rating_, tags_, comment_ = validate_feedback(rating, tags, comment)
     entry = _meal_of_child(session, child_id, entry_id)
     if entry.verdict != "billable":
-        raise Conflict("meal_not_served", "This attempt was refused (not billable): there is no meal to rate.")
+        raise Conflict("meal_not_served", T_("This attempt was refused (not billable): there is no meal to rate."))
     if session.scalar(select(LedgerEntry.id).where(LedgerEntry.refers_to == entry.id)) is not None:
-        raise Conflict("meal_voided", "This meal was voided: there is no meal to rate.")
+        raise Conflict("meal_voided", T_("This meal was voided: there is no meal to rate."))
     if now - entry.served_at > FEEDBACK_MAX_MEAL_AGE:
         raise Conflict("feedback_window_closed",
-                       f"Feedback is taken for {FEEDBACK_MAX_MEAL_AGE.days} days after a meal.")
+                       T_("Feedback is taken for %(days)s days after a meal.", days=FEEDBACK_MAX_MEAL_AGE.days))
     supplier_id = session.scalar(select(Contract.supplier_id).where(Contract.id == entry.contract_id)) \
         if entry.contract_id is not None else None
     for attempt in range(3):
         versions = _versions(session, entry.id)
         if versions and now - versions[0].created_at > FEEDBACK_EDIT_WINDOW:
-            raise Conflict("feedback_locked", "Feedback can be changed for 24 hours after it was first given.")
+            raise Conflict("feedback_locked", T_("Feedback can be changed for 24 hours after it was first given."))
         row = MealFeedback(
             entry_id=entry.id, version=(versions[-1].version + 1) if versions else 1, student_id=child_id,
             school_id=entry.school_id, supplier_id=supplier_id, serving_day=entry.serving_day,
@@ -136,7 +138,7 @@ def submit_feedback(
         except IntegrityError:  # another version was appended at the same moment: build on it
             session.rollback()
             if attempt == 2:
-                raise Conflict("feedback_conflict", "The feedback changed meanwhile; send it again.") from None
+                raise Conflict("feedback_conflict", T_("The feedback changed meanwhile; send it again.")) from None
             continue
         return _view([*versions, row]), not versions
     raise AssertionError("unreachable")
@@ -146,7 +148,7 @@ def latest_feedback(session: Session, child_id: uuid.UUID, entry_id: int | None)
     entry = _meal_of_child(session, child_id, entry_id)
     versions = _versions(session, entry.id)
     if not versions:
-        raise NotFound("feedback_not_found", "No feedback was given on this meal.")
+        raise NotFound("feedback_not_found", T_("No feedback was given on this meal."))
     return _view(versions)
 
 
@@ -189,7 +191,7 @@ def summary_scope(session: Session, principal: Principal, school_bin: str | None
     if principal.role == "supplier":
         supplier_id = session.scalar(select(Supplier.id).where(Supplier.bin == (principal.supplier_bin or "")))
         if supplier_id is None:
-            raise Forbidden("forbidden", "A supplier's token names no known supplier.")
+            raise Forbidden("forbidden", T_("A supplier's token names no known supplier."))
     return schools_in_scope(principal), school_id, supplier_id
 
 

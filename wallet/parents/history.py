@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Date, Integer, and_, bindparam, select, tuple
 from sqlalchemy.orm import Session
 
 from wallet.errors import FieldError, InvalidInput
+from wallet.messages import T_
 from wallet.models import LedgerEntry, MealFeedback, Menu, MenuDish
 from wallet.parents.children import Child
 from wallet.parents.menus import Dish, dish
@@ -43,11 +44,12 @@ _menus, _dishes = Menu.__table__, MenuDish.__table__
 
 def check_range(day_from: dt.date, day_to: dt.date) -> None:
     if day_from > day_to:
-        raise InvalidInput("validation_failed", "`from` is after `to`.",
-                           [FieldError("query/from", "must not be after `to`", "range_order")])
+        raise InvalidInput("validation_failed", T_("`from` is after `to`."),
+                           [FieldError("query/from", T_("must not be after `to`"), "range_order")])
     if (day_to - day_from).days + 1 > MAX_RANGE_DAYS:
-        raise InvalidInput("range_too_long", f"A range covers at most {MAX_RANGE_DAYS} days.",
-                           [FieldError("query/from", f"at most {MAX_RANGE_DAYS} days before `to`", "range_too_long")])
+        raise InvalidInput("range_too_long", T_("A range covers at most %(days)s days.", days=MAX_RANGE_DAYS),
+                           [FieldError("query/from", T_("at most %(days)s days before `to`", days=MAX_RANGE_DAYS),
+                                       "range_too_long")])
 
 
 def _history_page(after: bool) -> Any:

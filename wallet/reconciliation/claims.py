@@ -80,9 +80,27 @@ class _Errors:
 
 def _refuse(errors: list[FieldError], *, stopped: bool = False) -> ClaimRefused:
     shown = errors[:MAX_ERRORS]
-    more = f" (and more: checking stopped after {MAX_ERRORS} errors)" if stopped else ""
-    first = shown[0].message if shown else "no details"
-    return ClaimRefused("invalid_claim", f"the claim was refused, nothing was stored: {first}{more}", shown)
+    first = shown[0].message if shown else T_("no details")
+    if stopped:
+        detail = T_("the claim was refused, nothing was stored: %(first)s (and more: checking stopped after "
+                    "%(limit)s errors)", first=first, limit=MAX_ERRORS)
+    else:
+        detail = T_("the claim was refused, nothing was stored: %(first)s", first=first)
+    return ClaimRefused("invalid_claim", detail, shown)
+
+
+def _place(where: str) -> str:
+    """A row's place as a message names it: a CSV row's "line 7" in the reader's words, a JSON path as it is
+    (the field paths of the errors stay the data they are)."""
+    number = where.removeprefix("line ")
+    return T_("line %(line)s", line=number) if number != where else where
+
+
+def _row_message(error: RowError) -> str:
+    """A reader's error (wallet.importing) in the reader's words: "line 3: meals: ..." with the column as data."""
+    if error.column:
+        return T_("line %(line)s: %(field)s: %(message)s", line=error.line, field=error.column, message=error.message)
+    return T_("line %(line)s: %(message)s", line=error.line, message=error.message)
 
 
 def _too_large() -> InvalidInput:
@@ -107,7 +125,7 @@ def parse_csv(data: bytes) -> list[ClaimRow]:
             raise ImportFailed([])
         for item in _csv_items(decode(data)):
             if isinstance(item, RowError):
-                errors.add([FieldError(f"line {item.line}", str(item))])
+                errors.add([FieldError(f"line {item.line}", _row_message(item))])
             else:
                 row = _csv_row(item, errors)
                 if row is not None:
@@ -117,7 +135,8 @@ def parse_csv(data: bytes) -> list[ClaimRow]:
             if len(rows) > MAX_LINES:
                 raise _too_large()
     except ImportFailed as exc:
-        found = [FieldError(f"line {e.line}" + (f"/{e.column}" if e.column else ""), str(e)) for e in exc.errors]
+        found = [FieldError(f"line {e.line}" + (f"/{e.column}" if e.column else ""), _row_message(e))
+                 for e in exc.errors]
         raise _refuse(found or [FieldError("line 1", T_("line 1: the file is empty; expected a header row "
                                                         "%(columns)s",
                                                         columns=','.join(CSV_COLUMNS)))]) from exc
@@ -179,8 +198,9 @@ def _json_row(where: str, item: Any, errors: _Errors) -> ClaimRow | None:
         try:
             values[key] = check(item[key])
         except ValueError as exc:
+            reason = exc.args[0] if exc.args else exc  # a marked text keeps its msgid (str(exc) would drop it)
             row_errors.append(FieldError(f"{where}/{key}", T_("%(where)s/%(key)s: %(exc)s",
-                                                              where=where, key=key, exc=exc)))
+                                                              where=where, key=key, exc=reason)))
     if row_errors:
         errors.add(row_errors)
         return None
@@ -190,25 +210,25 @@ def _json_row(where: str, item: Any, errors: _Errors) -> ClaimRow | None:
 
 def _json_bin(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError("must be a 12-digit BIN as a string")
+        raise ValueError(T_("must be a 12-digit BIN as a string"))
     return parse_bin(value)
 
 
 def _json_date(value: Any) -> dt.date:
     if not isinstance(value, str):
-        raise ValueError("must be a date YYYY-MM-DD as a string")
+        raise ValueError(T_("must be a date YYYY-MM-DD as a string"))
     return parse_date(value)
 
 
 def _json_meal_type(value: Any) -> str:
     if value not in MEAL_TYPES:
-        raise ValueError(f"must be one of {', '.join(MEAL_TYPES)}")
+        raise ValueError(T_("must be one of %(choices)s", choices=", ".join(MEAL_TYPES)))
     return str(value)
 
 
 def _json_int(value: Any, maximum: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
-        raise ValueError(f"must be a whole number from 0 to {maximum}")
+        raise ValueError(T_("must be a whole number from 0 to %(maximum)s", maximum=maximum))
     return value
 
 
@@ -273,19 +293,20 @@ def submit_claim(session: Session, principal: Principal, month: Month, rows: lis
         school_id = schools.get(row.school_bin)
         if key in seen:
             errors.add([FieldError(row.where, T_("%(where)s: repeats %(seen_key)s (same school, day and meal type)",
-                                                 where=row.where, seen_key=seen[key]))])
+                                                 where=_place(row.where), seen_key=_place(seen[key])))])
         seen.setdefault(key, row.where)
         if Month.of(row.day) != month:
             errors.add([FieldError(f"{row.where}/day", T_("%(where)s: day %(day)s is not in %(month)s",
-                                                          where=row.where, day=row.day, month=month))])
+                                                          where=_place(row.where), day=row.day, month=month))])
         if school_id is None:
             errors.add([FieldError(f"{row.where}/school", T_("%(where)s: no school with BIN %(school_bin)s",
-                                                             where=row.where, school_bin=row.school_bin))])
+                                                             where=_place(row.where), school_bin=row.school_bin))])
         elif not any(start <= row.day <= end for start, end in contracts.get(school_id, ())):
             errors.add([FieldError(f"{row.where}/school",
                                    T_("%(where)s: supplier %(bin)s has no contract at school %(school_bin)s on "
                                       "%(day)s",
-                                      where=row.where, bin=supplier.bin, school_bin=row.school_bin, day=row.day))])
+                                      where=_place(row.where), bin=supplier.bin, school_bin=row.school_bin,
+                                      day=row.day))])
     errors.refuse_if_any()
     version = (session.scalar(select(func.max(SupplierClaim.version)).where(
         SupplierClaim.supplier_id == supplier.id, SupplierClaim.month == str(month))) or 0) + 1
