@@ -38,7 +38,11 @@ def _load(ctx: Context, world: DemoWorld, out_dir: Path) -> DemoParent:
             report = import_file(session_factory, kind, files[kind])
         except ImportFailed as exc:
             for error in exc.errors:
-                click.echo(f"{files[kind]}:{error}", err=True)
+                # "FILE:line 3: column: message", as before, with the row's words in the operator's language
+                row = (_("line %(line)s: %(field)s: %(message)s", line=error.line, field=error.column,
+                         message=error.message) if error.column
+                       else _("line %(line)s: %(message)s", line=error.line, message=error.message))
+                click.echo(f"{files[kind]}:{row}", err=True)
             click.echo(_("demo-data: %(kind)s refused (%(errors)s); stopped", kind=kind,
                          errors=n_(_ERRORS, len(exc.errors))), err=True)
             raise SystemExit(EXIT_BAD_INPUT) from None

@@ -77,3 +77,17 @@ def test_verify_history_counts_in_russian(monkeypatch):
     monkeypatch.setenv("WALLET_LANG", "en")
     assert [i18n.n_(_CHAINS, 8), i18n.n_(_ENTRIES, 1), i18n.n_(_CHECKPOINTS, 0)] == [
         "8 chains", "1 entry", "0 checkpoints"]
+
+
+def test_a_cells_reason_keeps_its_message_for_the_reader(monkeypatch):
+    from wallet.evidence.windows import parse_hhmm
+    from wallet.importing.fields import Cells, parse_int
+
+    cells = Cells({"from": "7.30", "count": "x"})
+    cells.required("from", parse_hhmm)
+    cells.required("count", lambda v: parse_int(v, 0))
+    assert [e.message for e in cells.errors] == [
+        "a local time HH:MM, 00:00 to 24:00", "must be a whole number, got 'x'"]
+    monkeypatch.setenv("WALLET_LANG", "ru")
+    assert [i18n.say(e.message) for e in cells.errors] == [
+        "местное время ЧЧ:ММ, от 00:00 до 24:00", "должно быть целым числом, получено 'x'"]
