@@ -10,11 +10,18 @@ from pathlib import Path
 import click
 
 from cli.context import EXIT_BAD_INPUT, Context, pass_context
+from cli.i18n import _, n_
 from wallet.demo.generator import MAX_STUDENTS, build, write
 from wallet.demo.participants import DemoParent, demo_parents
 from wallet.demo.world import DemoWorld
+from wallet.messages import N_plural
 from wallet.vouchers.years import today_in_kazakhstan
-from wallet.words import count
+
+# Counted words of this module's summaries (wallet/messages.py), translated by cli.i18n.n_.
+_ERRORS = N_plural("%(num)d error", "%(num)d errors")
+_OFFERS = N_plural("%(num)d voucher offer", "%(num)d voucher offers")
+_ACTIVE = N_plural("%(num)d active voucher", "%(num)d active vouchers")
+_CHILDREN = N_plural("%(num)d child", "%(num)d children")
 
 
 def _load(ctx: Context, world: DemoWorld, out_dir: Path) -> DemoParent:
@@ -31,8 +38,13 @@ def _load(ctx: Context, world: DemoWorld, out_dir: Path) -> DemoParent:
             report = import_file(session_factory, kind, files[kind])
         except ImportFailed as exc:
             for error in exc.errors:
-                click.echo(f"{files[kind]}:{error}", err=True)
-            click.echo(f"demo-data: {kind} refused ({count(len(exc.errors), 'error')}); stopped", err=True)
+                # "FILE:line 3: column: message", as before, with the row's words in the operator's language
+                row = (_("line %(line)s: %(field)s: %(message)s", line=error.line, field=error.column,
+                         message=error.message) if error.column
+                       else _("line %(line)s: %(message)s", line=error.line, message=error.message))
+                click.echo(f"{files[kind]}:{row}", err=True)
+            click.echo(_("demo-data: %(kind)s refused (%(errors)s); stopped", kind=kind,
+                         errors=n_(_ERRORS, len(exc.errors))), err=True)
             raise SystemExit(EXIT_BAD_INPUT) from None
         click.echo(
             f"{kind:<12} {report.rows:>6} rows: {report.created} created, {report.updated} updated, "
@@ -77,20 +89,24 @@ def _summary(world: DemoWorld, parent: DemoParent) -> list[str]:
     months = ", ".join(f"{y}-{m:02d}" for y, m in world.months)
     children_of = Counter(r["parent_iin"] for r in t["guardians"])
     vouchers = ", ".join(part for part in (
-        f"{count(parent.offered, 'voucher offer')} to answer" if parent.offered else "",
-        f"{count(parent.active, 'active voucher')}" if parent.active else "") if part)
+        _("%(offers)s to answer", offers=n_(_OFFERS, parent.offered)) if parent.offered else "",
+        n_(_ACTIVE, parent.active) if parent.active else "") if part)
     school = t["schools"][0]
     closure = next(r for r in t["calendar"] if r["kind"] == "closure")
     return [
-        f"demo world (seed {world.seed}) for school year {world.school_year}/{world.school_year + 1}: "
-        f"{len(t['schools'])} schools, {len(t['suppliers'])} suppliers, {len(t['students'])} pupils, "
-        f"{len(children_of)} parents and guardians; calendar and menus for {months}.",
-        "Look next at:",
-        f"  a parent with {count(parent.children, ('child', 'children'))} ({vouchers or 'no vouchers'}), to sign "
-        f"in as: IIN {parent.iin} (shown in full: demo IINs are made up, all with serial 0000)",
-        f"  school {school['bin']} ({school['name_ru']}): its classes, menus and contract prices",
-        f"  the quarantine closure at school {closure['school_bin']} on {closure['date']}",
-        "Running the same command again changes nothing (every kind reports 0 created, 0 updated).",
+        _("demo world (seed %(seed)s) for school year %(year)s/%(next_year)s: %(schools)s schools, "
+          "%(suppliers)s suppliers, %(pupils)s pupils, %(parents)s parents and guardians; calendar and menus "
+          "for %(months)s.", seed=world.seed, year=world.school_year, next_year=world.school_year + 1,
+          schools=len(t["schools"]), suppliers=len(t["suppliers"]), pupils=len(t["students"]),
+          parents=len(children_of), months=months),
+        _("Look next at:"),
+        _("  a parent with %(children)s (%(vouchers)s), to sign in as: IIN %(iin)s (shown in full: demo IINs are "
+          "made up, all with serial 0000)", children=n_(_CHILDREN, parent.children),
+          vouchers=vouchers or _("no vouchers"), iin=parent.iin),
+        _("  school %(bin)s (%(name)s): its classes, menus and contract prices", bin=school["bin"],
+          name=school["name_ru"]),
+        _("  the quarantine closure at school %(bin)s on %(day)s", bin=closure["school_bin"], day=closure["date"]),
+        _("Running the same command again changes nothing (every kind reports 0 created, 0 updated)."),
     ]
 
 

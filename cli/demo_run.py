@@ -23,12 +23,15 @@ import click
 import requests
 
 from cli.context import Context
-from cli.i18n import _
+from cli.i18n import _, n_
 from wallet import migrate
 from wallet.db import make_session_factory
 from wallet.demo.participants import first_school_bins, parents_with_active_vouchers, school_for_the_rush
+from wallet.messages import N_plural
 from wallet.terminals import create_enrollment_code
-from wallet.words import count
+
+# Counted words of this module's summaries (wallet/messages.py), translated by cli.i18n.n_.
+_TERMINALS = N_plural("%(num)d simulated terminal", "%(num)d simulated terminals")
 
 
 class _Stopped(Exception):
@@ -151,8 +154,8 @@ def run(ctx: Context, *, host: str, port: int, terminals: int, meals_per_minute:
         click.echo(f"\nAPI serving at {url}  (health {url}/healthz, readiness {url}/readyz)")
         if ctx.settings.console_enabled:
             click.echo(f"web console at {url}/console/  (development sign-in: {url}/console/dev-sign-in)")
-        click.echo(f"{count(terminals, 'simulated terminal')} of school {school_bin} are posting meals; "
-                   "Ctrl-C stops.\n")
+        click.echo(_("%(terminals)s of school %(bin)s are posting meals; Ctrl-C stops.",
+                     terminals=n_(_TERMINALS, terminals), bin=school_bin) + "\n")
         started = time.monotonic()
         simulator = subprocess.Popen(args, env=env)  # noqa: S603 - fixed arguments
         _watch(server, simulator)

@@ -9,7 +9,7 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from cli.context import EXIT_BAD_INPUT, Context, pass_context
-from cli.i18n import _, n_
+from cli.i18n import _, n_, say
 from wallet import logs
 from wallet.db import make_session_factory, transaction
 from wallet.importing.errors import ImportFailed
@@ -50,10 +50,8 @@ def import_command(ctx: Context, kind: str, file: Path) -> None:
     except ImportFailed as exc:
         for error in exc.errors:
             where = f"{file}:{error.line}"
-            click.echo(
-                f"{where}: {error.column}: {error.message}" if error.column else f"{where}: {error.message}",
-                err=True,
-            )
+            message = say(error.message)  # a marked text (wallet/importing) in the operator's language
+            click.echo(f"{where}: {error.column}: {message}" if error.column else f"{where}: {message}", err=True)
         click.echo(_("%(file)s: %(errors)s; nothing was imported", file=file,
                      errors=n_(_ERRORS, len(exc.errors))), err=True)
         log.warning("import refused", kind=kind, errors=len(exc.errors))

@@ -16,10 +16,12 @@ from wallet import logs
 from wallet.db import make_session_factory
 from wallet.messages import N_plural
 from wallet.schools import school_ids_by_bin
-from wallet.words import count
 
 # Counted words of this module's summaries (wallet/messages.py), translated by cli.i18n.n_.
 _SCHOOL_CHAINS = N_plural("%(num)d school chain", "%(num)d school chains")
+_CHAINS = N_plural("%(num)d chain", "%(num)d chains")
+_ENTRIES = N_plural("%(num)d entry", "%(num)d entries")
+_CHECKPOINTS = N_plural("%(num)d checkpoint", "%(num)d checkpoints")
 
 log = logs.get_logger(__name__)
 
@@ -120,8 +122,8 @@ def _history_line(run: RunView) -> str:
     scope = f"school {run.school_bin}" if run.school_bin else "all schools"
     line = (
         f"#{run.id} {when}, {took:.1f} s, {run.via} by {run.actor}, {scope}: "
-        f"{count(run.chains_checked, 'chain')}, {count(run.entries_checked, ('entry', 'entries'))}, "
-        f"{count(run.checkpoints_checked, 'checkpoint')}: {run.result.upper()} (v{run.software_version})"
+        f"{n_(_CHAINS, run.chains_checked)}, {n_(_ENTRIES, run.entries_checked)}, "
+        f"{n_(_CHECKPOINTS, run.checkpoints_checked)}: {run.result.upper()} (v{run.software_version})"
     )
     if run.problem is not None:
         where = f" at school {run.problem.school_bin}" if run.problem.school_bin else ""

@@ -29,8 +29,9 @@ def valid_bins(count: int) -> list[str]:
 
 @pytest.fixture
 def run(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        env = {"WALLET_DATABASE_URL": database_url, "WALLET_ENV": "test", "WALLET_INSTANCE_PATH": str(tmp_path)}
+    def invoke(*args: str, lang: str | None = None):  # type: ignore[no-untyped-def]
+        env = {"WALLET_DATABASE_URL": database_url, "WALLET_ENV": "test", "WALLET_INSTANCE_PATH": str(tmp_path),
+               "WALLET_LANG": lang}
         return CliRunner().invoke(import_command, list(args), env=env)
 
     return invoke
@@ -66,6 +67,23 @@ def test_bad_rows_are_listed_on_stderr_with_exit_2(run, session_factory, tmp_pat
     ]
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(School)) == 0
+
+
+def test_bad_rows_read_in_the_operators_language(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (good,) = valid_bins(1)
+    path = tmp_path / "schools.csv"
+    path.write_text(HEADER + f"{good},Мектеп,Школа,KZ-TST,Облыс,Область\n{good},Мектеп,,KZ-TST,Облыс,Область\n"
+                    "2013,x,y\n", encoding="utf-8")
+    result = run("schools", str(path), lang="ru")
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert result.stderr.splitlines() == [
+        f"{path}:3: name_ru: обязательно",
+        f"{path}:4: ожидалось ячеек, как в заголовке: 6, найдено: 3",
+        f"{path}: 2 ошибки; ничего не импортировано",
+    ]
+    english = run("schools", str(path), lang="en")
+    assert english.stderr.splitlines()[:2] == [
+        f"{path}:3: name_ru: is required", f"{path}:4: expected 6 cells as in the header, found 3"]
 
 
 def test_file_level_errors_have_no_column(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

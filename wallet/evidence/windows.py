@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from wallet.messages import T_
+
 OUTSIDE_SERVING_WINDOW = "outside_serving_window"
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])\Z|^24:00\Z")
 
@@ -26,7 +28,7 @@ RECOMMENDED_DEFAULTS = (
 def parse_hhmm(text: str) -> int:
     """"HH:MM" (00:00-24:00) -> minutes after midnight; ValueError otherwise."""
     if not _HHMM.match(text):
-        raise ValueError("a local time HH:MM, 00:00 to 24:00")
+        raise ValueError(T_("a local time HH:MM, 00:00 to 24:00"))
     hours, minutes = text.split(":")
     return int(hours) * 60 + int(minutes)
 

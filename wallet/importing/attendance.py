@@ -24,6 +24,7 @@ from wallet.importing.base import (
 )
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells
+from wallet.messages import T_
 from wallet.models import ATTENDANCE_MARKS, AttendanceMark, Enrollment, School
 
 
@@ -55,7 +56,8 @@ class Attendance(Kind[MarkRecord, MarkPlan]):
         return None if cells.errors else MarkRecord(line, school_bin, iin, day, mark)  # type: ignore[arg-type]
 
     def check(self, session: Session, records: list[MarkRecord], errors: list[RowError]) -> MarkPlan:
-        errors += find_duplicates(records, lambda r: (r.iin, r.day), lambda r: r.line, "date", "this pupil and date")
+        errors += find_duplicates(records, lambda r: (r.iin, r.day), lambda r: r.line, "date",
+                                  T_("this pupil and date"))
         plan = MarkPlan(records, ids_by_bin(session, School, (r.school_bin for r in records)),
                         student_ids(session, (r.iin for r in records)))
         errors += unknown_schools(records, plan.school_ids)
@@ -72,10 +74,11 @@ class Attendance(Kind[MarkRecord, MarkPlan]):
         for r in records:
             sid, school_id = plan.students.get(r.iin), plan.school_ids.get(r.school_bin)
             if sid is None:
-                errors.append(RowError(r.line, "iin", "no pupil with this IIN"))
+                errors.append(RowError(r.line, "iin", T_("no pupil with this IIN")))
             elif school_id is not None and not any(a <= r.day and (b is None or r.day <= b)
                                                    for a, b in spans.get((sid, school_id), ())):
-                errors.append(RowError(r.line, "iin", f"the pupil is not enrolled at {r.school_bin} on {r.day}"))
+                errors.append(RowError(r.line, "iin", T_("the pupil is not enrolled at %(school_bin)s on %(day)s",
+                                                             school_bin=r.school_bin, day=r.day)))
         for id_, sid, school_id, day, mark in session.execute(
             select(AttendanceMark.id, AttendanceMark.student_id, AttendanceMark.school_id, AttendanceMark.day,
                    AttendanceMark.mark)

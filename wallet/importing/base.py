@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells
+from wallet.messages import T_
 from wallet.models import EligibilityCategory, School, Student, Supplier
 
 R = TypeVar("R")  # a parsed record
@@ -95,7 +96,8 @@ def find_duplicates(
     for record in records:
         k = key(record)
         if k in first_line:
-            errors.append(RowError(line(record), column, f"{what} repeats line {first_line[k]}"))
+            errors.append(RowError(line(record), column,
+                                   T_("%(what)s repeats line %(first)s", what=what, first=first_line[k])))
         else:
             first_line[k] = line(record)
     return errors
@@ -103,7 +105,7 @@ def find_duplicates(
 
 def unknown_schools(records: Iterable[Any], school_ids: dict[str, int]) -> list[RowError]:
     """An error on every record (with `line` and `school_bin`) whose BIN is not a school's."""
-    return [RowError(r.line, "school_bin", f"no school with BIN {r.school_bin}")
+    return [RowError(r.line, "school_bin", T_("no school with BIN %(school_bin)s", school_bin=r.school_bin))
             for r in records if r.school_bin not in school_ids]
 
 
@@ -165,4 +167,6 @@ def bulk_update(session: Session, model: type[Any], rows: list[dict[str, Any]]) 
 
 
 def describe_period(start: dt.date, end: dt.date | None) -> str:
-    return f"{start.isoformat()} to {end.isoformat() if end else 'open end'}"
+    if end is None:
+        return T_("%(start)s to open end", start=start.isoformat())
+    return T_("%(start)s to %(end)s", start=start.isoformat(), end=end.isoformat())

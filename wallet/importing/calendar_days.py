@@ -21,6 +21,7 @@ from wallet.importing.base import (
 )
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells
+from wallet.messages import T_
 from wallet.models import DAY_KINDS, CalendarDay, CalendarNotice, School
 
 SUMMER_MONTHS = (6, 7, 8)
@@ -30,9 +31,9 @@ SUNDAY = 6
 def serving_day_problem(day: dt.date) -> str | None:
     """Why a date cannot be a serving day, or None when it can."""
     if day.month in SUMMER_MONTHS:
-        return "a serving day must fall inside a school year (1 September to 31 May)"
+        return T_("a serving day must fall inside a school year (1 September to 31 May)")
     if day.weekday() == SUNDAY:
-        return "a serving day cannot be a Sunday"
+        return T_("a serving day cannot be a Sunday")
     return None
 
 
@@ -70,7 +71,7 @@ class Calendar(Kind[DayRecord, CalendarPlan]):
             lambda r: (r.school_bin, r.day),
             lambda r: r.line,
             "date",
-            "this school and date",
+            T_("this school and date"),
         )
         plan = CalendarPlan(records, ids_by_bin(session, School, (r.school_bin for r in records)))
         errors += unknown_schools(records, plan.school_ids)

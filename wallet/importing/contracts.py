@@ -28,6 +28,7 @@ from wallet.importing.base import (
 )
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells
+from wallet.messages import T_
 from wallet.models import MEAL_TYPES, Contract, ContractPrice, School, Supplier
 
 HEADER_COLUMNS = ("school_bin", "supplier_bin", "valid_from", "valid_to")
@@ -106,7 +107,7 @@ class Contracts(Kind[PriceRecord, ContractPlan]):
             lambda r: (r.number, r.meal_type, r.category),
             lambda r: r.line,
             "category",
-            "this contract number, meal type and category",
+            T_("this contract number, meal type and category"),
         )
         first_rows: dict[str, PriceRecord] = {}
         for r in records:
@@ -118,7 +119,8 @@ class Contracts(Kind[PriceRecord, ContractPlan]):
                         RowError(
                             r.line,
                             column,
-                            f"contract {r.number} has {column} {_show(theirs)} on line {first.line}",
+                            T_("contract %(number)s has %(column)s %(value)s on line %(first)s", number=r.number,
+                               column=column,                                value=_show(theirs), first=first.line),
                         )
                     )
 
@@ -131,13 +133,16 @@ class Contracts(Kind[PriceRecord, ContractPlan]):
                     RowError(
                         r.line,
                         "category",
-                        f"unknown eligibility category {r.category!r}; known: {', '.join(sorted(categories))}",
+                        T_("unknown eligibility category %(category)s; known: %(known)s", category=repr(r.category),
+                           known=", ".join(sorted(categories))),
                     )
                 )
             if r.school_bin not in school_ids:
-                errors.append(RowError(r.line, "school_bin", f"no school with BIN {r.school_bin}"))
+                errors.append(RowError(r.line, "school_bin",
+                                       T_("no school with BIN %(school_bin)s", school_bin=r.school_bin)))
             if r.supplier_bin not in supplier_ids:
-                errors.append(RowError(r.line, "supplier_bin", f"no supplier with BIN {r.supplier_bin}"))
+                errors.append(RowError(r.line, "supplier_bin",
+                                       T_("no supplier with BIN %(supplier_bin)s", supplier_bin=r.supplier_bin)))
 
         plan = ContractPlan(records, first_rows, school_ids, supplier_ids)
         columns = (
@@ -264,9 +269,10 @@ def _overlaps(plan: ContractPlan) -> list[RowError]:
                         RowError(
                             line,
                             "valid_from",
-                            f"contract {mine[2]} ({describe_period(mine[0], mine[1])}) overlaps "
-                            f"contract {other[2]} ({describe_period(other[0], other[1])}) "
-                            f"of the same school for {meal_type}",
+                            T_("contract %(number)s (%(period)s) overlaps contract %(other)s (%(other_period)s) "
+                               "of the same school for %(meal_type)s", number=mine[2],
+                               period=describe_period(mine[0], mine[1]), other=other[2],
+                               other_period=describe_period(other[0], other[1]), meal_type=meal_type),
                         )
                     )
             if latest is None or period[1] > latest[1]:

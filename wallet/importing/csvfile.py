@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wallet.importing.errors import ImportFailed, RowError
+from wallet.messages import T_
 
 BOM = b"\xef\xbb\xbf"
 
@@ -42,8 +43,8 @@ def decode(data: bytes) -> str:
                 RowError(
                     line,
                     "",
-                    f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                    "save it as UTF-8 and try again",
+                    T_("the file is not valid UTF-8 (byte 0x%(byte)s at offset %(offset)s); save it as UTF-8 and "
+                       "try again", byte=f"{data[exc.start]:02x}", offset=exc.start),
                 )
             ]
         ) from exc
@@ -59,7 +60,8 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise ImportFailed([RowError(reader.line_num or start, "", f"the file is not valid CSV: {exc}")]) from exc
+            raise ImportFailed([RowError(reader.line_num or start, "",
+                                         T_("the file is not valid CSV: %(reason)s", reason=str(exc)))]) from exc
         yield start, record
         start = reader.line_num + 1
 
@@ -71,12 +73,13 @@ def check_header(header: list[str], required: tuple[str, ...], optional: tuple[s
     seen: set[str] = set()
     for name in header:
         if name in seen:
-            errors.append(RowError(1, name, "column appears twice in the header"))
+            errors.append(RowError(1, name, T_("column appears twice in the header")))
         elif name not in known:
-            hint = " (the file must be separated by commas, not semicolons)" if ";" in name else ""
-            errors.append(RowError(1, name or "(empty)", f"unknown column{hint}"))
+            hint = ";" in name
+            errors.append(RowError(1, name or "(empty)", T_("unknown column (the file must be separated by commas, "
+                                                            "not semicolons)") if hint else T_("unknown column")))
         seen.add(name)
-    errors.extend(RowError(1, name, "missing column") for name in required if name not in seen)
+    errors.extend(RowError(1, name, T_("missing column")) for name in required if name not in seen)
     return errors
 
 
@@ -85,7 +88,7 @@ def _open_table(text: str, required: tuple[str, ...],
     records = _records(text)
     header_record = next(records, None)
     if header_record is None or not any(cell.strip() for cell in header_record[1]):
-        raise ImportFailed([RowError(1, "", "the file is empty; expected a header row naming the columns")])
+        raise ImportFailed([RowError(1, "", T_("the file is empty; expected a header row naming the columns"))])
     header = [cell.strip() for cell in header_record[1]]
     header_errors = check_header(header, required, optional)
     if header_errors:
@@ -99,7 +102,8 @@ def _items(header: list[str], records: Iterator[tuple[int, list[str]]]) -> Itera
         if not record or (len(record) == 1 and not record[0].strip()):
             continue  # a blank line
         if len(record) != width:
-            yield RowError(line, "", f"expected {width} cells as in the header, found {len(record)}")
+            yield RowError(line, "", T_("expected %(width)s cells as in the header, found %(found)s", width=width,
+                                   found=len(record)))
             continue
         yield CsvRow(line, dict(zip(header, record, strict=True)))
 
@@ -127,5 +131,5 @@ def parse_table(text: str, required: tuple[str, ...], optional: tuple[str, ...] 
 def read_table(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> CsvTable:
     data = Path(path).read_bytes()
     if not data.strip() or data.strip() == BOM:
-        raise ImportFailed([RowError(1, "", "the file is empty; expected a header row naming the columns")])
+        raise ImportFailed([RowError(1, "", T_("the file is empty; expected a header row naming the columns"))])
     return parse_table(decode(data), required, optional)

@@ -22,6 +22,7 @@ from wallet.importing.base import (
 )
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells
+from wallet.messages import T_
 from wallet.models import StudentEligibility
 
 
@@ -57,19 +58,20 @@ class Eligibility(Kind[EligibilityRecord, EligibilityPlan]):
             lambda r: (r.iin, r.category, r.valid_from),
             lambda r: r.line,
             "valid_from",
-            "this IIN, category and valid_from",
+            T_("this IIN, category and valid_from"),
         )
         categories = category_codes(session)
         plan = EligibilityPlan(records, student_ids(session, (r.iin for r in records)))
         for r in records:
             if r.iin not in plan.student_ids:
-                errors.append(RowError(r.line, "iin", "no student with this IIN (import students first)"))
+                errors.append(RowError(r.line, "iin", T_("no student with this IIN (import students first)")))
             if r.category not in categories:
                 errors.append(
                     RowError(
                         r.line,
                         "category",
-                        f"unknown eligibility category {r.category!r}; known: {', '.join(sorted(categories))}",
+                        T_("unknown eligibility category %(category)s; known: %(known)s", category=repr(r.category),
+                           known=", ".join(sorted(categories))),
                     )
                 )
         for id_, student_id, category, valid_from, valid_to in rows_in(

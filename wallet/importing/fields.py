@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from wallet.errors import FieldError
 from wallet.identifiers import IdentifierError, validate_bin, validate_iin
+from wallet.messages import T_
 from wallet.text import is_clean
 
 T = TypeVar("T")
@@ -25,9 +26,9 @@ DEFAULT_TIMEZONE = "Asia/Almaty"
 
 def parse_text(value: str, max_length: int) -> str:
     if not is_clean(value):  # the one text rule (wallet.text): no C0, DEL or C1 control, no lone surrogate
-        raise ValueError("contains a control character")
+        raise ValueError(T_("contains a control character"))
     if len(value) > max_length:
-        raise ValueError(f"is longer than {max_length} characters")
+        raise ValueError(T_("is longer than %(max_length)s characters", max_length=max_length))
     return value
 
 
@@ -49,28 +50,31 @@ def parse_bin(value: str) -> str:
 @lru_cache(maxsize=65536)
 def parse_date(value: str) -> dt.date:
     if not _ISO_DATE.match(value):
-        raise ValueError(f"must be a date as YYYY-MM-DD, got {value!r}")
+        raise ValueError(T_("must be a date as YYYY-MM-DD, got %(value)s", value=repr(value)))
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise ValueError(f"is not a real date: {value!r}") from exc
+        raise ValueError(T_("is not a real date: %(value)s", value=repr(value))) from exc
 
 
 def parse_int(value: str, minimum: int, maximum: int = INT32_MAX) -> int:
     if not _INTEGER.match(value):
-        raise ValueError(f"must be a whole number, got {value!r}")
+        raise ValueError(T_("must be a whole number, got %(value)s", value=repr(value)))
     number = int(value)
     if not minimum <= number <= maximum:
         if maximum == INT32_MAX:
-            raise ValueError(f"must be at least {minimum}" if number < minimum else "is too large")
-        raise ValueError(f"must be between {minimum} and {maximum}, got {number}")
+            raise ValueError(T_("must be at least %(minimum)s", minimum=minimum) if number < minimum
+                             else T_("is too large"))
+        raise ValueError(T_("must be between %(minimum)s and %(maximum)s, got %(number)s", minimum=minimum,
+                            maximum=maximum, number=number))
     return number
 
 
 def parse_choice(value: str, choices: Iterable[str]) -> str:
     allowed = tuple(choices)
     if value not in allowed:
-        raise ValueError(f"unknown value {value!r}; expected one of {', '.join(allowed)}")
+        raise ValueError(T_("unknown value %(value)s; expected one of %(allowed)s", value=repr(value),
+                            allowed=", ".join(allowed)))
     return value
 
 
@@ -79,7 +83,7 @@ def parse_timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        raise ValueError(T_("unknown IANA time zone %(value)s", value=repr(value))) from exc
     return value
 
 
@@ -90,7 +94,8 @@ def parse_codes(value: str, vocabulary: Iterable[str], separator: str = ";") -> 
     codes = {code.strip() for code in value.split(separator) if code.strip()}
     unknown = sorted(codes - known)
     if unknown:
-        raise ValueError(f"unknown code(s) {', '.join(unknown)}; expected codes from {', '.join(allowed)}")
+        raise ValueError(T_("unknown code(s) %(unknown)s; expected codes from %(allowed)s",
+                            unknown=", ".join(unknown), allowed=", ".join(allowed)))
     return sorted(codes)
 
 
@@ -110,7 +115,7 @@ class Cells:
     def required(self, column: str, parse: Callable[[str], T]) -> T | None:
         value = self.raw(column)
         if value == "":
-            self.error(column, "is required")
+            self.error(column, T_("is required"))
             return None
         return self._apply(column, parse, value)
 
@@ -122,7 +127,8 @@ class Cells:
         try:
             return parse(value)
         except ValueError as exc:
-            self.error(column, str(exc))
+            # a marked reason (T_) is kept as it is, so the reader gets it in their language (cli.i18n.say)
+            self.error(column, exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc))
             return None
 
     # Shorthands for the common kinds of cell.
@@ -153,4 +159,5 @@ class Cells:
     def period(self, start_column: str, end_column: str, start: dt.date | None, end: dt.date | None) -> None:
         """An end date before its start is an error on the end column."""
         if start is not None and end is not None and end < start:
-            self.error(end_column, f"is before {start_column} ({start.isoformat()})")
+            self.error(end_column, T_("is before %(start_column)s (%(start)s)", start_column=start_column,
+                                              start=start.isoformat()))

@@ -20,6 +20,7 @@ from wallet.importing.base import (
 )
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells
+from wallet.messages import T_
 from wallet.models import GuardianLink
 
 RELATIONS = ("mother", "father", "guardian")
@@ -48,7 +49,7 @@ class Guardians(Kind[GuardianRecord, GuardianPlan]):
         parent, student = cells.iin("parent_iin"), cells.iin("student_iin")
         relation = cells.choice("relation", RELATIONS)
         if parent is not None and parent == student:
-            cells.error("parent_iin", "is the same as student_iin")
+            cells.error("parent_iin", T_("is the same as student_iin"))
         return None if cells.errors else GuardianRecord(line, parent, student, relation)  # type: ignore[arg-type]
 
     def check(self, session: Session, records: list[GuardianRecord], errors: list[RowError]) -> GuardianPlan:
@@ -57,11 +58,11 @@ class Guardians(Kind[GuardianRecord, GuardianPlan]):
             lambda r: (r.parent_iin, r.student_iin),
             lambda r: r.line,
             "student_iin",
-            "this parent and student",
+            T_("this parent and student"),
         )
         plan = GuardianPlan(records, student_ids(session, (r.student_iin for r in records)))
         errors += [
-            RowError(r.line, "student_iin", "no student with this IIN (import students first)")
+            RowError(r.line, "student_iin", T_("no student with this IIN (import students first)"))
             for r in records
             if r.student_iin not in plan.student_ids
         ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from wallet.importing.csvfile import BOM, CsvRow, CsvTable, decode
 from wallet.importing.errors import ImportFailed, RowError
+from wallet.messages import T_
 
 MAX_LINE_BYTES = 4096
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -20,17 +21,19 @@ def json_lines(data: bytes, errors: list[RowError], what: str = "file") -> Itera
     """Each non-blank line's number (from 1) and parsed JSON value; a line too long or not JSON goes to
     `errors` instead. ImportFailed when the data hold nothing at all."""
     if not data.strip() or data.strip() == BOM:
-        raise ImportFailed([RowError(1, "", f"the {what} is empty; expected one JSON object per line")])
+        raise ImportFailed([RowError(1, "", T_("the feed is empty; expected one JSON object per line") if what == "feed"
+                                         else T_("the file is empty; expected one JSON object per line"))])
     for number, line in enumerate(decode(data).splitlines(), start=1):
         if not line.strip():
             continue
         if len(line.encode()) > MAX_LINE_BYTES:
-            errors.append(RowError(number, "", f"the line is longer than {MAX_LINE_BYTES} bytes"))
+            errors.append(RowError(number, "", T_("the line is longer than %(MAX_LINE_BYTES)s bytes",
+                                                        MAX_LINE_BYTES=MAX_LINE_BYTES)))
             continue
         try:
             yield number, json.loads(line)
         except ValueError:
-            errors.append(RowError(number, "", "not a JSON object"))
+            errors.append(RowError(number, "", T_("not a JSON object")))
 
 
 def read_jsonl(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> CsvTable:
@@ -39,12 +42,12 @@ def read_jsonl(path: Path, required: tuple[str, ...], optional: tuple[str, ...] 
     errors: list[RowError] = []
     for number, item in json_lines(Path(path).read_bytes(), errors):
         if not isinstance(item, dict):
-            errors.append(RowError(number, "", "must be a JSON object"))
+            errors.append(RowError(number, "", T_("must be a JSON object")))
             continue
-        found = [RowError(number, str(k), "unknown member") for k in sorted(set(item) - known, key=str)]
-        found += [RowError(number, k, "must be a string") for k in sorted(known & set(item))
+        found = [RowError(number, str(k), T_("unknown member")) for k in sorted(set(item) - known, key=str)]
+        found += [RowError(number, k, T_("must be a string")) for k in sorted(known & set(item))
                   if not isinstance(item[k], str)]
-        found += [RowError(number, k, "is required") for k in required if k not in item]
+        found += [RowError(number, k, T_("is required")) for k in required if k not in item]
         if found:
             errors += found
             continue

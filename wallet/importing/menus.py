@@ -23,6 +23,7 @@ from wallet.importing.base import (
 )
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells, parse_codes
+from wallet.messages import T_
 from wallet.models import ALLERGENS, MEAL_TYPES, Menu, MenuDish, School
 
 DISH_FIELDS = ("name_kk", "name_ru", "name_en", "grams", "kcal", "allergens")
@@ -90,7 +91,7 @@ class Menus(Kind[DishRecord, MenuPlan]):
             lambda r: (r.school_bin, r.day, r.meal_type, r.position),
             lambda r: r.line,
             "position",
-            "this school, date, meal type and position",
+            T_("this school, date, meal type and position"),
         )
         plan = MenuPlan(records, ids_by_bin(session, School, (r.school_bin for r in records)))
         errors += unknown_schools(records, plan.school_ids)

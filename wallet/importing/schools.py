@@ -19,6 +19,7 @@ from wallet.importing.base import (
 )
 from wallet.importing.errors import RowError
 from wallet.importing.fields import DEFAULT_TIMEZONE, Cells, parse_timezone
+from wallet.messages import T_
 from wallet.models import Region, School
 
 
@@ -59,7 +60,7 @@ class Schools(Kind[SchoolRecord, SchoolPlan]):
         return None if cells.errors else SchoolRecord(line, *values)  # type: ignore[arg-type]
 
     def check(self, session: Session, records: list[SchoolRecord], errors: list[RowError]) -> SchoolPlan:
-        errors += find_duplicates(records, lambda r: r.bin, lambda r: r.line, "bin", "BIN")
+        errors += find_duplicates(records, lambda r: r.bin, lambda r: r.line, "bin", T_("BIN"))
         # One region code, one pair of names, within the file.
         region_names: dict[str, tuple[int, str, str]] = {}
         for r in records:
@@ -73,7 +74,8 @@ class Schools(Kind[SchoolRecord, SchoolPlan]):
                         RowError(
                             r.line,
                             column,
-                            f"region {r.region_code} is named {seen!r} on line {first[0]}",
+                            T_("region %(region)s is named %(name)s on line %(first)s", region=r.region_code,
+                               name=repr(seen), first=first[0]),
                         )
                     )
         regions = {

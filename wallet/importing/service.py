@@ -26,6 +26,7 @@ from wallet.importing.schools import Schools
 from wallet.importing.serving_windows import ServingWindows
 from wallet.importing.students import Students
 from wallet.importing.suppliers import Suppliers
+from wallet.messages import T_
 
 # In dependency order: a kind may refer only to kinds before it.
 REGISTRY: dict[str, Kind[Any, Any]] = {
@@ -96,7 +97,8 @@ def import_file(session_factory: sessionmaker[Session], kind: str, path: Path) -
                 RowError(
                     1,
                     "",
-                    f"the database refused the import, perhaps changed by another import meanwhile: {reason}",
+                    T_("the database refused the import, perhaps changed by another import meanwhile: %(reason)s",
+                       reason=reason),
                 )
             ]
         ) from exc

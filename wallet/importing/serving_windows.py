@@ -14,6 +14,7 @@ from wallet.evidence.windows import parse_hhmm
 from wallet.importing.base import Counts, Kind, bulk_insert, bulk_update, find_duplicates, ids_by_bin, unknown_schools
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells, parse_bin
+from wallet.messages import T_
 from wallet.models import MEAL_TYPES, School, ServingWindow
 
 
@@ -44,14 +45,14 @@ class ServingWindows(Kind[WindowRecord, WindowPlan]):
         meal_type, shift = cells.choice("meal_type", MEAL_TYPES), cells.integer("shift", 1, 3)
         start, end = cells.required("from", parse_hhmm), cells.required("to", parse_hhmm)
         if start is not None and end is not None and end <= start:
-            cells.error("to", "must be after from (a window does not cross midnight)")
+            cells.error("to", T_("must be after from (a window does not cross midnight)"))
         if cells.errors:
             return None
         return WindowRecord(line, school_bin, meal_type, shift, start, end)  # type: ignore[arg-type]
 
     def check(self, session: Session, records: list[WindowRecord], errors: list[RowError]) -> WindowPlan:
         errors += find_duplicates(records, lambda r: (r.school_bin, r.meal_type, r.shift), lambda r: r.line,
-                                  "shift", "this school, meal type and shift")
+                                  "shift", T_("this school, meal type and shift"))
         with_school = [r for r in records if r.school_bin is not None]
         plan = WindowPlan(records, ids_by_bin(session, School, (r.school_bin for r in with_school)))
         errors += unknown_schools(with_school, plan.school_ids)

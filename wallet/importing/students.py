@@ -22,6 +22,7 @@ from wallet.importing.base import (
 )
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells
+from wallet.messages import T_
 from wallet.models import Enrollment, School, Student
 
 
@@ -71,7 +72,7 @@ class Students(Kind[StudentRecord, StudentPlan]):
         return None if cells.errors else StudentRecord(line, *values)  # type: ignore[arg-type]
 
     def check(self, session: Session, records: list[StudentRecord], errors: list[RowError]) -> StudentPlan:
-        errors += find_duplicates(records, lambda r: r.iin, lambda r: r.line, "iin", "IIN")
+        errors += find_duplicates(records, lambda r: r.iin, lambda r: r.line, "iin", T_("IIN"))
         plan = StudentPlan(records, ids_by_bin(session, School, (r.school_bin for r in records)))
         errors += unknown_schools(records, plan.school_ids)
         for iin, *stored in rows_in(

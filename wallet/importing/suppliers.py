@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from wallet.importing.base import Counts, Kind, bulk_insert, bulk_update, find_duplicates, rows_in
 from wallet.importing.errors import RowError
 from wallet.importing.fields import Cells
+from wallet.messages import T_
 from wallet.models import Supplier
 
 
@@ -34,7 +35,7 @@ class Suppliers(Kind[SupplierRecord, SupplierPlan]):
         return None if cells.errors else SupplierRecord(line, bin_, name)  # type: ignore[arg-type]
 
     def check(self, session: Session, records: list[SupplierRecord], errors: list[RowError]) -> SupplierPlan:
-        errors += find_duplicates(records, lambda r: r.bin, lambda r: r.line, "bin", "BIN")
+        errors += find_duplicates(records, lambda r: r.bin, lambda r: r.line, "bin", T_("BIN"))
         stored = {
             bin_: (id_, name)
             for bin_, id_, name in rows_in(
