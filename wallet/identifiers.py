@@ -10,6 +10,8 @@ import datetime as dt
 import re
 import unicodedata
 
+from wallet.messages import N_, T_
+
 _DIGITS12 = re.compile(r"^[0-9]{12}\Z")  # \Z: "$" would let a trailing line feed through
 _FIRST_WEIGHTS = tuple(range(1, 12))
 _SECOND_WEIGHTS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
@@ -32,12 +34,17 @@ def check_digit(first_eleven: str) -> int | None:
     return None
 
 
+# One sentence each for an IIN and a BIN (the abbreviations differ by language: ИИН/БИН, ЖСН/БСН).
+_NOT_12_DIGITS = {"IIN": N_("IIN must be exactly 12 digits"), "BIN": N_("BIN must be exactly 12 digits")}
+_BAD_CHECK_DIGIT = {"IIN": N_("IIN check digit does not match"), "BIN": N_("BIN check digit does not match")}
+
+
 def _check_shape(value: object, kind: str) -> str:
     if not isinstance(value, str) or not _DIGITS12.match(value):
-        raise IdentifierError(f"{kind} must be exactly 12 digits")
+        raise IdentifierError(T_(_NOT_12_DIGITS[kind]))
     expected = check_digit(value[:11])
     if expected is None or expected != int(value[11]):
-        raise IdentifierError(f"{kind} check digit does not match")
+        raise IdentifierError(T_(_BAD_CHECK_DIGIT[kind]))
     return value
 
 
@@ -45,11 +52,11 @@ def iin_birth_date(iin: str) -> dt.date:
     """The birth date an IIN encodes (YYMMDD plus the century digit)."""
     century = _CENTURY_BY_DIGIT.get(int(iin[6]))
     if century is None:
-        raise IdentifierError("IIN century digit must be 1-6")
+        raise IdentifierError(T_("IIN century digit must be 1-6"))
     try:
         return dt.date(century + int(iin[0:2]), int(iin[2:4]), int(iin[4:6]))
     except ValueError as exc:
-        raise IdentifierError("IIN date part is not a real date") from exc
+        raise IdentifierError(T_("IIN date part is not a real date")) from exc
 
 
 def validate_iin(value: object) -> str:
@@ -67,9 +74,9 @@ def validate_bin(value: object) -> str:
     """
     bin_ = _check_shape(value, "BIN")
     if not 1 <= int(bin_[2:4]) <= 12:
-        raise IdentifierError("BIN month part must be 01-12")
+        raise IdentifierError(T_("BIN month part must be 01-12"))
     if bin_[4] not in "456":
-        raise IdentifierError("BIN fifth digit must be 4, 5 or 6")
+        raise IdentifierError(T_("BIN fifth digit must be 4, 5 or 6"))
     return bin_
 
 
@@ -89,7 +96,7 @@ def mask_iin(iin: str) -> str:
 def make_iin(birth: dt.date, female: bool, serial: int) -> str | None:
     """Build the IIN for a birth date, sex and 4-digit serial; None when no check digit exists."""
     if not 1800 <= birth.year <= 2099:
-        raise IdentifierError("IIN birth year must be 1800-2099")
+        raise IdentifierError(T_("IIN birth year must be 1800-2099"))
     century_digit = {1800: 1, 1900: 3, 2000: 5}[birth.year // 100 * 100] + int(female)
     first = f"{birth:%y%m%d}{century_digit}{serial:04d}"
     digit = check_digit(first)
