@@ -46,7 +46,8 @@ def _constraints(conn: Connection, table: str, kind: str) -> list[tuple[str, str
         "WHERE conrelid = CAST(:t AS regclass) AND contype = :k ORDER BY conname"), {"t": table, "k": kind})]
 
 
-def _copy_grants(conn: Connection, source: str, target: str) -> None:
+def copy_grants(conn: Connection, source: str, target: str) -> None:
+    """Grant on `target` what `source` grants to roles other than its owner."""
     grants = conn.execute(text(
         "SELECT a.grantee::regrole::text, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a "
         "WHERE c.oid = CAST(:t AS regclass) AND a.grantee <> c.relowner AND a.grantee <> 0"), {"t": source})
@@ -61,7 +62,7 @@ def _rebuild(conn: Connection, spec: Partitioned, partition_clause: str) -> str:
     conn.execute(text(f"ALTER TABLE {spec.table} RENAME TO {old}"))
     conn.execute(text(
         f"CREATE TABLE {spec.table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) {partition_clause}"))
-    _copy_grants(conn, old, spec.table)
+    copy_grants(conn, old, spec.table)
     return old
 
 
@@ -136,7 +137,7 @@ def _entry_keys_table(conn: Connection) -> None:
         f"CREATE TABLE {ENTRY_KEYS_TABLE} (entry_id bigint NOT NULL, school_id integer NOT NULL, "
         "position bigint NOT NULL, event_id uuid, terminal_id varchar(64), device_seq bigint, refers_to bigint, "
         f"CONSTRAINT pk_{ENTRY_KEYS_TABLE} PRIMARY KEY (school_id, entry_id), {unique})"))
-    _copy_grants(conn, "ledger_entries", ENTRY_KEYS_TABLE)
+    copy_grants(conn, "ledger_entries", ENTRY_KEYS_TABLE)
     _refuse_changes(conn, ENTRY_KEYS_TABLE, "ledger_refuse_change")
     columns = ", ".join(ENTRY_KEYS_COLUMNS)
     values = ", ".join(f"NEW.{c}" for c in ("id", *ENTRY_KEYS_COLUMNS[1:]))

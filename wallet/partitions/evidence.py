@@ -14,7 +14,7 @@ import datetime as dt
 
 from sqlalchemy import Connection, text
 
-from wallet.partitions.convert import partition_table, unpartition_table
+from wallet.partitions.convert import copy_grants, partition_table, unpartition_table
 from wallet.partitions.spec import (
     EVIDENCE_KEYS,
     EVIDENCE_LOOKUP_INDEXES,
@@ -38,14 +38,6 @@ _SOURCE_COLUMNS = {
 }
 
 
-def _grants(conn: Connection, source: str, target: str) -> None:
-    rows = conn.execute(text(
-        "SELECT a.grantee::regrole::text, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a "
-        "WHERE c.oid = CAST(:t AS regclass) AND a.grantee <> c.relowner AND a.grantee <> 0"), {"t": source})
-    for grantee, privilege in rows:
-        conn.execute(text(f"GRANT {privilege} ON {target} TO {grantee}"))
-
-
 def _keys_table(conn: Connection, table: str) -> None:
     """The narrow keys table of one evidence table, filled from its rows, append-only, with its grants, and
     the function its insert trigger calls."""
@@ -59,7 +51,7 @@ def _keys_table(conn: Connection, table: str) -> None:
     conn.execute(text(f"CREATE TABLE {keys} ({body})"))
     conn.execute(text(f"INSERT INTO {keys} ({', '.join(names)}) SELECT {', '.join(_SOURCE_COLUMNS[table])} "
                       f"FROM {table}"))
-    _grants(conn, table, keys)
+    copy_grants(conn, table, keys)
     conn.execute(text(f"CREATE TRIGGER {keys}_append_only BEFORE UPDATE OR DELETE ON {keys} "
                       f"FOR EACH ROW EXECUTE FUNCTION {REFUSE}()"))
     conn.execute(text(f"CREATE TRIGGER {keys}_no_truncate BEFORE TRUNCATE ON {keys} "
