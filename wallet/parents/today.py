@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +173,15 @@ def child_today(session: Session, parent_iin: str, child_id: uuid.UUID | None, n
     day = local_today(DEFAULT_ZONE, now)
     rows = logged_read(session, _ONE_CHILD_TODAY, _ONE_CHILD_TODAY_LOGGED,
                        {"parent_iin": parent_iin, "child_id": child_id, "day": day}, log, now, gated=True)
+    child, school_id, facts = _child_and_facts(rows, now, day)
+    if school_id is None or facts is None:
+        return child, today_status(session, child)
+    return child, _status_of(child, facts)
+
+
+def _child_and_facts(rows: Sequence[Any], now: dt.datetime, day: dt.date) -> tuple[Child, int | None, Any]:
+    """The child of the one-child statement's rows (refused when none or consent is withheld), its school's id
+    and that school's facts of `day` (None when the statement could not give them)."""
     if not rows:
         raise child_not_found()
     if rows[0][-2]:
@@ -180,10 +189,7 @@ def child_today(session: Session, parent_iin: str, child_id: uuid.UUID | None, n
     child = assemble_children([row[:-2] for row in rows], now)[0]
     school_id = child.school.id if child.school is not None else None
     facts = next((row[-1] for row in rows if row[8] == school_id), None) if child.today == day else None
-    if school_id is None or facts is None:
-        return child, today_status(session, child)
-    return child, _status_of(child, facts)
-
+    return child, school_id, facts
 
 
 def child_today_prepared(engine: Engine, parent_iin: str, child_id: uuid.UUID | None, now: dt.datetime,
@@ -197,13 +203,7 @@ def child_today_prepared(engine: Engine, parent_iin: str, child_id: uuid.UUID | 
     day = local_today(DEFAULT_ZONE, now)
     [rows] = run_prepared(engine, [(_PREPARED_TODAY_LOGGED, {
         "parent_iin": parent_iin, "child_id": child_id, "day": day, **log_params(log, now)})])
-    if not rows:
-        raise child_not_found()
-    if rows[0][-2]:
-        raise consent_required()
-    child = assemble_children([row[:-2] for row in rows], now)[0]
-    school_id = child.school.id if child.school is not None else None
-    facts = next((row[-1] for row in rows if row[8] == school_id), None) if child.today == day else None
+    child, school_id, facts = _child_and_facts(rows, now, day)
     if school_id is None or facts is None:
         [rows] = run_prepared(engine, [(_PREPARED_TODAY, {
             "child_id": child.id, "day": child.today, "school_id": school_id if school_id is not None else -1})])
